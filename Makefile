@@ -1,0 +1,70 @@
+# coroscope: `make help` lists every target. The contract is `make demo` and
+# `make test`, both of which set up everything they need on a fresh machine
+# (Rust toolchain, CPython 3.11 with headers and pip are all they assume).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(CURDIR)/$(VENV)/bin/python
+STAMPS := $(VENV)/.stamps
+
+# uv and maturin live in the venv; later commands find them on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# cargo builds against the venv's interpreter (pyo3 reads PYO3_PYTHON) in
+# target/, maturin in target/maturin: neither invalidates the other's build.
+export PYO3_PYTHON := $(PY)
+MATURIN_TARGET := target/maturin
+
+.DEFAULT_GOAL := help
+.PHONY: help setup develop demo test test-rust test-python stubtest lint fmt bench clean
+
+help: ## List every target with what it does
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Python tools, re-installed only when pyproject.toml changes.
+$(STAMPS)/deps: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	uv pip install --quiet --python $(PY) "maturin>=1.16,<2" -r pyproject.toml --all-extras
+	@mkdir -p $(STAMPS) && touch $@
+
+setup: $(STAMPS)/deps ## Create .venv and install the Python tools (maturin, pytest, ruff, mypy, ...)
+
+develop: setup ## Build the extension (release) into the venv; incremental after the first time
+	maturin develop --uv --release --quiet --target-dir $(MATURIN_TARGET)
+
+demo: develop ## Set up, build, and run the kit's main job (a guided tour for now)
+	$(PY) -m coroscope.tour
+
+lint: setup ## cargo fmt --check, clippy -D warnings, ruff
+	cargo fmt --check
+	cargo clippy --all-targets --quiet -- -D warnings
+	ruff check python tests
+	ruff format --check python tests
+
+fmt: setup ## Format Rust and Python sources in place
+	cargo fmt
+	ruff format python tests
+	ruff check --fix python tests
+
+test-rust: setup ## Rust tests, including pytests/ (embedded interpreter on an asyncio loop)
+	cargo test --quiet
+
+stubtest: develop ## Check the _native stubs against the built module (mypy.stubtest) and type-check the package
+	$(PY) -m mypy.stubtest coroscope._native  # and, recursively, its submodules
+	$(PY) -m mypy python/coroscope
+
+test-python: develop ## pytest, plus every notebook executed on a real kernel (nbmake)
+	$(PY) -m pytest tests $(wildcard notebooks/*.ipynb) $(if $(wildcard notebooks/*.ipynb),--nbmake)
+
+# pytest runs last so that its summary is the last line of `make test`.
+test: lint test-rust stubtest test-python ## Every check; ends with pytest's summary line
+
+bench: develop ## Criterion benches (cargo bench); results in target/criterion
+	cargo bench
+
+clean: ## Remove build products and the venv
+	cargo clean
+	rm -rf $(VENV) python/coroscope/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,11 @@
+"""Native core of coroscope (type stubs, checked against the build by mypy.stubtest)."""
+
+from typing import Any
+
+from . import await_from_rust as await_from_rust
+from . import awaitable as awaitable
+from . import bridge as bridge
+
+__all__ = ["await_from_rust", "awaitable", "bridge", "build_info"]
+
+def build_info() -> dict[str, Any]: ...

@@ -1,0 +1,88 @@
+"""A short printed tour of coroscope: ``python -m coroscope.tour`` (what ``make demo`` runs).
+
+Each section awaits one mechanism the kit has and prints what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import coroscope
+from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
+
+
+def heading(text: str) -> None:
+    print(f"\n== {text} ==")
+
+
+async def brew(cups: int) -> str:
+    for _ in range(cups):
+        await asyncio.sleep(0)  # a bare yield: "let others run"
+    return f"{cups} cups"
+
+
+async def spills() -> None:
+    await asyncio.sleep(0)
+    raise ValueError("spilled")
+
+
+def tour_drivers() -> None:
+    heading("Rust drives a Python coroutine by hand")
+    print("await_foo(brew(3))  ->", repr(await_foo(brew(3))), "  (__next__ until StopIteration)")
+    print("drive_send(brew(3)) ->", repr(drive_send(brew(3))), "  (PyIter_Send: no StopIteration)")
+    try:
+        drive_send(spills())
+    except ValueError as err:
+        print("drive_send(spills()) raised", repr(err), "unchanged")
+
+
+def tour_trace() -> None:
+    heading("trace(): every step of a run")
+    print(f"{'step':>4}  {'action':<6} {'outcome':<7} {'value':<10} {'ns':>8}")
+    for record in trace(brew(2)):
+        print(
+            f"{record.index:>4}  {record.action:<6} {record.outcome:<7} "
+            f"{record.value!r:<10} {record.ns:>8}"
+        )
+
+
+def tour_stepper() -> None:
+    heading("Stepper: send, throw and close by hand")
+    stepper = Stepper(brew(5))
+    stepper.step()
+    print(stepper)
+    try:
+        stepper.throw(KeyError("interrupted"))
+    except KeyError:
+        pass
+    print(stepper)
+
+
+def tour_pending_future() -> None:
+    heading("A pending future needs an event loop")
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def waits() -> object:
+            return await loop.create_future()
+
+        drive_send(waits())
+    except RuntimeError as err:
+        print("drive_send(waits()) ->", str(err)[:100], "...")
+    finally:
+        loop.close()
+
+
+def main() -> None:
+    info = coroscope.build_info()
+    print(
+        f"coroscope {info['coroscope']} ({info['profile']}, pyo3 {info['pyo3']}, {info['python']})"
+    )
+    tour_drivers()
+    tour_trace()
+    tour_stepper()
+    tour_pending_future()
+
+
+if __name__ == "__main__":
+    main()

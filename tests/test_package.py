@@ -1,0 +1,65 @@
+"""The package as a user meets it: imports, docstrings, and committed notebooks."""
+
+import importlib
+import inspect
+import json
+import pathlib
+import subprocess
+import sys
+
+import coroscope
+import pytest
+
+SUBMODULES = ["await_from_rust", "awaitable", "bridge"]
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_every_submodule_imports_by_its_dotted_name() -> None:
+    code = "import coroscope.await_from_rust, coroscope.awaitable, coroscope.bridge"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", SUBMODULES)
+def test_from_import_works_for_each_submodule(name: str) -> None:
+    module = importlib.import_module(f"coroscope.{name}")
+    native = importlib.import_module(f"coroscope._native.{name}")
+    assert module.__doc__ == native.__doc__
+    for public in getattr(native, "__all__", [n for n in dir(native) if not n.startswith("_")]):
+        assert getattr(module, public) is getattr(native, public)
+
+
+def public_objects() -> list[tuple[str, object]]:
+    found: list[tuple[str, object]] = [("coroscope.build_info", coroscope.build_info)]
+    for name in SUBMODULES:
+        module = importlib.import_module(f"coroscope._native.{name}")
+        found.append((f"coroscope.{name}", module))
+        for attr in dir(module):
+            obj = getattr(module, attr)
+            if attr.startswith("_") or not callable(obj):
+                continue
+            found.append((f"coroscope.{name}.{attr}", obj))
+            if inspect.isclass(obj):
+                for member, value in vars(obj).items():
+                    public = not member.startswith("_")
+                    if public and (callable(value) or isinstance(value, property)):
+                        found.append((f"coroscope.{name}.{attr}.{member}", value))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "obj"), public_objects(), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_every_public_object_has_a_docstring(name: str, obj: object) -> None:
+    doc = obj.__doc__
+    assert doc and doc.strip(), f"{name} has no docstring for help() or Jupyter's ?"
+
+
+@pytest.mark.parametrize("notebook", sorted(ROOT.glob("notebooks/*.ipynb")), ids=lambda p: p.name)
+def test_committed_notebooks_carry_no_outputs(notebook: pathlib.Path) -> None:
+    cells = json.loads(notebook.read_text())["cells"]
+    dirty = [
+        i
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+    assert not dirty, f"{notebook.name}: strip the outputs of cells {dirty}"
