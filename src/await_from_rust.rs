@@ -68,20 +68,23 @@ pub enum Step<'py> {
 // 1. Finding the iterator
 // ---------------------------------------------------------------------------
 
+/// Is `obj` a native coroutine (made by calling an `async def` function)?
+fn is_native_coroutine(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `obj` is a live object for the duration of the call; the check only
+    // reads its type pointer.
+    unsafe { ffi::PyCoro_CheckExact(obj.as_ptr()) != 0 }
+}
+
 /// Is `obj` a native coroutine, or a generator made awaitable by `types.coroutine`?
 /// Both are their own iterators under `await`, and neither may come out of `__await__`.
 fn is_coroutine(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    // SAFETY: `obj` is a live object for the duration of the call; the checks only
-    // read its type pointer.
-    if unsafe { ffi::PyCoro_CheckExact(obj.as_ptr()) } != 0 {
+    if is_native_coroutine(obj) {
         return Ok(true);
     }
     // SAFETY: as above.
     if unsafe { ffi::PyGen_CheckExact(obj.as_ptr()) } != 0 {
-        let flags: i64 = obj
-            .getattr(intern!(obj.py(), "gi_code"))?
-            .getattr("co_flags")?
-            .extract()?;
+        let code = obj.getattr(intern!(obj.py(), "gi_code"))?;
+        let flags: i64 = code.getattr(intern!(obj.py(), "co_flags"))?.extract()?;
         return Ok(flags & CO_ITERABLE_COROUTINE != 0);
     }
     Ok(false)
@@ -136,17 +139,18 @@ fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// `__await__` stored on an instance, and so does this.
 pub fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = obj.py();
-    if is_coroutine(obj)? {
+    if is_native_coroutine(obj) {
         // `await` refuses a coroutine that another driver has suspended mid-await:
-        // stepping it from two places would interleave their sends.
-        if !obj
-            .getattr(intern!(py, "cr_await"))
-            .map_or(true, |yf| yf.is_none())
-        {
+        // stepping it from two places would interleave their sends. (CPython makes
+        // this check for native coroutines only, and so does this.)
+        if !obj.getattr(intern!(py, "cr_await"))?.is_none() {
             return Err(PyRuntimeError::new_err(
                 "coroutine is being awaited already",
             ));
         }
+        return Ok(obj.clone());
+    }
+    if is_coroutine(obj)? {
         return Ok(obj.clone());
     }
     // SAFETY: `Py_TYPE` of a live object is a live type object; `tp_as_async` is
@@ -285,8 +289,7 @@ pub fn await_foo<'py>(obj: &Bound<'py, PyAny>, max_steps: u64) -> PyResult<Bound
     let iter = awaitable_iter(obj)?;
     // A native coroutine has no `__next__`: it is stepped with `send`, or through
     // the wrapper its `__await__()` returns, which is what the classic way uses.
-    // SAFETY: `iter` is live; the check only reads its type.
-    let iter = if unsafe { ffi::PyCoro_CheckExact(iter.as_ptr()) } != 0 {
+    let iter = if is_native_coroutine(&iter) {
         iter.call_method0(intern!(obj.py(), "__await__"))?
     } else {
         iter
@@ -566,8 +569,7 @@ impl Stepper {
         })?;
         match result {
             Ok(Step::Yield(_)) => {
-                // SAFETY: the iterator is live; the check only reads its type.
-                let kind = if unsafe { ffi::PyCoro_CheckExact(self.iter.as_ptr()) } != 0 {
+                let kind = if is_native_coroutine(self.iter.bind(py)) {
                     "coroutine"
                 } else {
                     "generator"

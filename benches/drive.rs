@@ -1,0 +1,96 @@
+//! `drive`: what it costs to run a Python coroutine to completion from Rust.
+//!
+//! Three drivers over the same coroutine, in two shapes, for n = 1, 10, 100:
+//! `awaits(n)`, an `async def` that awaits a bare `yield` `n` times (each await
+//! creates a generator: most of a step is the coroutine's own work), and
+//! `yields(n)`, a `types.coroutine` generator that yields `n` times itself (the
+//! thinnest coroutine there is: most of a step is the driver's work). Both
+//! return `n`. The drivers:
+//!
+//! - `await_foo`: the classic way, `__next__` until `StopIteration`;
+//! - `drive_send`: `PyIter_Send`, no `StopIteration` on the way out;
+//! - `python_send_loop`: the baseline, a Python function calling `coro.send(None)`
+//!   in a `while` loop and catching `StopIteration`, called once from Rust.
+//!
+//! Measured: the whole drive, from first step to result, with the GIL held.
+//! Not measured: creating the coroutine object (done in untimed setup, since a
+//! coroutine can only be run once), or taking the GIL. Throughput counts awaits.
+
+use coroscope::await_from_rust::{DEFAULT_MAX_STEPS, await_foo, drive_send};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use pyo3::prelude::*;
+
+const COROUTINES: &std::ffi::CStr = cr#"
+import types
+
+@types.coroutine
+def bare_yield():
+    yield
+
+async def awaits(n):
+    for _ in range(n):
+        await bare_yield()
+    return n
+
+@types.coroutine
+def yields(n):
+    for _ in range(n):
+        yield
+    return n
+
+def python_send_loop(coro):
+    try:
+        while True:
+            coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+"#;
+
+fn drive(c: &mut Criterion) {
+    Python::initialize();
+    Python::attach(|py| {
+        let module = PyModule::from_code(py, COROUTINES, c"drive_bench.py", c"drive_bench")
+            .expect("the bench's Python code compiles");
+        let send_loop = module.getattr("python_send_loop").unwrap();
+
+        for (shape, n) in ["awaits", "yields"]
+            .into_iter()
+            .flat_map(|s| [(s, 1u64), (s, 10), (s, 100)])
+        {
+            let make = module.getattr(shape).unwrap();
+            let coroutine = || make.call1((n,)).unwrap();
+            let classic = |coro| await_foo(&coro, DEFAULT_MAX_STEPS).unwrap();
+            let fast = |coro| drive_send(&coro, DEFAULT_MAX_STEPS).unwrap();
+            let baseline = |coro| send_loop.call1((coro,)).unwrap();
+
+            // Every variant must give the coroutine's result before it is timed.
+            for (name, result) in [
+                ("await_foo", classic(coroutine())),
+                ("drive_send", fast(coroutine())),
+                ("python_send_loop", baseline(coroutine())),
+            ] {
+                assert_eq!(
+                    result.extract::<u64>().unwrap(),
+                    n,
+                    "{name} on {shape}({n})"
+                );
+            }
+
+            let mut group = c.benchmark_group(format!("drive_{shape}_{n}"));
+            group.throughput(Throughput::Elements(n));
+            group.bench_function("python_send_loop", |b| {
+                b.iter_batched(coroutine, baseline, BatchSize::SmallInput)
+            });
+            group.bench_function("await_foo", |b| {
+                b.iter_batched(coroutine, classic, BatchSize::SmallInput)
+            });
+            group.bench_function("drive_send", |b| {
+                b.iter_batched(coroutine, fast, BatchSize::SmallInput)
+            });
+            group.finish();
+        }
+    });
+}
+
+criterion_group!(benches, drive);
+criterion_main!(benches);
