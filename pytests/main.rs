@@ -12,6 +12,7 @@
 
 mod harness;
 mod test_await_from_rust;
+mod test_awaitable;
 
 fn main() -> std::process::ExitCode {
     harness::main()

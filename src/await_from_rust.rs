@@ -126,6 +126,14 @@ fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     }
 }
 
+/// The `TypeError` Python's `await` raises for an object it cannot await.
+pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "object {} can't be used in 'await' expression",
+        type_name(obj)
+    ))
+}
+
 /// The iterator that `await obj` steps, found by CPython's own rules
 /// (`_PyCoro_GetAwaitableIter`), with the same errors:
 ///
@@ -167,10 +175,7 @@ pub fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny
         if is_coroutine_function(obj)? {
             return awaitable_iter(&obj.call0()?);
         }
-        return Err(PyTypeError::new_err(format!(
-            "object {} can't be used in 'await' expression",
-            type_name(obj)
-        )));
+        return Err(not_awaitable(obj));
     };
     // SAFETY: `am_await` is the type's own slot, called with an instance of that
     // type; it returns a new reference, or null with an exception set, which

@@ -2,13 +2,226 @@
 //!
 //! `await x` calls `type(x).__await__(x)` and steps the iterator it returns (see
 //! `await_from_rust` for the stepping side). A Rust object becomes awaitable by
-//! filling that slot. This module grows, one lesson per class, from a value that
-//! is ready at once up to an asyncio-compatible future.
+//! filling that slot with `__await__`, and being (or returning) an iterator whose
+//! `__next__` either *yields* (returns a value: the awaiting task is suspended
+//! and the value goes to the event loop) or *finishes* (the await's result).
+//!
+//! Finishing is where a reader is most often surprised. PyO3 offers two ways:
+//!
+//! - return `None` from a `__next__` declared `-> Option<T>`: CPython sees
+//!   "exhausted, no exception" and the await's result is `None`. Nothing is
+//!   allocated: this is the cheap path, and the only way to finish with `None`
+//!   for free;
+//! - return `Err(PyStopIteration::new_err((value,)))`: the result is `value`,
+//!   carried by a `StopIteration` exception that the awaiting frame creates,
+//!   raises and catches. The 1-tuple matters: `StopIteration(value)` keeps
+//!   `value` as `.value` even when `value` is itself a tuple.
+//!
+//! The classes grow one lesson at a time:
+//!
+//! - [`Ready`]: finished at the first step;
+//! - [`YieldN`]: yields to the event loop `n` times first (cooperative scheduling);
+//! - [`Delegate`]: hands the whole job to another awaitable's iterator.
+//!
+//! All are `frozen` with atomic state: the module runs without the GIL's help
+//! (`gil_used = false`), so no method may rely on it to serialise callers.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::intern;
 use pyo3::prelude::*;
 
-/// Rust pyclasses that Python can await.
+use crate::await_from_rust::not_awaitable;
+
+/// Raised when an awaitable that is its own iterator is awaited a second time,
+/// worded as Python words it for a coroutine.
+pub const REUSED: &str = "cannot reuse already awaited";
+
+/// Finish an await with `value`: the cheap path for `None`, `StopIteration` otherwise.
+fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    if value.is_none(py) {
+        Ok(None)
+    } else {
+        Err(PyStopIteration::new_err((value.clone_ref(py),)))
+    }
+}
+
+/// An awaitable that is ready at once: ``await Ready(v)`` gives ``v`` without
+/// ever suspending.
+///
+/// ``__await__`` returns the object itself, and its first ``__next__`` finishes.
+/// ``Ready(None)`` finishes by returning nothing (no exception at all); any other
+/// value travels in a ``StopIteration``, which costs an exception per await.
+/// Like a coroutine, a ``Ready`` can be awaited once.
+#[pyclass(frozen, module = "coroscope.awaitable")]
+pub struct Ready {
+    value: Py<PyAny>,
+    /// Set by the first step: the iterator is exhausted from then on.
+    awaited: AtomicBool,
+}
+
+#[pymethods]
+impl Ready {
+    /// Rust callers build one with `Bound::new(py, Ready::new(value))`.
+    #[new]
+    pub fn new(value: Py<PyAny>) -> Self {
+        Self {
+            value,
+            awaited: AtomicBool::new(false),
+        }
+    }
+
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if self.awaited.swap(true, Ordering::AcqRel) {
+            return Err(PyRuntimeError::new_err(format!("{REUSED} Ready")));
+        }
+        finish(py, &self.value)
+    }
+
+    /// The value the await gives.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> Py<PyAny> {
+        self.value.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("Ready({})", self.value.bind(py).repr()?))
+    }
+}
+
+/// An awaitable that yields ``None`` to the event loop ``n`` times, then gives
+/// ``value``: cooperative scheduling made visible.
+///
+/// A bare ``None`` yield tells asyncio's Task "reschedule me with
+/// ``loop.call_soon``", so every other ready task runs before this one resumes,
+/// as with ``await asyncio.sleep(0)``. Each yield costs one loop iteration.
+#[pyclass(frozen, module = "coroscope.awaitable")]
+pub struct YieldN {
+    value: Py<PyAny>,
+    /// Yields still to make; [`YieldN::DONE`] once finished.
+    remaining: AtomicU64,
+}
+
+impl YieldN {
+    /// `remaining` after the await has finished.
+    const DONE: u64 = u64::MAX;
+}
+
+#[pymethods]
+impl YieldN {
+    #[new]
+    #[pyo3(signature = (n, value = None))]
+    fn new(py: Python<'_>, n: u64, value: Option<Py<PyAny>>) -> PyResult<Self> {
+        if n == Self::DONE {
+            return Err(pyo3::exceptions::PyOverflowError::new_err("n is too large"));
+        }
+        Ok(Self {
+            value: value.unwrap_or_else(|| py.None()),
+            remaining: AtomicU64::new(n),
+        })
+    }
+
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        // One atomic step from "n left" to "n - 1 left" (or to DONE): two threads
+        // stepping the same object can never both take the last yield.
+        let before = self
+            .remaining
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| match left {
+                Self::DONE => None,
+                0 => Some(Self::DONE),
+                n => Some(n - 1),
+            })
+            .map_err(|_| PyRuntimeError::new_err(format!("{REUSED} YieldN")))?;
+        if before == 0 {
+            finish(py, &self.value)
+        } else {
+            Ok(Some(py.None()))
+        }
+    }
+
+    /// How many yields are left (0 once finished).
+    #[getter]
+    fn remaining(&self) -> u64 {
+        match self.remaining.load(Ordering::Acquire) {
+            Self::DONE => 0,
+            n => n,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "YieldN(remaining={}, value={})",
+            self.remaining(),
+            self.value.bind(py).repr()?
+        ))
+    }
+}
+
+/// An awaitable that hands the work to another one: ``__await__`` returns the
+/// wrapped awaitable's own iterator, so ``await Delegate(x)`` is ``await x``.
+///
+/// Nothing of this object runs while the await is in progress: the driver steps
+/// the inner iterator directly. This is how a Rust type can be awaitable without
+/// writing any stepping code of its own.
+#[pyclass(frozen, module = "coroscope.awaitable")]
+pub struct Delegate {
+    inner: Py<PyAny>,
+}
+
+#[pymethods]
+impl Delegate {
+    #[new]
+    fn new(awaitable: Bound<'_, PyAny>) -> PyResult<Self> {
+        // Only an object whose type has `__await__` has an iterator to hand over
+        // (a `types.coroutine` generator is awaitable, but is its own iterator).
+        if !awaitable
+            .get_type()
+            .hasattr(intern!(awaitable.py(), "__await__"))?
+        {
+            return Err(not_awaitable(&awaitable));
+        }
+        Ok(Self {
+            inner: awaitable.unbind(),
+        })
+    }
+
+    fn __await__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.inner.bind(py).call_method0(intern!(py, "__await__"))
+    }
+
+    /// The awaitable this one delegates to.
+    #[getter]
+    fn inner(&self, py: Python<'_>) -> Py<PyAny> {
+        self.inner.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("Delegate({})", self.inner.bind(py).repr()?))
+    }
+}
+
+/// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``.
 #[pymodule(submodule)]
-pub fn awaitable(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Ready>()?;
+    m.add_class::<YieldN>()?;
+    m.add_class::<Delegate>()?;
     Ok(())
 }

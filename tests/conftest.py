@@ -1,0 +1,30 @@
+"""Shared fixtures: every loop-facing test runs on asyncio's own loop and on uvloop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import pytest
+import uvloop
+
+T = TypeVar("T")
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+Run = Callable[[Coroutine[Any, Any, T]], T]
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Run[Any]:
+    """``run(main())``: ``asyncio.run`` on the loop under test."""
+
+    def run(main: Coroutine[Any, Any, T]) -> T:
+        with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
+            return runner.run(main)
+
+    return run
