@@ -9,6 +9,7 @@ import asyncio
 
 import coroscope
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
+from coroscope.awaitable import Delegate, Ready, YieldN
 
 
 def heading(text: str) -> None:
@@ -73,6 +74,28 @@ def tour_pending_future() -> None:
         loop.close()
 
 
+def tour_awaitables() -> None:
+    heading("Rust objects Python can await, on a real event loop")
+
+    async def main() -> None:
+        log: list[str] = []
+
+        async def rust_side() -> None:
+            log.append(f"Ready(42) -> {await Ready(42)}")
+            log.append(f"YieldN(2, 'y') -> {await YieldN(2, 'y')}")
+
+        async def python_side() -> None:
+            for i in range(3):
+                log.append(f"  python task runs ({i})")
+                await asyncio.sleep(0)
+
+        await asyncio.gather(rust_side(), python_side())
+        log.append(f"Delegate(brew(1)) -> {await Delegate(brew(1))}")
+        print("\n".join(log))
+
+    asyncio.run(main())
+
+
 def main() -> None:
     info = coroscope.build_info()
     print(
@@ -82,6 +105,7 @@ def main() -> None:
     tour_trace()
     tour_stepper()
     tour_pending_future()
+    tour_awaitables()
 
 
 if __name__ == "__main__":
