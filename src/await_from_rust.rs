@@ -75,19 +75,21 @@ fn is_native_coroutine(obj: &Bound<'_, PyAny>) -> bool {
     unsafe { ffi::PyCoro_CheckExact(obj.as_ptr()) != 0 }
 }
 
-/// Is `obj` a native coroutine, or a generator made awaitable by `types.coroutine`?
-/// Both are their own iterators under `await`, and neither may come out of `__await__`.
-fn is_coroutine(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    if is_native_coroutine(obj) {
-        return Ok(true);
-    }
+/// Is `obj` a generator made awaitable by `types.coroutine`?
+fn is_generator_coroutine(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     // SAFETY: as above.
-    if unsafe { ffi::PyGen_CheckExact(obj.as_ptr()) } != 0 {
-        let code = obj.getattr(intern!(obj.py(), "gi_code"))?;
-        let flags: i64 = code.getattr(intern!(obj.py(), "co_flags"))?.extract()?;
-        return Ok(flags & CO_ITERABLE_COROUTINE != 0);
+    if unsafe { ffi::PyGen_CheckExact(obj.as_ptr()) } == 0 {
+        return Ok(false);
     }
-    Ok(false)
+    let code = obj.getattr(intern!(obj.py(), "gi_code"))?;
+    let flags: i64 = code.getattr(intern!(obj.py(), "co_flags"))?.extract()?;
+    Ok(flags & CO_ITERABLE_COROUTINE != 0)
+}
+
+/// Is `obj` either kind of coroutine? Both are their own iterators under `await`,
+/// and neither may come out of `__await__`.
+fn is_coroutine(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(is_native_coroutine(obj) || is_generator_coroutine(obj)?)
 }
 
 /// The type's name as CPython's own error messages print it (`tp_name`).
@@ -158,7 +160,7 @@ pub fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny
         }
         return Ok(obj.clone());
     }
-    if is_coroutine(obj)? {
+    if is_generator_coroutine(obj)? {
         return Ok(obj.clone());
     }
     // SAFETY: `Py_TYPE` of a live object is a live type object; `tp_as_async` is

@@ -28,7 +28,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyStopIteration};
 use pyo3::intern;
 use pyo3::prelude::*;
 
@@ -122,7 +122,7 @@ impl YieldN {
     #[pyo3(signature = (n, value = None))]
     fn new(py: Python<'_>, n: u64, value: Option<Py<PyAny>>) -> PyResult<Self> {
         if n == Self::DONE {
-            return Err(pyo3::exceptions::PyOverflowError::new_err("n is too large"));
+            return Err(PyOverflowError::new_err("n is too large"));
         }
         Ok(Self {
             value: value.unwrap_or_else(|| py.None()),
