@@ -37,6 +37,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyList;
 use pyo3::{ffi, intern};
 
+use crate::asyncio::invalid_state;
+
 /// How many steps a driver takes before it decides a coroutine never finishes.
 /// A million bare yields take well under a second through [`drive_send`], yet no
 /// real coroutine driven without a loop yields that often.
@@ -665,16 +667,6 @@ impl Stepper {
             "<Stepper {name} steps={} {state}>",
             log.history.len()
         ))
-    }
-}
-
-/// `asyncio.InvalidStateError(message)`: the error asyncio gives for asking a
-/// result of something unfinished, so users meet the type they already know.
-fn invalid_state(py: Python<'_>, message: &str) -> PyErr {
-    static INVALID_STATE: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
-    match INVALID_STATE.import(py, "asyncio", "InvalidStateError") {
-        Ok(ty) => PyErr::from_type(ty.clone(), (message.to_owned(),)),
-        Err(err) => err,
     }
 }
 

@@ -21,7 +21,14 @@
 //!
 //! - [`Ready`]: finished at the first step;
 //! - [`YieldN`]: yields to the event loop `n` times first (cooperative scheduling);
-//! - [`Delegate`]: hands the whole job to another awaitable's iterator.
+//! - [`Delegate`]: hands the whole job to another awaitable's iterator;
+//! - [`ReadySend`]: `Ready` plus an `am_send` slot, the C-level way to finish
+//!   without a `StopIteration` ([`slots`] explains where CPython uses it);
+//! - [`Future`]: asyncio's future, in Rust, a drop-in for `asyncio.Future`
+//!   ([`future`]);
+//! - [`TimerFuture`]: a `Future` finished from a tokio timer thread ([`timer`]);
+//! - [`RustAwaitable`]: any Rust `Future` made awaitable, polled from
+//!   `__next__` and woken through the loop ([`rust_future`]).
 //!
 //! All are `frozen` with atomic state: the module runs without the GIL's help
 //! (`gil_used = false`), so no method may rely on it to serialise callers.
@@ -34,12 +41,22 @@ use pyo3::prelude::*;
 
 use crate::await_from_rust::not_awaitable;
 
+pub mod future;
+pub mod rust_future;
+pub mod slots;
+pub mod timer;
+
+pub use future::{Future, FutureIter};
+pub use rust_future::{RustAwaitable, into_awaitable};
+use slots::{AmSend, Sent, install_am_send};
+pub use timer::TimerFuture;
+
 /// Raised when an awaitable that is its own iterator is awaited a second time,
 /// worded as Python words it for a coroutine.
 pub const REUSED: &str = "cannot reuse already awaited";
 
 /// Finish an await with `value`: the cheap path for `None`, `StopIteration` otherwise.
-fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+pub(crate) fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
     if value.is_none(py) {
         Ok(None)
     } else {
@@ -54,7 +71,7 @@ fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
 /// ``Ready(None)`` finishes by returning nothing (no exception at all); any other
 /// value travels in a ``StopIteration``, which costs an exception per await.
 /// Like a coroutine, a ``Ready`` can be awaited once.
-#[pyclass(frozen, module = "coroscope.awaitable")]
+#[pyclass(frozen, subclass, module = "coroscope.awaitable")]
 pub struct Ready {
     value: Py<PyAny>,
     /// Set by the first step: the iterator is exhausted from then on.
@@ -81,10 +98,7 @@ impl Ready {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        if self.awaited.swap(true, Ordering::AcqRel) {
-            return Err(PyRuntimeError::new_err(format!("{REUSED} Ready")));
-        }
-        finish(py, &self.value)
+        finish(py, &self.take(py)?)
     }
 
     /// The value the await gives.
@@ -95,6 +109,42 @@ impl Ready {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("Ready({})", self.value.bind(py).repr()?))
+    }
+}
+
+impl Ready {
+    /// The one step: the value, or an error if it was already taken.
+    fn take(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.awaited.swap(true, Ordering::AcqRel) {
+            return Err(PyRuntimeError::new_err(format!("{REUSED} Ready")));
+        }
+        Ok(self.value.clone_ref(py))
+    }
+}
+
+/// ``Ready`` whose type also has an ``am_send`` slot: the await finishes with a
+/// flag instead of a ``StopIteration``, even for a value other than ``None``.
+///
+/// Same class, one C slot more (PyO3 cannot fill it; ``slots.rs`` does, by
+/// hand). CPython 3.10 and 3.11 use the slot for every ``await``; from 3.12 only
+/// C callers of ``PyIter_Send`` (such as ``drive_send``) do, and ``await`` falls
+/// back to ``__next__``.
+#[pyclass(frozen, extends = Ready, module = "coroscope.awaitable")]
+pub struct ReadySend;
+
+#[pymethods]
+impl ReadySend {
+    #[new]
+    fn new(value: Py<PyAny>) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(Ready::new(value)).add_subclass(ReadySend)
+    }
+}
+
+impl AmSend for ReadySend {
+    fn am_send<'py>(slf: &Bound<'py, Self>, _value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
+        let py = slf.py();
+        let value = slf.as_super().get().take(py)?;
+        Ok(Sent::Return(value.into_bound(py)))
     }
 }
 
@@ -217,11 +267,24 @@ impl Delegate {
     }
 }
 
-/// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``.
+/// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``,
+/// ``ReadySend``, ``Future`` (asyncio's future written in Rust), ``TimerFuture``,
+/// and ``RustAwaitable`` (Rust futures awaited from Python).
 #[pymodule(submodule)]
 pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ready>()?;
     m.add_class::<YieldN>()?;
     m.add_class::<Delegate>()?;
+    m.add_class::<ReadySend>()?;
+    m.add_class::<Future>()?;
+    m.add_class::<FutureIter>()?;
+    m.add_class::<TimerFuture>()?;
+    m.add_class::<RustAwaitable>()?;
+    m.add_function(wrap_pyfunction!(rust_future::alive, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::sleep_rust, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::compute, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::panicking, m)?)?;
+    install_am_send::<ReadySend>(m.py())?;
+    install_am_send::<FutureIter>(m.py())?;
     Ok(())
 }

@@ -14,12 +14,15 @@
 //!   iterator protocol from the other side, and what an asyncio future must do.
 //! - [`bridge`]: production bridging between asyncio and tokio. Read it to learn
 //!   what pyo3-async-runtimes and PyO3's `async fn` cost, and how to go faster.
+//! - [`asyncio`]: asyncio's own exception types and loop rules, looked up once,
+//!   so every module speaks asyncio's vocabulary.
 //! - [`build_info`]: what this build is (profile, versions), so that benchmark
 //!   numbers always say what produced them.
 //!
 //! Each submodule is importable from Python as `coroscope.<name>`; this file only
 //! wires them into the `coroscope._native` extension module.
 
+pub mod asyncio;
 pub mod await_from_rust;
 pub mod awaitable;
 pub mod bridge;

@@ -1,4 +1,4 @@
-"""Rust pyclasses that Python can await: Ready, YieldN, Delegate.
+"""Rust pyclasses that Python can await: Ready, YieldN, Delegate, ReadySend.
 
 Loop-facing stories run on asyncio and uvloop (the ``run`` fixture in conftest).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
-from coroscope.awaitable import Delegate, Ready, YieldN
+from coroscope.awaitable import Delegate, Ready, ReadySend, YieldN
 
 from tests.conftest import Run
 
@@ -47,6 +47,29 @@ def test_ready_can_be_awaited_once(run: Run[Any]) -> None:
 def test_ready_shows_its_value() -> None:
     assert repr(Ready([1])) == "Ready([1])"
     assert Ready("v").value == "v"
+
+
+# --- ReadySend: Ready plus an am_send slot ----------------------------------------
+
+
+@pytest.mark.parametrize("value", [42, None, (1, 2)])
+def test_ready_send_gives_the_same_values_as_ready(run: Run[Any], value: object) -> None:
+    async def main() -> tuple[object, object]:
+        return await Ready(value), await ReadySend(value)
+
+    first, second = run(main())
+    assert first is value and second is value
+    assert drive_send(ReadySend(value)) is value
+    assert await_foo(ReadySend(value)) is value
+
+
+def test_ready_send_is_a_ready_and_can_be_awaited_once(run: Run[Any]) -> None:
+    ready = ReadySend("once")
+    assert isinstance(ready, Ready)
+    assert ready.value == "once"
+    assert drive_send(ready) == "once"
+    with pytest.raises(RuntimeError, match="cannot reuse already awaited Ready"):
+        drive_send(ready)
 
 
 # --- YieldN ----------------------------------------------------------------------

@@ -1,0 +1,134 @@
+//! asyncio's own pieces, looked up once per interpreter and shared by every module.
+//!
+//! Users of this kit already know asyncio's exception types and rules for
+//! finding a loop; raising anything else would teach a second vocabulary. Each
+//! helper here is the exact asyncio function or type, cached in a
+//! [`PyOnceLock`] so the lookup costs one pointer read after the first call.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
+use pyo3::{ffi, intern};
+
+/// `asyncio.InvalidStateError(message)`: asking for the result of something
+/// unfinished, or finishing something twice.
+pub fn invalid_state(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    static INVALID_STATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    match INVALID_STATE.import(py, "asyncio", "InvalidStateError") {
+        Ok(ty) => PyErr::from_type(ty.clone(), (message.into(),)),
+        Err(err) => err,
+    }
+}
+
+/// A new `asyncio.CancelledError`, with `message` as its argument if there is one.
+pub fn cancelled_error<'py>(
+    py: Python<'py>,
+    message: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    static CANCELLED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let ty = CANCELLED_ERROR.import(py, "asyncio", "CancelledError")?;
+    match message {
+        Some(message) => ty.call1((message,)),
+        None => ty.call0(),
+    }
+}
+
+/// The loop running in this thread: `asyncio.get_running_loop()`, so that the
+/// error without one is asyncio's `RuntimeError('no running event loop')`.
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
+
+/// The loop a future made with `loop=None` belongs to, by the running Python's
+/// own rule: the running loop, else the policy's current loop (3.11's private
+/// `_get_event_loop`; `get_event_loop` from 3.12, where the private one is gone).
+/// Each version's warnings and `RuntimeError('There is no current event loop')`
+/// come out unchanged.
+pub fn default_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_EVENT_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_EVENT_LOOP
+        .get_or_try_init(py, || {
+            let events = py.import("asyncio.events")?;
+            let getter = match events.getattr_opt("_get_event_loop")? {
+                Some(private) => private,
+                None => events.getattr("get_event_loop")?,
+            };
+            Ok::<_, PyErr>(getter.unbind())
+        })?
+        .bind(py)
+        .call0()
+}
+
+/// `contextvars.copy_context()`, through the C API it wraps.
+pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: attached to the interpreter (we hold `py`); the call returns a new
+    // reference or NULL with an exception set, which `from_owned_ptr_or_err` takes.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
+}
+
+/// `loop.call_soon(callback, *args, context=context)`: how asyncio runs a
+/// callback "soon", in the `contextvars.Context` it was registered in.
+pub fn call_soon<'py>(
+    event_loop: &Bound<'py, PyAny>,
+    callback: &Bound<'py, PyAny>,
+    arg: &Bound<'py, PyAny>,
+    context: &Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let py = event_loop.py();
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "context"), context)?;
+    event_loop.call_method(intern!(py, "call_soon"), (callback, arg), Some(&kwargs))?;
+    Ok(())
+}
+
+/// Finish `future` with `value` from any thread: the loop thread runs
+/// `asyncio.futures._set_result_unless_cancelled(future, value)` at its next
+/// iteration, through `loop.call_soon_threadsafe` (the one loop method that may
+/// be called from another thread). "Unless cancelled", because by the time the
+/// call runs the awaiting task may have cancelled the future.
+///
+/// The thread attaches to the interpreter for the call: that wait for the GIL
+/// is the cost [`crate::bridge`]'s fast bridge removes. Nothing is left to
+/// wake if the interpreter is shutting down or the loop is closed, so both are
+/// skipped quietly; any other failure goes to `sys.unraisablehook`.
+pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: Py<PyAny>) {
+    static SET_RESULT_UNLESS_CANCELLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    Python::try_attach(|py| {
+        let event_loop = event_loop.bind(py);
+        let scheduled = (|| -> PyResult<()> {
+            if event_loop
+                .call_method0(intern!(py, "is_closed"))?
+                .is_truthy()?
+            {
+                return Ok(());
+            }
+            let setter = SET_RESULT_UNLESS_CANCELLED.import(
+                py,
+                "asyncio.futures",
+                "_set_result_unless_cancelled",
+            )?;
+            event_loop
+                .call_method1(intern!(py, "call_soon_threadsafe"), (setter, future, value))?;
+            Ok(())
+        })();
+        if let Err(err) = scheduled {
+            err.write_unraisable(py, Some(event_loop));
+        }
+    });
+}
+
+/// The stack of the caller, as asyncio records it in debug mode
+/// (`format_helpers.extract_stack(sys._getframe(0))` seen from Rust, which adds
+/// no frame of its own).
+pub fn caller_stack(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static EXTRACT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let frame = py
+        .import(intern!(py, "sys"))?
+        .call_method1(intern!(py, "_getframe"), (0,))?;
+    EXTRACT_STACK
+        .import(py, "asyncio.format_helpers", "extract_stack")?
+        .call1((frame,))
+}

@@ -1,0 +1,805 @@
+//! `Future`: asyncio's future written in Rust, a drop-in for `asyncio.Future`.
+//!
+//! Everything asyncio knows how to wait for is, in the end, a future: a box that
+//! is empty (`PENDING`) until someone fills it (`FINISHED`, with a result or an
+//! exception) or gives up on it (`CANCELLED`). Four duties make a class one:
+//!
+//! 1. **The state machine.** Each transition happens once; a second
+//!    `set_result` raises `InvalidStateError`, and reading an empty box raises it
+//!    too. `cancel()` is the one transition that quietly answers `False` instead.
+//! 2. **Callbacks, scheduled, never called.** On completion every registered
+//!    callback goes to `loop.call_soon(cb, fut, context=ctx)`, in the
+//!    `contextvars.Context` it was registered from. Calling them inline would let
+//!    a callback run inside `set_result`'s caller, half-way through its code.
+//! 3. **The handshake with Task.** `await fut` steps [`FutureIter`]: while the
+//!    future is pending, it sets `_asyncio_future_blocking = True` and yields the
+//!    future itself. The Task sees a yielded object with that flag set, clears
+//!    it, and adds its wake-up as a done callback. When the future completes, the
+//!    wake-up steps the coroutine again, `FutureIter` finds the box full and
+//!    returns the result. The flag is how a Task tells `await fut` (correct)
+//!    from `yield fut` (a bug); `asyncio.isfuture` checks for it too.
+//! 4. **No silent failures.** A future whose exception nobody ever read reports
+//!    "exception was never retrieved" through the loop's exception handler when
+//!    it is freed.
+//!
+//! Two Rust details a reader would get wrong:
+//!
+//! - **`__new__` builds an empty shell; `__init__` binds the loop**, as the C
+//!   `asyncio.Future` does. That is what lets a Python subclass define its own
+//!   `__init__` with other arguments and call `super().__init__(loop=...)`.
+//!   Until `__init__` has run, the methods that need a loop raise
+//!   `RuntimeError('Future object is not initialized.')`.
+//! - **The lock is never held across Python code.** `gil_used = false` means the
+//!   state needs its own `Mutex`, and a callback's `__eq__`, a finished value's
+//!   `__del__` or an import can all run arbitrary Python, which could come back
+//!   to this future (deadlock) or wait for the GIL held by a thread that waits
+//!   for this lock. So every method reads or changes the state under the lock,
+//!   lets go, and only then calls Python, and objects leaving the state are
+//!   dropped after the guard.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::PyBaseException;
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTraceback, PyTuple, PyType};
+
+use super::slots::{AmSend, Sent};
+use crate::asyncio::{
+    call_soon, caller_stack, cancelled_error, copy_context, default_loop, invalid_state,
+};
+
+const NOT_INITIALIZED: &str = "Future object is not initialized.";
+const RESULT_NOT_READY: &str = "Result is not ready.";
+const EXCEPTION_NOT_SET: &str = "Exception is not set.";
+const AWAIT_NOT_USED: &str = "await wasn't used with future";
+const STOP_ITERATION_INTO_FUTURE: &str =
+    "StopIteration interacts badly with generators and cannot be raised into a Future";
+const INVALID_EXCEPTION: &str = "invalid exception object";
+const LOG_TRACEBACK_ONLY_FALSE: &str = "_log_traceback can only be set to False";
+const NEVER_RETRIEVED: &str = "exception was never retrieved";
+
+/// Where a future is in its life; asyncio spells these as the strings below
+/// (`fut._state`), which its `repr` helpers read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Pending,
+    Cancelled,
+    Finished,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::Pending => "PENDING",
+            State::Cancelled => "CANCELLED",
+            State::Finished => "FINISHED",
+        }
+    }
+}
+
+/// A done callback and the context it runs in. The `id` lets
+/// `remove_done_callback` remove exactly the entries it compared equal, even if
+/// that comparison (arbitrary Python) added or removed others meanwhile.
+struct Callback {
+    id: u64,
+    func: Py<PyAny>,
+    context: Py<PyAny>,
+}
+
+/// Everything that changes, behind one lock.
+struct Core {
+    /// `None` until `__init__` has run.
+    event_loop: Option<Py<PyAny>>,
+    state: State,
+    result: Option<Py<PyAny>>,
+    exception: Option<Py<PyBaseException>>,
+    /// The traceback at `set_exception` time: the first `result()` re-raises
+    /// with it, so the traceback does not grow with each raise.
+    exception_tb: Option<Py<PyAny>>,
+    callbacks: Vec<Callback>,
+    cancel_message: Option<Py<PyAny>>,
+    /// The `CancelledError` that cancelled a Task, kept so re-raising it keeps
+    /// its traceback (set by Task subclasses; a plain future never sets it).
+    cancelled_exc: Option<Py<PyAny>>,
+    /// Where the future was made, recorded only when the loop is in debug mode.
+    source_traceback: Option<Py<PyAny>>,
+    /// Armed by `set_exception`, disarmed by reading the exception or cancelling:
+    /// if still armed when the future is freed, the exception was lost.
+    log_traceback: bool,
+    /// The Task handshake flag (`_asyncio_future_blocking`), see the module doc.
+    blocking: bool,
+    /// The class name the "never retrieved" report uses, taken when it is armed
+    /// (the report runs after the object, and so its class, is gone).
+    report_as: Option<String>,
+}
+
+impl Core {
+    fn new(event_loop: Option<Py<PyAny>>, source_traceback: Option<Py<PyAny>>) -> Self {
+        Self {
+            event_loop,
+            state: State::Pending,
+            result: None,
+            exception: None,
+            exception_tb: None,
+            callbacks: Vec::new(),
+            cancel_message: None,
+            cancelled_exc: None,
+            source_traceback,
+            log_traceback: false,
+            blocking: false,
+            report_as: None,
+        }
+    }
+}
+
+/// A future in the sense of asyncio, written in Rust: a drop-in for
+/// ``asyncio.Future``.
+///
+/// ``Future(*, loop=None)`` belongs to ``loop``, or else to the running loop
+/// (else the current one, by asyncio's rules). It has the whole API:
+/// ``result``, ``exception``, ``set_result``, ``set_exception``, ``done``,
+/// ``cancelled``, ``cancel(msg=None)``, ``add_done_callback(fn, *, context=None)``,
+/// ``remove_done_callback``, ``get_loop``; ``await`` and ``yield from`` work,
+/// and ``asyncio.isfuture`` is true, so ``gather``, ``wait``, ``wait_for``,
+/// ``shield`` and Tasks treat it exactly as an ``asyncio.Future``. Errors are
+/// asyncio's own (``InvalidStateError``, ``CancelledError``). Like asyncio's,
+/// it is not thread-safe in meaning (use ``loop.call_soon_threadsafe`` to
+/// finish it from another thread), though it is safe in memory.
+///
+/// Cost: about a C future's. Awaiting one that is done finishes without a
+/// ``StopIteration`` on 3.10/3.11 (its iterator has an ``am_send`` slot).
+#[pyclass(frozen, subclass, weakref, module = "coroscope.awaitable")]
+pub struct Future {
+    core: Mutex<Core>,
+}
+
+/// Hands out callback ids; shared by all futures, since ids only need to be
+/// unique within one future's list.
+static NEXT_CALLBACK_ID: AtomicU64 = AtomicU64::new(0);
+
+impl Future {
+    fn core(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock leaves a state that is still valid (each
+        // update is a few field writes), so a poisoned lock is used as it is.
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A pending future bound to `event_loop`, made from Rust.
+    pub fn pending<'py>(event_loop: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Future>> {
+        Bound::new(
+            event_loop.py(),
+            Future {
+                core: Mutex::new(Core::new(Some(event_loop.clone().unbind()), None)),
+            },
+        )
+    }
+
+    /// A pending future with `_asyncio_future_blocking` already set, for Rust
+    /// code to yield to a Task as `await` would (see [`FutureIter`]).
+    pub fn waiter<'py>(event_loop: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Future>> {
+        let waiter = Self::pending(event_loop)?;
+        waiter.get().core().blocking = true;
+        Ok(waiter)
+    }
+
+    fn event_loop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.core().event_loop {
+            Some(event_loop) => Ok(event_loop.bind(py).clone()),
+            None => Err(PyRuntimeError::new_err(NOT_INITIALIZED)),
+        }
+    }
+
+    /// Move a pending future to `to`, with `fill` setting what goes with it, then
+    /// schedule its callbacks. `Ok(false)` if it was not pending (nothing done).
+    fn complete(slf: &Bound<'_, Self>, to: State, fill: impl FnOnce(&mut Core)) -> PyResult<bool> {
+        let py = slf.py();
+        let (event_loop, callbacks) = {
+            let mut core = slf.get().core();
+            let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
+                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+            };
+            if core.state != State::Pending {
+                return Ok(false);
+            }
+            core.state = to;
+            fill(&mut core);
+            (event_loop, std::mem::take(&mut core.callbacks))
+        };
+        let event_loop = event_loop.bind(py);
+        for callback in callbacks {
+            call_soon(
+                event_loop,
+                callback.func.bind(py),
+                slf.as_any(),
+                callback.context.bind(py),
+            )?;
+        }
+        Ok(true)
+    }
+
+    /// asyncio's message for finishing a future twice: `'<STATE>: <repr>'`.
+    fn already_done(slf: &Bound<'_, Self>) -> PyErr {
+        let state = slf.get().core().state.name();
+        match slf.repr() {
+            Ok(repr) => invalid_state(slf.py(), format!("{state}: {repr}")),
+            Err(err) => err,
+        }
+    }
+
+    /// The exception a cancelled future raises: the Task's saved one if there
+    /// is one (used once), else a new `CancelledError(msg)`.
+    fn cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (saved, message) = {
+            let mut core = self.core();
+            let message = core.cancel_message.as_ref().map(|m| m.clone_ref(py));
+            (core.cancelled_exc.take(), message)
+        };
+        match saved {
+            Some(exc) => Ok(exc.into_bound(py)),
+            None => cancelled_error(py, message.as_ref().map(|m| m.bind(py))),
+        }
+    }
+
+    fn is_pending(&self) -> bool {
+        self.core().state == State::Pending
+    }
+}
+
+#[pymethods]
+impl Future {
+    /// An empty shell; `__init__` binds it to a loop (see the module doc).
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs), text_signature = "(*, loop=None)")]
+    pub(crate) fn __new__(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        Future {
+            core: Mutex::new(Core::new(None, None)),
+        }
+    }
+
+    #[pyo3(signature = (*, r#loop = None))]
+    pub(crate) fn __init__(
+        &self,
+        py: Python<'_>,
+        r#loop: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let event_loop = match r#loop {
+            Some(event_loop) if !event_loop.is_none() => event_loop,
+            _ => default_loop(py)?,
+        };
+        let source_traceback = if event_loop
+            .call_method0(intern!(py, "get_debug"))?
+            .is_truthy()?
+        {
+            Some(caller_stack(py)?.unbind())
+        } else {
+            None
+        };
+        let fresh = Core::new(Some(event_loop.unbind()), source_traceback);
+        // Calling `__init__` again starts over, as asyncio's does; the old state
+        // is freed after the lock is released.
+        let old = std::mem::replace(&mut *self.core(), fresh);
+        drop(old);
+        Ok(())
+    }
+
+    /// Return the result this future represents.
+    ///
+    /// Raises ``CancelledError`` if it was cancelled, ``InvalidStateError`` if
+    /// it is not done yet, and the exception if one was set.
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let (state, result, exception) = {
+            let mut core = self.core();
+            if core.state == State::Finished {
+                core.log_traceback = false;
+            }
+            let result = core.result.as_ref().map(|r| r.clone_ref(py));
+            // Like the C future, the saved traceback is used once and let go:
+            // the first re-raise starts from it, later ones from an empty one.
+            let tb = core.exception_tb.take();
+            let exception = core.exception.as_ref().map(|e| (e.clone_ref(py), tb));
+            (core.state, result, exception)
+        };
+        match state {
+            State::Cancelled => Err(PyErr::from_value(self.cancelled_error(py)?)),
+            State::Pending => Err(invalid_state(py, RESULT_NOT_READY)),
+            State::Finished => match exception {
+                Some((exception, tb)) => {
+                    let exception = exception.bind(py);
+                    exception.call_method1(intern!(py, "with_traceback"), (tb,))?;
+                    Err(PyErr::from_value(exception.clone().into_any()))
+                }
+                None => Ok(result.unwrap_or_else(|| py.None())),
+            },
+        }
+    }
+
+    /// Return the exception that was set on this future, or ``None``.
+    ///
+    /// Raises ``CancelledError`` if it was cancelled, ``InvalidStateError`` if
+    /// it is not done yet.
+    fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyBaseException>>> {
+        let (state, exception) = {
+            let mut core = self.core();
+            if core.state == State::Finished {
+                core.log_traceback = false;
+            }
+            (core.state, core.exception.as_ref().map(|e| e.clone_ref(py)))
+        };
+        match state {
+            State::Cancelled => Err(PyErr::from_value(self.cancelled_error(py)?)),
+            State::Pending => Err(invalid_state(py, EXCEPTION_NOT_SET)),
+            State::Finished => Ok(exception),
+        }
+    }
+
+    /// Mark the future done with ``result`` and schedule its callbacks.
+    ///
+    /// Raises ``InvalidStateError`` if it is already done.
+    pub fn set_result(slf: &Bound<'_, Self>, result: Py<PyAny>) -> PyResult<()> {
+        if Self::complete(slf, State::Finished, |core| core.result = Some(result))? {
+            Ok(())
+        } else {
+            Err(Self::already_done(slf))
+        }
+    }
+
+    /// Mark the future done with ``exception`` (an instance, or a class to
+    /// instantiate) and schedule its callbacks.
+    ///
+    /// Raises ``InvalidStateError`` if it is already done, and ``TypeError`` for
+    /// something that is not an exception, or for ``StopIteration`` (which would
+    /// end the awaiting coroutine's iterator instead of raising in it).
+    fn set_exception(slf: &Bound<'_, Self>, exception: Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        if !slf.get().is_pending() {
+            return Err(Self::already_done(slf));
+        }
+        let exception = if exception.is_instance_of::<PyType>() {
+            exception.call0()?
+        } else {
+            exception
+        };
+        let exception = exception
+            .cast_into::<PyBaseException>()
+            .map_err(|_| PyTypeError::new_err(INVALID_EXCEPTION))?;
+        if exception.get_type().is(py.get_type::<PyStopIteration>()) {
+            return Err(PyTypeError::new_err(STOP_ITERATION_INTO_FUTURE));
+        }
+        let tb = exception.getattr(intern!(py, "__traceback__"))?.unbind();
+        let class_name = slf.get_type().name()?.to_string();
+        let done = Self::complete(slf, State::Finished, |core| {
+            core.exception = Some(exception.unbind());
+            core.exception_tb = Some(tb);
+            core.log_traceback = true;
+            core.report_as = Some(class_name);
+        })?;
+        if done {
+            Ok(())
+        } else {
+            Err(Self::already_done(slf))
+        }
+    }
+
+    /// Cancel the future and schedule its callbacks.
+    ///
+    /// Returns ``False`` if it was already done, ``True`` otherwise. ``msg``
+    /// becomes the argument of the ``CancelledError`` its awaiters get.
+    #[pyo3(signature = (msg = None))]
+    pub fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        slf.get().core().log_traceback = false;
+        Self::complete(slf, State::Cancelled, |core| core.cancel_message = msg)
+    }
+
+    /// Return True if the future was cancelled.
+    fn cancelled(&self) -> bool {
+        self.core().state == State::Cancelled
+    }
+
+    /// Return True if the future is done (finished or cancelled).
+    fn done(&self) -> bool {
+        !self.is_pending()
+    }
+
+    /// Add a callback to run when the future is done: ``fn(future)``, in
+    /// ``context`` (default: a copy of the current one).
+    ///
+    /// If the future is already done, the callback is scheduled at once with
+    /// ``loop.call_soon``.
+    #[pyo3(signature = (r#fn, *, context = None))]
+    fn add_done_callback(
+        slf: &Bound<'_, Self>,
+        r#fn: Bound<'_, PyAny>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let context = match context {
+            Some(context) if !context.is_none() => context,
+            _ => copy_context(py)?,
+        };
+        let event_loop = {
+            let mut core = slf.get().core();
+            let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
+                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+            };
+            if core.state == State::Pending {
+                core.callbacks.push(Callback {
+                    id: NEXT_CALLBACK_ID.fetch_add(1, Ordering::Relaxed),
+                    func: r#fn.unbind(),
+                    context: context.unbind(),
+                });
+                return Ok(());
+            }
+            event_loop
+        };
+        call_soon(event_loop.bind(py), &r#fn, slf.as_any(), &context)
+    }
+
+    /// Remove every registration of ``fn``; return how many were removed.
+    fn remove_done_callback(&self, py: Python<'_>, r#fn: Bound<'_, PyAny>) -> PyResult<usize> {
+        let snapshot: Vec<(u64, Py<PyAny>)> = {
+            let core = self.core();
+            if core.event_loop.is_none() {
+                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+            }
+            core.callbacks
+                .iter()
+                .map(|cb| (cb.id, cb.func.clone_ref(py)))
+                .collect()
+        };
+        // `==` is Python code (it may even change this future's callbacks), so it
+        // runs on a snapshot, outside the lock.
+        let mut matched = Vec::new();
+        for (id, func) in snapshot {
+            if func.bind(py).eq(&r#fn)? {
+                matched.push(id);
+            }
+        }
+        let removed: Vec<Callback> = {
+            let mut core = self.core();
+            let (removed, kept) = std::mem::take(&mut core.callbacks)
+                .into_iter()
+                .partition(|cb| matched.contains(&cb.id));
+            core.callbacks = kept;
+            removed
+        };
+        Ok(removed.len())
+    }
+
+    /// Return the event loop the future is bound to.
+    pub fn get_loop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.event_loop(py)
+    }
+
+    /// The ``CancelledError`` to raise for this cancelled future (used by
+    /// ``asyncio.gather``; asyncio's private API).
+    fn _make_cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.cancelled_error(py)
+    }
+
+    fn __await__(slf: &Bound<'_, Self>) -> PyResult<FutureIter> {
+        if slf.get().core().event_loop.is_none() {
+            return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+        }
+        Ok(FutureIter {
+            future: slf.clone().unbind(),
+            spent: AtomicBool::new(false),
+        })
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<FutureIter> {
+        Self::__await__(slf)
+    }
+
+    /// ``Future[T]`` for type hints, as ``asyncio.Future[T]``.
+    #[classmethod]
+    fn __class_getitem__<'py>(
+        cls: &Bound<'py, PyType>,
+        item: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyGenericAlias>> {
+        PyGenericAlias::new(cls.py(), cls.as_any(), item)
+    }
+
+    fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        static FUTURE_REPR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        FUTURE_REPR
+            .import(slf.py(), "asyncio.base_futures", "_future_repr")?
+            .call1((slf,))
+    }
+
+    // --- the attributes asyncio's own code and repr helpers read ------------
+
+    #[getter]
+    fn _asyncio_future_blocking(&self) -> bool {
+        self.core().blocking
+    }
+
+    #[setter(_asyncio_future_blocking)]
+    fn set_blocking(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
+        let value = value.is_truthy()?;
+        self.core().blocking = value;
+        Ok(())
+    }
+
+    #[getter]
+    fn _log_traceback(&self) -> bool {
+        self.core().log_traceback
+    }
+
+    #[setter(_log_traceback)]
+    fn set_log_traceback(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
+        if value.is_truthy()? {
+            return Err(PyValueError::new_err(LOG_TRACEBACK_ONLY_FALSE));
+        }
+        self.core().log_traceback = false;
+        Ok(())
+    }
+
+    #[getter]
+    fn _state(&self) -> &'static str {
+        self.core().state.name()
+    }
+
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.core().event_loop.as_ref().map(|l| l.clone_ref(py))
+    }
+
+    #[getter]
+    fn _result(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.core().result.as_ref().map(|r| r.clone_ref(py))
+    }
+
+    #[getter]
+    fn _exception(&self, py: Python<'_>) -> Option<Py<PyBaseException>> {
+        self.core().exception.as_ref().map(|e| e.clone_ref(py))
+    }
+
+    #[getter]
+    fn _callbacks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let pairs: Vec<(Py<PyAny>, Py<PyAny>)> = self
+            .core()
+            .callbacks
+            .iter()
+            .map(|cb| (cb.func.clone_ref(py), cb.context.clone_ref(py)))
+            .collect();
+        PyList::new(py, pairs)
+    }
+
+    #[getter]
+    fn _source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.core()
+            .source_traceback
+            .as_ref()
+            .map(|s| s.clone_ref(py))
+    }
+
+    #[getter]
+    fn _cancel_message(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.core().cancel_message.as_ref().map(|m| m.clone_ref(py))
+    }
+
+    #[setter(_cancel_message)]
+    fn set_cancel_message(&self, message: Py<PyAny>) {
+        let old = self.core().cancel_message.replace(message);
+        drop(old);
+    }
+
+    // --- garbage collection: a done callback often refers back to its future --
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The collector runs while this thread may be inside one of the short
+        // sections above (an allocation can trigger it): `try_lock` instead of
+        // waiting on ourselves. Not visiting only makes the collector keep
+        // objects it could have freed this time round.
+        let Ok(core) = self.core.try_lock() else {
+            return Ok(());
+        };
+        for object in [
+            &core.event_loop,
+            &core.result,
+            &core.exception_tb,
+            &core.cancel_message,
+            &core.cancelled_exc,
+            &core.source_traceback,
+        ] {
+            visit.call(object)?;
+        }
+        visit.call(&core.exception)?;
+        for callback in &core.callbacks {
+            visit.call(&callback.func)?;
+            visit.call(&callback.context)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        // Report a lost exception before the collector takes it away.
+        Python::attach(|py| report_if_never_retrieved(py, &mut self.core()));
+        let old = std::mem::replace(&mut *self.core(), Core::new(None, None));
+        drop(old);
+    }
+}
+
+impl Drop for Future {
+    fn drop(&mut self) {
+        let core = self.core.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if core.log_traceback {
+            Python::attach(|py| report_if_never_retrieved(py, core));
+        }
+    }
+}
+
+/// asyncio's "exception was never retrieved" report, made once.
+///
+/// asyncio's futures report from `__del__`/`tp_finalize`, which runs while the
+/// object still exists and can be passed as `'future'`. PyO3 has no such hook
+/// (`Drop` runs once the object is gone), so the report carries a stand-in: a
+/// new, done `Future` with the same exception, whose repr is the same.
+fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
+    if !std::mem::take(&mut core.log_traceback) {
+        return;
+    }
+    let (Some(event_loop), Some(exception)) = (&core.event_loop, &core.exception) else {
+        return;
+    };
+    let class_name = core.report_as.take().unwrap_or_else(|| "Future".to_owned());
+    let stand_in = Future {
+        core: Mutex::new(Core {
+            exception: Some(exception.clone_ref(py)),
+            state: State::Finished,
+            ..Core::new(Some(event_loop.clone_ref(py)), None)
+        }),
+    };
+    // This may run while an exception is being raised (objects die during
+    // unwinding): set it aside so the handler starts clean, and put it back.
+    let in_flight = PyErr::take(py);
+    let reported = (|| -> PyResult<()> {
+        let context = PyDict::new(py);
+        context.set_item("message", format!("{class_name} {NEVER_RETRIEVED}"))?;
+        context.set_item("exception", exception.bind(py))?;
+        context.set_item("future", Bound::new(py, stand_in)?)?;
+        if let Some(stack) = &core.source_traceback {
+            context.set_item("source_traceback", stack.bind(py))?;
+        }
+        event_loop
+            .bind(py)
+            .call_method1(intern!(py, "call_exception_handler"), (context,))?;
+        Ok(())
+    })();
+    if let Err(err) = reported {
+        err.write_unraisable(py, None);
+    }
+    if let Some(err) = in_flight {
+        err.restore(py);
+    }
+}
+
+/// The iterator `await fut` steps: ``Future.__await__()`` returns one.
+///
+/// While the future is pending, the first step sets the future's
+/// ``_asyncio_future_blocking`` and yields the future (the Task's cue to wait
+/// for it). Once it is done, the next step returns its result (or raises).
+#[pyclass(frozen, module = "coroscope.awaitable")]
+pub struct FutureIter {
+    future: Py<Future>,
+    /// Set once the result has been returned: the iterator is exhausted.
+    spent: AtomicBool,
+}
+
+impl AmSend for FutureIter {
+    fn am_send<'py>(slf: &Bound<'py, Self>, _value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.spent.load(Ordering::Acquire) {
+            // Exhausted: finishes with None, as a spent generator's `next` does.
+            return Ok(Sent::Return(py.None().into_bound(py)));
+        }
+        let future = this.future.bind(py);
+        {
+            let mut core = future.get().core();
+            if core.state == State::Pending {
+                // asyncio's C rule: yield while the flag is clear (a Task clears
+                // it when it takes the future); stepped again with the flag still
+                // set, nobody is waiting for the future, so it would never wake.
+                if core.blocking {
+                    return Err(PyRuntimeError::new_err(AWAIT_NOT_USED));
+                }
+                core.blocking = true;
+                drop(core);
+                return Ok(Sent::Yield(future.clone().into_any()));
+            }
+        }
+        this.spent.store(true, Ordering::Release);
+        Ok(Sent::Return(future.get().result(py)?.into_bound(py)))
+    }
+}
+
+#[pymethods]
+impl FutureIter {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
+        match Self::am_send(slf, &slf.py().None().into_bound(slf.py()))? {
+            Sent::Yield(value) => Ok(Some(value.unbind())),
+            Sent::Return(value) => super::finish(slf.py(), &value.unbind()),
+        }
+    }
+
+    /// Step once; the value sent in is ignored, as asyncio's future ignores it.
+    fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        drop(value);
+        Self::__next__(slf)
+    }
+
+    /// Raise the given exception here, as generators' ``throw`` does, ending
+    /// the iteration.
+    #[pyo3(signature = (r#type, value = None, traceback = None))]
+    fn throw(
+        &self,
+        r#type: Bound<'_, PyAny>,
+        value: Option<Bound<'_, PyAny>>,
+        traceback: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let err = thrown(r#type, value, traceback)?;
+        self.close();
+        Err(err)
+    }
+
+    /// End the iteration.
+    fn close(&self) {
+        self.spent.store(true, Ordering::Release);
+    }
+}
+
+/// The exception `throw(type, value=None, traceback=None)` asks to raise,
+/// checked as CPython checks a generator's `throw` arguments.
+pub fn thrown<'py>(
+    r#type: Bound<'py, PyAny>,
+    value: Option<Bound<'py, PyAny>>,
+    traceback: Option<Bound<'py, PyAny>>,
+) -> PyResult<PyErr> {
+    let py = r#type.py();
+    let value = value.filter(|v| !v.is_none());
+    let traceback = match traceback.filter(|tb| !tb.is_none()) {
+        Some(tb) => Some(
+            tb.cast_into::<PyTraceback>()
+                .map_err(|_| PyTypeError::new_err("throw() third argument must be a traceback"))?,
+        ),
+        None => None,
+    };
+    let exception = if let Ok(class) = r#type.cast::<PyType>()
+        && class.is_subclass_of::<PyBaseException>()?
+    {
+        match value {
+            Some(value) if value.is_instance(class)? => value,
+            Some(value) => match value.cast::<PyTuple>() {
+                Ok(args) => class.call1(args)?,
+                Err(_) => class.call1((value,))?,
+            },
+            None => class.call0()?,
+        }
+    } else if r#type.is_instance_of::<PyBaseException>() {
+        if value.is_some() {
+            return Err(PyTypeError::new_err(
+                "instance exception may not have a separate value",
+            ));
+        }
+        r#type
+    } else {
+        return Err(PyTypeError::new_err(
+            "exceptions must be classes or instances deriving from BaseException, not type",
+        ));
+    };
+    let err = PyErr::from_value(exception);
+    if traceback.is_some() {
+        err.set_traceback(py, traceback);
+    }
+    Ok(err)
+}

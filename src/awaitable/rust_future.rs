@@ -1,0 +1,437 @@
+//! Rust futures as Python awaitables: polled from `__next__`, woken through the loop.
+//!
+//! A Rust future does nothing until polled, and when it cannot finish it
+//! returns `Pending` after handing its `Waker` to whoever will make progress (a
+//! timer, a socket, another thread). A Python awaitable is stepped by its
+//! awaiting Task. [`RustAwaitable`] joins the two, one step = one poll:
+//!
+//! 1. **Step.** The Task steps the awaitable (`__next__` / `send`), which polls
+//!    the Rust future on the loop's thread, with a [`LoopWaker`].
+//! 2. **Ready** → the await returns the value (or raises the error).
+//! 3. **Pending** → the awaitable yields a fresh pending asyncio [`Future`] (a
+//!    "waiter") and the Task sleeps on it, exactly as for `await some_future`.
+//! 4. **Wake** (from any thread) → the waker finishes the waiter through
+//!    `loop.call_soon_threadsafe`; the Task wakes and steps us: back to 1.
+//!
+//! Two details a reader would get wrong:
+//!
+//! - A future may wake itself *during* the poll (a cooperative yield does). The
+//!   waker then has no waiter to finish yet, so it records "woken", and the
+//!   step yields a bare `None` instead, which asyncio answers by stepping the
+//!   Task again on the next loop iteration: no waiter, no thread hop.
+//! - Cancellation is dropping. Cancelling the Task cancels the waiter and
+//!   throws `CancelledError` into the coroutine, whose `await` hands it to our
+//!   `throw`: the Rust future is dropped there, which is how a Rust future is
+//!   cancelled (its destructors release what it held). [`alive`] counts Rust
+//!   futures still held, so tests can prove the drop.
+//!
+//! Cost per pending step: one waiter future, one `call_soon_threadsafe` (with
+//! the waking thread waiting for the GIL), one extra loop iteration for the
+//! waiter's callback. The fast bridge in [`crate::bridge`] removes those.
+
+use std::future::Future as RustFuture;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use super::future::{Future, thrown};
+use super::slots::panic_error;
+use super::{REUSED, finish};
+use crate::asyncio::{cancelled_error, running_loop, set_result_threadsafe};
+
+const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
+
+/// Rust futures currently held by a [`RustAwaitable`] (made, not yet dropped).
+static ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// A Rust future whose output becomes a Python object when it is ready: the one
+/// shape every awaitable stores, whatever `F` and `T` it was made from.
+trait PollPy: Send {
+    fn poll_py(
+        self: Pin<&mut Self>,
+        py: Python<'_>,
+        cx: &mut Context<'_>,
+    ) -> Poll<PyResult<Py<PyAny>>>;
+}
+
+impl<F, T> PollPy for F
+where
+    F: RustFuture<Output = PyResult<T>> + Send,
+    T: for<'py> IntoPyObject<'py>,
+{
+    fn poll_py(
+        self: Pin<&mut Self>,
+        py: Python<'_>,
+        cx: &mut Context<'_>,
+    ) -> Poll<PyResult<Py<PyAny>>> {
+        self.poll(cx)
+            .map(|output| output.and_then(|value| value.into_py_any(py)))
+    }
+}
+
+/// The boxed future, counted in [`ALIVE`] from creation to drop.
+struct Tracked(Pin<Box<dyn PollPy>>);
+
+impl Tracked {
+    fn new(future: Pin<Box<dyn PollPy>>) -> Self {
+        ALIVE.fetch_add(1, Ordering::Relaxed);
+        Tracked(future)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        ALIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Where the awaitable is in its life.
+enum Stage {
+    /// Not finished; the future waits here between polls.
+    Idle(Tracked),
+    /// Taken out for a poll (which runs without the lock held).
+    Polling,
+    /// `cancel()` dropped the future; the next step raises `CancelledError`.
+    Cancelled(Option<Py<PyAny>>),
+    /// Returned, raised, thrown into or closed.
+    Done,
+}
+
+/// What the waker and the stepping code share about the current wait.
+struct Waiting {
+    /// Set by a wake that came before a waiter was installed.
+    woken: bool,
+    /// The pending asyncio future the Task is sleeping on, if any.
+    waiter: Option<Py<Future>>,
+}
+
+/// The `Waker` behind every poll: reaches the loop from any thread.
+struct LoopWaker {
+    event_loop: Py<PyAny>,
+    waiting: Mutex<Waiting>,
+}
+
+impl LoopWaker {
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Wake for LoopWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiter = {
+            let mut waiting = self.waiting();
+            waiting.woken = true;
+            waiting.waiter.take()
+        };
+        if let Some(waiter) = waiter {
+            let none = Python::try_attach(|py| py.None());
+            if let Some(none) = none {
+                set_result_threadsafe(&self.event_loop, waiter.into_any(), none);
+            }
+        }
+    }
+}
+
+/// A Rust future, awaitable from Python.
+///
+/// Made by Rust code (``into_awaitable``) or by the examples ``sleep_rust`` and
+/// ``compute``. Each step polls the Rust future on the loop's thread; while it
+/// is pending the awaiting task sleeps on an asyncio future that the Rust side
+/// wakes from any thread. Cancelling the awaiting task (or calling
+/// ``cancel()``) drops the Rust future; a panic in it raises
+/// ``pyo3_runtime.PanicException``. Awaitable once, like a coroutine.
+#[pyclass(frozen, module = "coroscope.awaitable")]
+pub struct RustAwaitable {
+    stage: Mutex<Stage>,
+    /// Made at the first step, from the loop running it.
+    waker: Mutex<Option<Arc<LoopWaker>>>,
+}
+
+/// Turn a Rust future into a Python awaitable (see [`RustAwaitable`]).
+pub fn into_awaitable<F, T>(py: Python<'_>, future: F) -> PyResult<Bound<'_, RustAwaitable>>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + 'static,
+{
+    Bound::new(
+        py,
+        RustAwaitable {
+            stage: Mutex::new(Stage::Idle(Tracked::new(Box::pin(future)))),
+            waker: Mutex::new(None),
+        },
+    )
+}
+
+/// How many Rust futures awaitables still hold: made and not yet dropped.
+#[pyfunction]
+pub fn alive() -> usize {
+    ALIVE.load(Ordering::Relaxed)
+}
+
+impl RustAwaitable {
+    fn stage(&self) -> MutexGuard<'_, Stage> {
+        self.stage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The waker for this awaitable, made on the first step from the running loop.
+    fn loop_waker(&self, py: Python<'_>) -> PyResult<Arc<LoopWaker>> {
+        if let Some(waker) = &*self.waker.lock().unwrap_or_else(PoisonError::into_inner) {
+            return Ok(waker.clone());
+        }
+        let waker = Arc::new(LoopWaker {
+            event_loop: running_loop(py)?.unbind(),
+            waiting: Mutex::new(Waiting {
+                woken: false,
+                waiter: None,
+            }),
+        });
+        *self.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(waker.clone());
+        Ok(waker)
+    }
+
+    /// One step: poll once and say what the awaiting coroutine gets.
+    fn step(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        // Bound first: a guard made in the `match` head would live through the arms.
+        let taken = std::mem::replace(&mut *self.stage(), Stage::Polling);
+        let mut future = match taken {
+            Stage::Idle(future) => future,
+            Stage::Polling => return Err(PyValueError::new_err(ALREADY_RUNNING)),
+            Stage::Cancelled(message) => {
+                *self.stage() = Stage::Done;
+                let message = message.map(|m| m.into_bound(py));
+                return Err(PyErr::from_value(cancelled_error(py, message.as_ref())?));
+            }
+            Stage::Done => {
+                *self.stage() = Stage::Done;
+                return Err(PyRuntimeError::new_err(format!("{REUSED} RustAwaitable")));
+            }
+        };
+        let waker = match self.loop_waker(py) {
+            Ok(waker) => waker,
+            Err(err) => {
+                *self.stage() = Stage::Idle(future);
+                return Err(err);
+            }
+        };
+        waker.waiting().woken = false;
+        let std_waker = Waker::from(waker.clone());
+        let mut cx = Context::from_waker(&std_waker);
+        // A panic must become a Python exception here, not unwind through the
+        // interpreter; the future that panicked is dropped with it.
+        let polled = catch_unwind(AssertUnwindSafe(|| future.0.as_mut().poll_py(py, &mut cx)));
+        match polled {
+            Err(payload) => {
+                *self.stage() = Stage::Done;
+                drop(future);
+                Err(panic_error(payload))
+            }
+            Ok(Poll::Ready(output)) => {
+                *self.stage() = Stage::Done;
+                drop(future);
+                finish(py, &output?)
+            }
+            Ok(Poll::Pending) => {
+                {
+                    let mut stage = self.stage();
+                    match &*stage {
+                        // `cancel()` came during the poll: honour it now.
+                        Stage::Cancelled(_) => {}
+                        _ => *stage = Stage::Idle(future),
+                    }
+                }
+                self.wait_for_wake(py, &waker)
+            }
+        }
+    }
+
+    /// After a `Pending` poll: a bare `None` if the future already woke itself,
+    /// else a waiter the Task sleeps on until the waker finishes it.
+    fn wait_for_wake(&self, py: Python<'_>, waker: &LoopWaker) -> PyResult<Option<Py<PyAny>>> {
+        if waker.waiting().woken {
+            return Ok(Some(py.None()));
+        }
+        let waiter = Future::waiter(waker.event_loop.bind(py))?;
+        let mut waiting = waker.waiting();
+        if waiting.woken {
+            // Woken while the waiter was being made.
+            return Ok(Some(py.None()));
+        }
+        waiting.waiter = Some(waiter.clone().unbind());
+        Ok(Some(waiter.into_any().unbind()))
+    }
+
+    /// Drop the Rust future, whatever stage it is in, and forget the waiter.
+    fn end(&self, then: Stage) {
+        let old = std::mem::replace(&mut *self.stage(), then);
+        drop(old);
+        if let Some(waker) = &*self.waker.lock().unwrap_or_else(PoisonError::into_inner) {
+            let waiter = waker.waiting().waiter.take();
+            drop(waiter);
+        }
+    }
+}
+
+#[pymethods]
+impl RustAwaitable {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.step(py)
+    }
+
+    /// Step once (the value sent in is ignored: a Rust future takes no input).
+    fn send(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        drop(value);
+        self.step(py)
+    }
+
+    /// Drop the Rust future and raise the exception given, as a coroutine that
+    /// does not catch it would.
+    #[pyo3(signature = (r#type, value = None, traceback = None))]
+    fn throw(
+        &self,
+        r#type: Bound<'_, PyAny>,
+        value: Option<Bound<'_, PyAny>>,
+        traceback: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let err = thrown(r#type, value, traceback)?;
+        self.end(Stage::Done);
+        Err(err)
+    }
+
+    /// Drop the Rust future.
+    fn close(&self) {
+        self.end(Stage::Done);
+    }
+
+    /// Drop the Rust future now; the awaiting task (if any) is woken and its
+    /// ``await`` raises ``CancelledError(msg)``. Returns ``False`` if the
+    /// awaitable had already finished.
+    #[pyo3(signature = (msg = None))]
+    fn cancel(&self, py: Python<'_>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        if matches!(&*self.stage(), Stage::Done | Stage::Cancelled(_)) {
+            return Ok(false);
+        }
+        let waiter = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|waker| waker.waiting().waiter.take());
+        let message = msg.as_ref().map(|m| m.clone_ref(py));
+        self.end(Stage::Cancelled(msg));
+        if let Some(waiter) = waiter {
+            Future::cancel(waiter.bind(py), message)?;
+        }
+        Ok(true)
+    }
+
+    /// True once the awaitable has finished, been cancelled or closed.
+    fn done(&self) -> bool {
+        !matches!(&*self.stage(), Stage::Idle(_) | Stage::Polling)
+    }
+
+    fn __repr__(&self) -> &'static str {
+        match &*self.stage() {
+            Stage::Idle(_) => "<RustAwaitable pending>",
+            Stage::Polling => "<RustAwaitable polling>",
+            Stage::Cancelled(_) => "<RustAwaitable cancelled>",
+            Stage::Done => "<RustAwaitable done>",
+        }
+    }
+}
+
+// --- examples --------------------------------------------------------------
+
+/// A Rust future made to `Pending` once: it wakes itself and yields, like
+/// `tokio::task::yield_now`, but needing no runtime.
+struct YieldNow(bool);
+
+impl RustFuture for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// ``await sleep_rust(seconds, value=None)`` gives ``value`` after a tokio
+/// timer of ``seconds``: the waker is called from a tokio thread.
+#[pyfunction]
+#[pyo3(signature = (seconds, value = None))]
+pub fn sleep_rust(
+    py: Python<'_>,
+    seconds: f64,
+    value: Option<Py<PyAny>>,
+) -> PyResult<Bound<'_, RustAwaitable>> {
+    let delay = Duration::try_from_secs_f64(seconds).map_err(|_| {
+        PyValueError::new_err(format!(
+            "seconds must be a finite, non-negative number, not {seconds}"
+        ))
+    })?;
+    let value = value.unwrap_or_else(|| py.None());
+    // A tokio timer finds its runtime when it is made, so make it inside one:
+    // polling it later from the loop's thread (outside tokio) is then fine.
+    let sleep = {
+        let _runtime = pyo3_async_runtimes::tokio::get_runtime().enter();
+        tokio::time::sleep(delay)
+    };
+    into_awaitable(py, async move {
+        sleep.await;
+        Ok(value)
+    })
+}
+
+/// ``await compute(n)`` gives ``0 + 1 + ... + (n - 1)``, adding in chunks of
+/// 10,000 and yielding to the loop between chunks: a Rust future that wakes
+/// itself, so other tasks run in between.
+#[pyfunction]
+pub fn compute(py: Python<'_>, n: u64) -> PyResult<Bound<'_, RustAwaitable>> {
+    const CHUNK: u64 = 10_000;
+    into_awaitable(py, async move {
+        let mut total: u128 = 0;
+        for start in (0..n).step_by(CHUNK as usize) {
+            total += (start..n.min(start + CHUNK)).map(u128::from).sum::<u128>();
+            YieldNow(false).await;
+        }
+        Ok(total)
+    })
+}
+
+/// ``await panicking(message)`` panics inside the Rust future: the await raises
+/// ``PanicException(message)`` and the process goes on.
+#[pyfunction]
+pub fn panicking(py: Python<'_>, message: String) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable(py, async move {
+        YieldNow(false).await;
+        explode(&message)
+    })
+}
+
+/// Panics with `message`; typed as a result so the future's output type is known.
+fn explode(message: &str) -> PyResult<()> {
+    panic!("{message}")
+}

@@ -1,0 +1,80 @@
+"""TimerFuture: an asyncio future that a shared tokio timer finishes from another thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+from coroscope.awaitable import Future, TimerFuture
+
+from tests.conftest import Run
+
+
+def os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def test_a_timer_future_gives_its_value_after_the_delay(run: Run[Any]) -> None:
+    async def main() -> tuple[object, float, float]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        value = await TimerFuture("ring", 0.02)
+        return value, loop.time() - start, 0.02
+
+    value, waited, delay = run(main())
+    assert value == "ring"
+    assert waited >= delay * 0.9  # never early: a lower bound, not a speed claim
+
+
+def test_a_thousand_timers_all_finish_and_share_the_runtime_threads(run: Run[Any]) -> None:
+    async def main() -> tuple[list[int], int]:
+        timers = [TimerFuture(i, 0.05) for i in range(1000)]
+        during = os_threads()
+        return await asyncio.gather(*timers), during
+
+    before = os_threads()
+    values, during = run(main())
+    assert values == list(range(1000))
+    # tokio's worker pool may start once (a handful of threads), never one per timer.
+    assert during - before < 20
+
+
+def test_it_is_an_asyncio_future(run: Run[Any]) -> None:
+    async def main() -> list[object]:
+        timer = TimerFuture(1, 0)
+        done, _ = await asyncio.wait([timer])
+        return [isinstance(timer, Future), asyncio.isfuture(timer), done == {timer}]
+
+    assert run(main()) == [True, True, True]
+
+
+def test_cancelled_before_it_fires_the_timer_does_nothing(run: Run[Any]) -> None:
+    handled: list[object] = []
+
+    async def main() -> bool:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: handled.append(ctx))
+        timer = TimerFuture("late", 0.01)
+        timer.cancel()
+        await asyncio.sleep(0.05)  # the timer fires into a cancelled future
+        return timer.cancelled()
+
+    assert run(main()) is True
+    assert handled == []
+
+
+@pytest.mark.parametrize("delay", [-1.0, float("nan"), float("inf")])
+def test_an_impossible_delay_is_refused(run: Run[Any], delay: float) -> None:
+    async def main() -> None:
+        TimerFuture(None, delay)
+
+    with pytest.raises(ValueError, match="delay must be a finite, non-negative number"):
+        run(main())
+
+
+def test_a_timer_outliving_its_loop_is_harmless() -> None:
+    loop = asyncio.new_event_loop()
+    TimerFuture("orphan", 0.01, loop=loop)
+    loop.close()
+    asyncio.run(asyncio.sleep(0.05))  # the timer fires at a closed loop: nothing to wake
