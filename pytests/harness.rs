@@ -57,9 +57,13 @@ fn add_venv_site_packages(py: Python<'_>) -> PyResult<()> {
 }
 
 /// Run one test on tokio, so that a panic is caught as a failed `JoinHandle`.
+/// The spawned task gets the runner's task locals (asyncio's loop and context),
+/// as a test run in place would, so `into_future` finds the loop.
 async fn run_one(test: &Test) -> Result<(), String> {
+    let locals = Python::attach(pyo3_async_runtimes::tokio::get_current_locals)
+        .map_err(|err| err.to_string())?;
     match pyo3_async_runtimes::tokio::get_runtime()
-        .spawn(test.task())
+        .spawn(pyo3_async_runtimes::tokio::scope(locals, test.task()))
         .await
     {
         Ok(Ok(())) => Ok(()),

@@ -13,6 +13,7 @@
 mod harness;
 mod test_await_from_rust;
 mod test_awaitable;
+mod test_bridge;
 
 fn main() -> std::process::ExitCode {
     harness::main()

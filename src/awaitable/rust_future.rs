@@ -48,7 +48,7 @@ use crate::asyncio::{cancelled_error, running_loop, set_result_threadsafe};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
 
-/// Rust futures currently held by a [`RustAwaitable`] (made, not yet dropped).
+/// Rust futures alive now: held by a [`RustAwaitable`] or carrying an [`Alive`].
 static ALIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// A Rust future whose output becomes a Python object when it is ready: the one
@@ -76,19 +76,37 @@ where
     }
 }
 
-/// The boxed future, counted in [`ALIVE`] from creation to drop.
-struct Tracked(Pin<Box<dyn PollPy>>);
+/// Counts one live Rust future in [`alive`] from creation to drop: a future
+/// holds one (as a field, or a local of its `async` block), so its drop, on
+/// completion or cancellation, shows in the count.
+pub struct Alive(());
 
-impl Tracked {
-    fn new(future: Pin<Box<dyn PollPy>>) -> Self {
+impl Alive {
+    /// Count one more live future, until this guard is dropped.
+    pub fn new() -> Self {
         ALIVE.fetch_add(1, Ordering::Relaxed);
-        Tracked(future)
+        Alive(())
     }
 }
 
-impl Drop for Tracked {
+impl Default for Alive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Alive {
     fn drop(&mut self) {
         ALIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The boxed future, counted while it lives.
+struct Tracked(Pin<Box<dyn PollPy>>, Alive);
+
+impl Tracked {
+    fn new(future: Pin<Box<dyn PollPy>>) -> Self {
+        Tracked(future, Alive::new())
     }
 }
 
@@ -174,7 +192,8 @@ where
     )
 }
 
-/// How many Rust futures awaitables still hold: made and not yet dropped.
+/// How many Rust futures are alive: held by awaitables, or carrying an ``Alive``
+/// guard (the bridge's examples do): made and not yet dropped.
 #[pyfunction]
 pub fn alive() -> usize {
     ALIVE.load(Ordering::Relaxed)

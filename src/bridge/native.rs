@@ -1,0 +1,62 @@
+//! PyO3's own `async fn`: a `#[pyfunction] async fn` returns a Python
+//! coroutine, with no runtime crate involved.
+//!
+//! PyO3 wraps the Rust future in a coroutine object whose steps poll it on the
+//! thread that awaits it (the loop's), and whose waker resumes it through
+//! `call_soon_threadsafe`. So `asyncio.run(order_native([...]))` works as is:
+//! unlike `future_into_py`, nothing needs the loop until the first step.
+//!
+//! Its limits (PyO3 0.30, `experimental-async`):
+//!
+//! - **No reactor.** The future is polled outside tokio, so a tokio timer or
+//!   socket made inside it panics with "there is no reactor running". Work that
+//!   needs tokio is spawned onto a runtime (here pyo3-async-runtimes' shared
+//!   one) and the `JoinHandle`, which any thread may poll, is awaited.
+//! - **asyncio only**: the coroutine's waker talks to an asyncio loop (no trio).
+//! - **`Send + 'static`**: the future may not borrow from the call's arguments
+//!   or hold a `Bound`; methods take `&self` or `&mut self` through a borrow
+//!   that lasts the whole await, so a second call on the same object while one
+//!   is pending fails with "Already borrowed".
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use tokio::task::AbortHandle;
+
+use super::{Menu, make_order, parse_order};
+
+/// ``await order_native(items, *, prep_times=None)``: PyBurger as a PyO3
+/// ``async fn``: the same contract as ``order``, but a real coroutine, so
+/// ``asyncio.run(order_native([...]))`` works directly (asyncio only).
+#[pyfunction]
+#[pyo3(signature = (items, *, prep_times = None))]
+pub async fn order_native(
+    items: Vec<String>,
+    prep_times: Option<HashMap<String, f64>>,
+) -> PyResult<Vec<&'static str>> {
+    let items = parse_order(&items)?;
+    let menu = Menu::with_times(prep_times)?;
+    // Spawned, not awaited in place: `make_order` needs tokio's timers. A
+    // spawned task outlives the handle, so cancelling must abort it by hand.
+    let cooking = pyo3_async_runtimes::tokio::get_runtime().spawn(make_order(items, menu));
+    let _abort_if_cancelled = AbortOnDrop(cooking.abort_handle());
+    cooking
+        .await
+        .map_err(|err| PyRuntimeError::new_err(format!("the kitchen failed: {err}")))
+}
+
+/// Aborts a spawned tokio task when dropped (when the coroutine awaiting it is
+/// cancelled or closed); aborting a finished task does nothing.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(order_native, m)?)?;
+    Ok(())
+}

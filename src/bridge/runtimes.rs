@@ -1,0 +1,257 @@
+//! pyo3-async-runtimes on tokio: the library most PyO3 projects bridge with.
+//!
+//! - **Rust → Python**: `future_into_py(py, fut)` spawns `fut` on tokio and
+//!   returns an asyncio future, finished through `call_soon_threadsafe` when
+//!   `fut` completes. It needs the *running* loop at call time, which is the
+//!   gotcha [`order`] documents. Cancelling the asyncio future drops `fut`.
+//! - **Python → Rust**: `into_future(awaitable)` schedules the awaitable as a
+//!   Task on its loop and returns a Rust future of its result. Dropping that Rust
+//!   future does *not* cancel the Task; [`into_cancelling_future`] is the
+//!   missing piece, and [`call_python_with_timeout`] shows why it matters.
+//! - **Rust runs the loop**: `run` / `run_until_complete` block a thread on an
+//!   asyncio loop until a Rust future is done ([`order_blocking`]).
+//!
+//! Context (contextvars) travels: `future_into_py` captures the caller's
+//! context, and `into_future` runs the awaitable in it.
+
+use std::collections::HashMap;
+use std::future::Future as RustFuture;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyTimeoutError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyCFunction, PyDict, PyTuple};
+use pyo3_async_runtimes::tokio::{future_into_py, get_current_loop, into_future, run};
+use tokio::sync::oneshot;
+
+use super::{Menu, make_order, parse_order};
+use crate::asyncio::copy_context;
+use crate::awaitable::Alive;
+
+/// Seconds as a `Duration`, or `ValueError` naming what was wrong.
+pub fn seconds(what: &str, seconds: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what} must be a finite, non-negative number of seconds, not {seconds}"
+        ))
+    })
+}
+
+/// ``await rust_sleep(seconds)``: a tokio timer, through ``future_into_py``.
+#[pyfunction]
+pub fn rust_sleep(py: Python<'_>, seconds: f64) -> PyResult<Bound<'_, PyAny>> {
+    let delay = self::seconds("seconds", seconds)?;
+    future_into_py(py, async move {
+        let _alive = Alive::new();
+        tokio::time::sleep(delay).await;
+        // `None` in Python; `Ok(())` would arrive as an empty tuple.
+        Ok(None::<()>)
+    })
+}
+
+/// ``await order(items, *, prep_times=None)``: PyBurger through
+/// ``future_into_py``. Cooks every item concurrently on tokio and returns their
+/// names in the order they finished (``value_meal`` is burger, soda, fries).
+///
+/// ``prep_times`` overrides preparation times, in seconds per item. An unknown
+/// item raises ``ValueError``. Cancelling the await stops the cooking.
+///
+/// Gotcha: ``asyncio.run(order([...]))`` raises ``RuntimeError: no running event
+/// loop``. ``order(...)`` runs *before* ``asyncio.run`` starts the loop, and
+/// ``future_into_py`` needs the running loop to make its asyncio future. Call it
+/// from a coroutine (``async def main(): return await order([...])``, then
+/// ``asyncio.run(main())``), or use ``order_native``, which returns a coroutine.
+#[pyfunction]
+#[pyo3(signature = (items, *, prep_times = None))]
+pub fn order(
+    py: Python<'_>,
+    items: Vec<String>,
+    prep_times: Option<HashMap<String, f64>>,
+) -> PyResult<Bound<'_, PyAny>> {
+    let items = parse_order(&items)?;
+    let menu = Menu::with_times(prep_times)?;
+    future_into_py(py, async move { Ok(make_order(items, menu).await) })
+}
+
+/// ``order_blocking(items, *, prep_times=None)``: the same order from plain
+/// (non-async) code: Rust starts an asyncio loop in this thread and runs it
+/// until the order is done (pyo3-async-runtimes' ``run``, built on
+/// ``run_until_complete``). Must not be called from a running loop.
+#[pyfunction]
+#[pyo3(signature = (items, *, prep_times = None))]
+pub fn order_blocking(
+    py: Python<'_>,
+    items: Vec<String>,
+    prep_times: Option<HashMap<String, f64>>,
+) -> PyResult<Vec<&'static str>> {
+    let items = parse_order(&items)?;
+    let menu = Menu::with_times(prep_times)?;
+    run(py, async move { Ok(make_order(items, menu).await) })
+}
+
+/// ``current_loop()``: the event loop pyo3-async-runtimes would use from here
+/// (the running loop, in a coroutine).
+#[pyfunction]
+pub fn current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    get_current_loop(py)
+}
+
+/// The awaitable to run: ``coro_or_fn`` itself, or what calling it returns.
+fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    let py = coro_or_fn.py();
+    let inspect = py.import("inspect")?;
+    if inspect
+        .call_method1("isawaitable", (&coro_or_fn,))?
+        .is_truthy()?
+    {
+        Ok(coro_or_fn)
+    } else {
+        coro_or_fn.call0()
+    }
+}
+
+/// ``await call_python(coro_or_fn)``: Rust awaits a Python coroutine (or the one
+/// a function returns) with ``into_future``, and gives back its result.
+///
+/// The coroutine runs as a Task on the caller's loop, in the caller's context.
+#[pyfunction]
+pub fn call_python(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    let py = coro_or_fn.py();
+    let result = into_future(awaitable_of(coro_or_fn)?)?;
+    future_into_py(py, result)
+}
+
+/// ``await call_python_with_timeout(coro_or_fn, seconds)``: like
+/// ``call_python``, but Rust gives up after ``seconds`` (``TimeoutError``) by
+/// dropping its future, which cancels the Python Task (see
+/// ``into_cancelling_future``; plain ``into_future`` would leave it running).
+#[pyfunction]
+pub fn call_python_with_timeout(
+    coro_or_fn: Bound<'_, PyAny>,
+    seconds: f64,
+) -> PyResult<Bound<'_, PyAny>> {
+    let py = coro_or_fn.py();
+    let limit = self::seconds("seconds", seconds)?;
+    let result = into_cancelling_future(awaitable_of(coro_or_fn)?)?;
+    future_into_py(py, async move {
+        tokio::time::timeout(limit, result)
+            .await
+            .unwrap_or_else(|_| Err(PyTimeoutError::new_err("Rust stopped waiting")))
+    })
+}
+
+/// ``await rust_panic(message)``: a Rust future that panics. pyo3-async-runtimes
+/// catches it and raises ``pyo3_async_runtimes.RustPanic`` in Python (its text
+/// keeps only panic messages that are string literals, so here it says
+/// "unknown error"; the message goes to stderr through Rust's panic hook).
+#[pyfunction]
+pub fn rust_panic(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>> {
+    future_into_py(py, async move {
+        tokio::task::yield_now().await;
+        explode(&message)
+    })
+}
+
+/// Panics with `message`; typed as a result so the future's output type is known.
+fn explode(message: &str) -> PyResult<()> {
+    panic!("{message}")
+}
+
+/// Cancels the Task on the loop when dropped, unless disarmed first.
+struct CancelOnDrop {
+    task: Option<(Py<PyAny>, Py<PyAny>)>,
+}
+
+impl CancelOnDrop {
+    /// The Task finished: nothing to cancel any more.
+    fn disarm(&mut self) {
+        self.task = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some((event_loop, task)) = self.task.take() else {
+            return;
+        };
+        // From any thread: the Task belongs to the loop's thread, so the cancel
+        // is posted there. Nothing to cancel once the loop or interpreter is gone.
+        Python::try_attach(|py| {
+            let event_loop = event_loop.bind(py);
+            let posted = (|| -> PyResult<()> {
+                if !event_loop.call_method0("is_closed")?.is_truthy()? {
+                    let cancel = task.bind(py).getattr("cancel")?;
+                    event_loop.call_method1("call_soon_threadsafe", (cancel,))?;
+                }
+                Ok(())
+            })();
+            if let Err(err) = posted {
+                err.write_unraisable(py, Some(event_loop));
+            }
+        });
+    }
+}
+
+/// `into_future` that cancels the Python Task when the Rust future is dropped.
+///
+/// Must be called on the loop's thread with the loop running (as from a
+/// `#[pyfunction]` called by a coroutine): the Task is created here, in the
+/// current context, and its done callback hands the result to Rust.
+pub fn into_cancelling_future(
+    awaitable: Bound<'_, PyAny>,
+) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + 'static> {
+    let py = awaitable.py();
+    let asyncio = py.import("asyncio")?;
+    let event_loop = asyncio.call_method0("get_running_loop")?;
+    let task = asyncio.call_method1("ensure_future", (awaitable,))?;
+    let (sender, receiver) = oneshot::channel::<PyResult<Py<PyAny>>>();
+    let sender = Mutex::new(Some(sender));
+    let on_done = PyCFunction::new_closure(
+        py,
+        None,
+        None,
+        move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+            let result = args.get_item(0)?.call_method0("result").map(Bound::unbind);
+            if let Some(sender) = sender.lock().ok().and_then(|mut s| s.take()) {
+                // The receiver is gone if Rust stopped waiting: nothing to do.
+                let _ = sender.send(result);
+            }
+            Ok(())
+        },
+    )?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("context", copy_context(py)?)?;
+    task.call_method("add_done_callback", (on_done,), Some(&kwargs))?;
+    let mut guard = CancelOnDrop {
+        task: Some((event_loop.unbind(), task.unbind())),
+    };
+    Ok(async move {
+        let result = receiver.await;
+        guard.disarm();
+        result.unwrap_or_else(|_| {
+            Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the Python task was dropped without finishing",
+            ))
+        })
+    })
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rust_sleep, m)?)?;
+    m.add_function(wrap_pyfunction!(order, m)?)?;
+    m.add_function(wrap_pyfunction!(order_blocking, m)?)?;
+    m.add_function(wrap_pyfunction!(current_loop, m)?)?;
+    m.add_function(wrap_pyfunction!(call_python, m)?)?;
+    m.add_function(wrap_pyfunction!(call_python_with_timeout, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_panic, m)?)?;
+    // pyo3-async-runtimes' panic exception has no importable home (nor a
+    // docstring) of its own.
+    let rust_panic = m.py().get_type::<pyo3_async_runtimes::err::RustPanic>();
+    rust_panic.setattr(
+        "__doc__",
+        "Raised by pyo3-async-runtimes when a Rust future behind ``future_into_py`` panics.",
+    )?;
+    m.add("RustPanic", rust_panic)?;
+    Ok(())
+}

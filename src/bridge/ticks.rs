@@ -1,0 +1,92 @@
+//! A Rust stream as a Python async iterator: `async for tick in ticks(n, s)`.
+//!
+//! Neither pyo3-async-runtimes nor PyO3 turns a Rust stream into an async
+//! iterator, but the protocol is small: `__aiter__` returns the iterator and
+//! `__anext__` returns an awaitable of the next item, whose end is raising
+//! `StopAsyncIteration`. Here a producer task on tokio sends ticks into a
+//! channel of one slot (so it runs at most one tick ahead of the consumer), and
+//! each `__anext__` is a [`RustAwaitable`] receiving from it.
+//!
+//! Stopping is dropping: when the consumer stops (finishes, breaks, or its task
+//! is cancelled) the `Ticks` object is freed, which aborts the producer; a
+//! producer never outlives the last reference to its iterator.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::prelude::*;
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::AbortHandle;
+
+use super::runtimes::seconds;
+use crate::awaitable::{Alive, RustAwaitable, into_awaitable};
+
+/// An async iterator over ticks ``0, 1, ..., n - 1``, one every ``interval``
+/// seconds, produced by a tokio task. Made by ``ticks(n, interval)``.
+#[pyclass(frozen, module = "coroscope.bridge")]
+pub struct Ticks {
+    /// Shared with each pending `__anext__`; a tokio mutex because a receive is
+    /// held across awaits.
+    receiver: Arc<Mutex<mpsc::Receiver<u64>>>,
+    producer: AbortHandle,
+}
+
+/// ``async for tick in ticks(n, interval)``: ``n`` ticks, ``interval`` seconds
+/// apart, from a Rust stream. Stopping early (break, cancel) stops the producer.
+#[pyfunction]
+pub fn ticks(n: u64, interval: f64) -> PyResult<Ticks> {
+    let interval = seconds("interval", interval)?;
+    let (sender, receiver) = mpsc::channel(1);
+    let producer = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+        let _alive = Alive::new();
+        // tokio's interval refuses a zero period: zero means "as fast as the
+        // consumer takes them", which the one-slot channel already paces.
+        let mut clock = (!interval.is_zero()).then(|| tokio::time::interval(interval));
+        for tick in 0..n {
+            if let Some(clock) = &mut clock {
+                clock.tick().await;
+            }
+            if sender.send(tick).await.is_err() {
+                return; // the iterator is gone
+            }
+        }
+    });
+    Ok(Ticks {
+        receiver: Arc::new(Mutex::new(receiver)),
+        producer: producer.abort_handle(),
+    })
+}
+
+#[pymethods]
+impl Ticks {
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, RustAwaitable>> {
+        let receiver = self.receiver.clone();
+        into_awaitable(py, async move {
+            match receiver.lock().await.recv().await {
+                Some(tick) => Ok(tick),
+                None => Err(PyStopAsyncIteration::new_err(())),
+            }
+        })
+    }
+
+    /// Stop the producer now (what ``async for`` ending early leads to).
+    async fn aclose(&self) {
+        self.producer.abort();
+    }
+}
+
+impl Drop for Ticks {
+    fn drop(&mut self) {
+        self.producer.abort();
+    }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ticks, m)?)?;
+    m.add_class::<Ticks>()?;
+    Ok(())
+}
