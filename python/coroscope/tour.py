@@ -9,7 +9,17 @@ import asyncio
 
 import coroscope
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
-from coroscope.awaitable import Delegate, Ready, YieldN
+from coroscope.awaitable import (
+    Delegate,
+    Future,
+    Ready,
+    TimerFuture,
+    YieldN,
+    alive,
+    compute,
+    sleep_rust,
+)
+from coroscope.bridge import Kitchen, call_python, order, order_native, ticks
 
 
 def heading(text: str) -> None:
@@ -96,6 +106,58 @@ def tour_awaitables() -> None:
     asyncio.run(main())
 
 
+def tour_futures() -> None:
+    heading("Futures made in Rust: asyncio's Future, a timer, any Rust future")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        future: Future[str] = Future()
+        loop.call_soon(future.set_result, "set by the loop")
+        print("await Future()          ->", repr(await future), " ", future)
+        start = loop.time()
+        values = await asyncio.gather(*(TimerFuture(i, 0.05) for i in range(1000)))
+        took = loop.time() - start
+        print(f"1000 TimerFuture(_, 0.05) gathered: {len(values)} values in {took:.3f} s")
+        print("await sleep_rust(0.01)  ->", repr(await sleep_rust(0.01, "woken from tokio")))
+        print("await compute(10**6)    ->", await compute(10**6), " (yields between chunks)")
+        task = asyncio.ensure_future(sleep_rust(60))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        print("cancelled a 60 s sleep_rust: Rust futures still alive =", alive())
+
+    asyncio.run(main())
+
+
+def tour_bridge() -> None:
+    heading("PyBurger across the bridge")
+    times = {"burger": 0.03, "fries": 0.02, "soda": 0.01}
+
+    async def main() -> None:
+        print(
+            "await order(['value_meal'])        ->", await order(["value_meal"], prep_times=times)
+        )
+        print(
+            "await order_native(['value_meal']) ->",
+            await order_native(["value_meal"], prep_times=times),
+        )
+
+        async def ask() -> str:
+            await asyncio.sleep(0)
+            return "answered in Python"
+
+        print("await call_python(ask())           ->", repr(await call_python(ask())))
+        print("async for tick in ticks(3, 0.01)   ->", [tick async for tick in ticks(3, 0.01)])
+
+    asyncio.run(main())
+    with Kitchen(prep_times={"fries": 0.005}) as kitchen:
+        try:
+            kitchen.order(["fries"] * 5, release=False, timeout=0.1)
+        except TimeoutError as err:
+            print("Kitchen.order(release=False) ->", str(err).split(":")[0], "(gave up, no hang)")
+        print("Kitchen.order(release=True)  ->", kitchen.order(["fries"] * 5))
+
+
 def main() -> None:
     info = coroscope.build_info()
     print(
@@ -106,6 +168,8 @@ def main() -> None:
     tour_stepper()
     tour_pending_future()
     tour_awaitables()
+    tour_futures()
+    tour_bridge()
 
 
 if __name__ == "__main__":

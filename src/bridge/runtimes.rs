@@ -8,8 +8,8 @@
 //!   Task on its loop and returns a Rust future of its result. Dropping that Rust
 //!   future does *not* cancel the Task; [`into_cancelling_future`] is the
 //!   missing piece, and [`call_python_with_timeout`] shows why it matters.
-//! - **Rust runs the loop**: `run` / `run_until_complete` block a thread on an
-//!   asyncio loop until a Rust future is done ([`order_blocking`]).
+//! - **Rust runs the loop**: `run_until_complete` blocks a thread on an asyncio
+//!   loop until a Rust future is done ([`order_blocking`]).
 //!
 //! Context (contextvars) travels: `future_into_py` captures the caller's
 //! context, and `into_future` runs the awaitable in it.
@@ -22,7 +22,9 @@ use std::time::Duration;
 use pyo3::exceptions::{PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
-use pyo3_async_runtimes::tokio::{future_into_py, get_current_loop, into_future, run};
+use pyo3_async_runtimes::tokio::{
+    future_into_py, get_current_loop, into_future, run_until_complete,
+};
 use tokio::sync::oneshot;
 
 use super::{Menu, make_order, parse_order};
@@ -76,8 +78,8 @@ pub fn order(
 
 /// ``order_blocking(items, *, prep_times=None)``: the same order from plain
 /// (non-async) code: Rust starts an asyncio loop in this thread and runs it
-/// until the order is done (pyo3-async-runtimes' ``run``, built on
-/// ``run_until_complete``). Must not be called from a running loop.
+/// until the order is done (pyo3-async-runtimes' ``run_until_complete``), then
+/// closes it. Must not be called from a running loop.
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
 pub fn order_blocking(
@@ -87,7 +89,14 @@ pub fn order_blocking(
 ) -> PyResult<Vec<&'static str>> {
     let items = parse_order(&items)?;
     let menu = Menu::with_times(prep_times)?;
-    run(py, async move { Ok(make_order(items, menu).await) })
+    // What pyo3-async-runtimes' `run` does: a fresh loop, run until the Rust
+    // future is done, then closed.
+    let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
+    let served = run_until_complete(event_loop.clone(), async move {
+        Ok(make_order(items, menu).await)
+    });
+    event_loop.call_method0("close")?;
+    served
 }
 
 /// ``current_loop()``: the event loop pyo3-async-runtimes would use from here
