@@ -120,7 +120,7 @@ def tour_futures() -> None:
         print(f"1000 TimerFuture(_, 0.05) gathered: {len(values)} values in {took:.3f} s")
         print("await sleep_rust(0.01)  ->", repr(await sleep_rust(0.01, "woken from tokio")))
         print("await compute(10**6)    ->", await compute(10**6), " (yields between chunks)")
-        task = asyncio.ensure_future(sleep_rust(60))
+        task: asyncio.Future[None] = asyncio.ensure_future(sleep_rust(60))
         await asyncio.sleep(0.01)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
