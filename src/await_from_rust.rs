@@ -24,6 +24,9 @@
 //! [`Stepper`] exposes the steps one by one for exploration (with `throw` and
 //! `close` as generators have them), and [`trace`] records every step of a run.
 //!
+//! [`Task`] (in [`task`]) is the driver that *can* wait: asyncio's Task, in
+//! Rust, stepping the coroutine on a real event loop.
+//!
 //! A reader would get wrong: a *step* here is one resumption of the coroutine,
 //! so a coroutine that yields `k` times takes `k + 1` steps to finish.
 
@@ -38,6 +41,10 @@ use pyo3::types::PyList;
 use pyo3::{ffi, intern};
 
 use crate::asyncio::invalid_state;
+
+pub mod task;
+
+pub use task::{Task, task_factory};
 
 /// How many steps a driver takes before it decides a coroutine never finishes.
 /// A million bare yields take well under a second through [`drive_send`], yet no
@@ -234,6 +241,23 @@ pub fn send_step<'py>(iter: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> Py
         ffi::PySendResult::PYGEN_NEXT => Step::Yield(value),
         _ => Step::Return(value),
     })
+}
+
+/// Throw `exc` into `iter`, as generators do: with the iterator's own `throw`
+/// when it has one, and by raising `exc` right here when it does not (what
+/// `yield from` does for a plain iterator).
+pub fn throw_step<'py>(iter: &Bound<'py, PyAny>, exc: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
+    let py = iter.py();
+    let Some(throw) = iter.getattr_opt(intern!(py, "throw"))? else {
+        return Err(PyErr::from_value(exc.clone()));
+    };
+    match throw.call1((exc,)) {
+        Ok(yielded) => Ok(Step::Yield(yielded)),
+        Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
+            Ok(Step::Return(err.value(py).getattr(intern!(py, "value"))?))
+        }
+        Err(err) => Err(err),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -496,23 +520,6 @@ impl Stepper {
         Ok((record, result))
     }
 
-    /// Throw `exc` in, as generators do: with the iterator's own `throw` when it
-    /// has one, and by raising `exc` right here when it does not (what `yield
-    /// from` does for a plain iterator).
-    fn throw_into<'py>(iter: &Bound<'py, PyAny>, exc: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
-        let py = iter.py();
-        let Some(throw) = iter.getattr_opt(intern!(py, "throw"))? else {
-            return Err(PyErr::from_value(exc.clone()));
-        };
-        match throw.call1((exc,)) {
-            Ok(yielded) => Ok(Step::Yield(yielded)),
-            Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
-                Ok(Step::Return(err.value(py).getattr(intern!(py, "value"))?))
-            }
-            Err(err) => Err(err),
-        }
-    }
-
     /// Hand a step's result to Python with generator semantics.
     fn as_generator_result<'py>(result: PyResult<Step<'py>>) -> PyResult<Bound<'py, PyAny>> {
         match result? {
@@ -553,7 +560,7 @@ impl Stepper {
     /// ``await`` where it is suspended; return what it yields next, raise
     /// ``StopIteration(result)`` if it returns, or let the exception out.
     fn throw<'py>(&self, py: Python<'py>, exc: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let (_, result) = self.take(py, "throw", &exc, |iter| Self::throw_into(iter, &exc))?;
+        let (_, result) = self.take(py, "throw", &exc, |iter| throw_step(iter, &exc))?;
         Self::as_generator_result(result)
     }
 
@@ -570,7 +577,7 @@ impl Stepper {
         let iter_has_close = self.iter.bind(py).hasattr(intern!(py, "close"))?;
         let (_, result) = self.take(py, "close", &exit, |iter| {
             if iter_has_close {
-                Self::throw_into(iter, &exit)
+                throw_step(iter, &exit)
             } else {
                 // A plain iterator has nothing to clean up: closing it just ends it.
                 Ok(Step::Return(py.None().into_bound(py)))
@@ -670,8 +677,9 @@ impl Stepper {
     }
 }
 
-/// Drive Python coroutines by hand from Rust: ``await_foo`` (``__next__`` and
-/// ``StopIteration``), ``drive_send`` (``PyIter_Send``), ``Stepper`` and ``trace``.
+/// Drive Python coroutines from Rust: by hand with ``await_foo`` (``__next__`` and
+/// ``StopIteration``), ``drive_send`` (``PyIter_Send``), ``Stepper`` and ``trace``;
+/// on an event loop with ``Task``, asyncio's Task written in Rust.
 #[pymodule(submodule)]
 pub fn await_from_rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_MAX_STEPS", DEFAULT_MAX_STEPS)?;
@@ -680,5 +688,6 @@ pub fn await_from_rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace, m)?)?;
     m.add_class::<Stepper>()?;
     m.add_class::<StepRecord>()?;
+    task::register(m)?;
     Ok(())
 }

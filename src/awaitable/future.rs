@@ -245,6 +245,13 @@ impl Future {
         }
     }
 
+    /// Keep the `CancelledError` that cancelled a Task, so that raising it
+    /// again keeps its traceback (what `task._cancelled_exc = exc` does).
+    pub(crate) fn set_cancelled_exc(&self, exc: Py<PyAny>) {
+        let old = self.core().cancelled_exc.replace(exc);
+        drop(old);
+    }
+
     fn is_pending(&self) -> bool {
         self.core().state == State::Pending
     }
@@ -354,7 +361,10 @@ impl Future {
     /// Raises ``InvalidStateError`` if it is already done, and ``TypeError`` for
     /// something that is not an exception, or for ``StopIteration`` (which would
     /// end the awaiting coroutine's iterator instead of raising in it).
-    fn set_exception(slf: &Bound<'_, Self>, exception: Bound<'_, PyAny>) -> PyResult<()> {
+    pub(crate) fn set_exception(
+        slf: &Bound<'_, Self>,
+        exception: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let py = slf.py();
         if !slf.get().is_pending() {
             return Err(Self::already_done(slf));
@@ -401,7 +411,7 @@ impl Future {
     }
 
     /// Return True if the future is done (finished or cancelled).
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         !self.is_pending()
     }
 
@@ -477,7 +487,10 @@ impl Future {
 
     /// The ``CancelledError`` to raise for this cancelled future (used by
     /// ``asyncio.gather``; asyncio's private API).
-    fn _make_cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn _make_cancelled_error<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.cancelled_error(py)
     }
 
@@ -579,12 +592,12 @@ impl Future {
     }
 
     #[getter]
-    fn _cancel_message(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+    pub(crate) fn _cancel_message(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.core().cancel_message.as_ref().map(|m| m.clone_ref(py))
     }
 
     #[setter(_cancel_message)]
-    fn set_cancel_message(&self, message: Py<PyAny>) {
+    pub(crate) fn set_cancel_message(&self, message: Py<PyAny>) {
         let old = self.core().cancel_message.replace(message);
         drop(old);
     }

@@ -1,0 +1,679 @@
+//! `Task`: asyncio's Task written in Rust, the driver that can wait.
+//!
+//! The drivers above stop at the first pending future, because waiting needs
+//! an event loop. A Task is the piece that waits: it steps its coroutine (with
+//! `PyIter_Send`), looks at what the coroutine yielded, and arranges the next
+//! step. Step by step, as asyncio's own Task does:
+//!
+//! 1. **Schedule.** The constructor asks the loop to run the first step soon
+//!    (`loop.call_soon(step, context=ctx)`), so every step runs inside the task's
+//!    own `contextvars.Context`, and registers the task (`all_tasks()`).
+//! 2. **Step.** Mark the task current (`current_task()` is what
+//!    `asyncio.timeout`, `TaskGroup` and anyio look at), send `None` in (or
+//!    throw the exception the last wake-up brought), mark it not current.
+//! 3. **Read what came out:**
+//!    - it *returned* → the task's result; it *raised* → the task's exception
+//!      (`CancelledError` → the task is cancelled);
+//!    - it yielded a *future* (an object with `_asyncio_future_blocking`): check
+//!      it belongs to our loop, clear the flag ("I, the Task, take it"), and
+//!      register [`Task::_wakeup`] as its done callback;
+//!    - it yielded `None` → step again on the next loop iteration;
+//!    - anything else is a bug: the next step throws asyncio's `RuntimeError`.
+//! 4. **Wake up.** When the awaited future completes, `_wakeup` steps the
+//!    coroutine again, sending its result in, or throwing its exception.
+//!
+//! Cancellation, which a reader is most likely to get wrong: `cancel()` does
+//! not stop anything by itself. If the task is waiting on a future, it cancels
+//! that future (whose completion wakes the task, which then throws
+//! `CancelledError` into the coroutine); otherwise it sets `must_cancel`, and
+//! the next step throws `CancelledError` in. The coroutine may catch it: a
+//! Task is only cancelled when `CancelledError` comes out of the coroutine.
+//! `cancelling()` counts requests; `uncancel()` takes one back (how
+//! `asyncio.timeout` turns its own cancellation into `TimeoutError`).
+//!
+//! The task is a [`Future`] subclass: its completion is the future's, and all
+//! of asyncio's rules for futures (callbacks, `await`, repr) come with it.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+use super::{Step, send_step, throw_step};
+use crate::asyncio::{copy_context, invalid_state};
+use crate::awaitable::Future;
+
+const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
+const NO_SET_RESULT: &str = "Task does not support set_result operation";
+const NO_SET_EXCEPTION: &str = "Task does not support set_exception operation";
+const DESTROYED_PENDING: &str = "Task was destroyed but it is pending!";
+
+/// What a Task keeps beside its future state.
+struct TaskState {
+    coro: Option<Py<PyAny>>,
+    /// The context every step runs in.
+    context: Option<Py<PyAny>>,
+    name: Option<Py<PyAny>>,
+    /// The future the coroutine is waiting on, if any: what `cancel()` cancels.
+    fut_waiter: Option<Py<PyAny>>,
+    /// `self._step` and `self._wakeup` as bound methods, and `{"context": ..}`:
+    /// made once, not at every step (they hold the task: a cycle the
+    /// collector sees through `__traverse__`).
+    step: Option<Py<PyAny>>,
+    wakeup: Option<Py<PyAny>>,
+    in_context: Option<Py<PyDict>>,
+    /// Set by `cancel()` when there was no future to cancel: the next step
+    /// throws `CancelledError` in.
+    must_cancel: bool,
+    num_cancels_requested: u64,
+    /// Cleared for an object that never became a task (its coroutine was bad).
+    log_destroy_pending: bool,
+    /// The future part finished; kept here because the report on destruction
+    /// runs when the future part is already gone.
+    finished: bool,
+}
+
+/// An asyncio Task implemented in Rust: steps a coroutine on its loop with
+/// ``PyIter_Send``, waits on the futures it awaits, and has the whole
+/// ``asyncio.Task`` API.
+///
+/// ``Task(coro, *, loop=None, name=None, context=None)``; or make every task of a
+/// loop one with ``loop.set_task_factory(task_factory)``. It registers itself
+/// with asyncio, so ``asyncio.current_task()``, ``all_tasks()``,
+/// ``asyncio.timeout``, ``TaskGroup`` and anyio see it as a task.
+#[pyclass(frozen, subclass, extends = Future, module = "coroscope.await_from_rust")]
+pub struct Task {
+    state: Mutex<TaskState>,
+}
+
+/// asyncio's task bookkeeping: the C functions when asyncio has them.
+struct Registry {
+    register: Py<PyAny>,
+    enter: Py<PyAny>,
+    leave: Py<PyAny>,
+    next_name: Py<PyAny>,
+}
+
+fn registry(py: Python<'_>) -> PyResult<&Registry> {
+    static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
+    REGISTRY.get_or_try_init(py, || {
+        let tasks = py.import("asyncio.tasks")?;
+        Ok::<_, PyErr>(Registry {
+            register: tasks.getattr("_register_task")?.unbind(),
+            enter: tasks.getattr("_enter_task")?.unbind(),
+            leave: tasks.getattr("_leave_task")?.unbind(),
+            next_name: tasks.getattr("_task_name_counter")?.unbind(),
+        })
+    })
+}
+
+impl Task {
+    fn state(&self) -> MutexGuard<'_, TaskState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached `(self._step, self._wakeup, {"context": ctx})`.
+    fn callables<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyDict>)> {
+        let state = self.state();
+        match (&state.step, &state.wakeup, &state.in_context) {
+            (Some(step), Some(wakeup), Some(in_context)) => Ok((
+                step.bind(py).clone(),
+                wakeup.bind(py).clone(),
+                in_context.bind(py).clone(),
+            )),
+            _ => Err(PyRuntimeError::new_err("Task object is not initialized.")),
+        }
+    }
+
+    /// `loop.call_soon(self._step, [exc], context=self._context)`.
+    fn schedule_step(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let event_loop = slf.as_super().get().get_loop(py)?;
+        let (step, _, in_context) = slf.get().callables(py)?;
+        let args = match exc {
+            Some(exc) => PyTuple::new(py, [step, exc])?,
+            None => PyTuple::new(py, [step])?,
+        };
+        event_loop.call_method(intern!(py, "call_soon"), args, Some(&in_context))?;
+        Ok(())
+    }
+
+    /// Step again with `RuntimeError(message)` thrown in: asyncio's answer to
+    /// a coroutine that yielded something a Task cannot wait on.
+    fn throw_soon(slf: &Bound<'_, Self>, message: String) -> PyResult<()> {
+        let exc = PyRuntimeError::new_err(message).into_value(slf.py());
+        Self::schedule_step(slf, Some(exc.into_bound(slf.py()).into_any()))
+    }
+
+    /// Step 3: what to do with what the coroutine yielded.
+    fn serve_yield(slf: &Bound<'_, Self>, yielded: Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        // The bare yield first: it is the hot path (`asyncio.sleep(0)`), and
+        // asking `None` for an attribute it lacks would cost an AttributeError.
+        if yielded.is_none() {
+            return Self::schedule_step(slf, None);
+        }
+        let blocking = yielded
+            .getattr_opt(intern!(py, "_asyncio_future_blocking"))?
+            .filter(|flag| !flag.is_none());
+        let Some(blocking) = blocking else {
+            let kind = if py
+                .import(intern!(py, "inspect"))?
+                .call_method1(intern!(py, "isgenerator"), (&yielded,))?
+                .is_truthy()?
+            {
+                format!(
+                    "yield was used instead of yield from for generator in task {} with {}",
+                    slf.repr()?,
+                    yielded.repr()?
+                )
+            } else {
+                format!("Task got bad yield: {}", yielded.repr()?)
+            };
+            return Self::throw_soon(slf, kind);
+        };
+        static GET_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let its_loop = GET_LOOP
+            .import(py, "asyncio.futures", "_get_loop")?
+            .call1((&yielded,))?;
+        let our_loop = slf.as_super().get().get_loop(py)?;
+        if !its_loop.is(&our_loop) {
+            return Self::throw_soon(
+                slf,
+                format!(
+                    "Task {} got Future {} attached to a different loop",
+                    slf.repr()?,
+                    yielded.repr()?
+                ),
+            );
+        }
+        if !blocking.is_truthy()? {
+            return Self::throw_soon(
+                slf,
+                format!(
+                    "yield was used instead of yield from in task {} with {}",
+                    slf.repr()?,
+                    yielded.repr()?
+                ),
+            );
+        }
+        if yielded.is(slf) {
+            return Self::throw_soon(slf, format!("Task cannot await on itself: {}", slf.repr()?));
+        }
+        // "I, the Task, take this future": clear its flag and wait for it.
+        yielded.setattr(intern!(py, "_asyncio_future_blocking"), false)?;
+        let (_, wakeup, in_context) = slf.get().callables(py)?;
+        yielded.call_method(
+            intern!(py, "add_done_callback"),
+            (wakeup,),
+            Some(&in_context),
+        )?;
+        let cancel_now = {
+            let mut state = slf.get().state();
+            state.fut_waiter = Some(yielded.clone().unbind());
+            state.must_cancel
+        };
+        // A cancel() that came while the coroutine was running is passed on now.
+        if cancel_now {
+            let message = slf.as_super().get()._cancel_message(py);
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "msg"), message)?;
+            if yielded
+                .call_method(intern!(py, "cancel"), (), Some(&kwargs))?
+                .is_truthy()?
+            {
+                slf.get().state().must_cancel = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// The coroutine finished (`outcome`): finish the future part to match.
+    fn settle(slf: &Bound<'_, Self>, outcome: PyResult<Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let future = slf.as_super();
+        match outcome {
+            Ok(value) => {
+                let cancel_instead = std::mem::take(&mut slf.get().state().must_cancel);
+                slf.get().state().finished = true;
+                if cancel_instead {
+                    // cancel() came right before the coroutine returned.
+                    let message = future.get()._cancel_message(py);
+                    Future::cancel(future, message)?;
+                } else {
+                    Future::set_result(future, value.unbind())?;
+                }
+                Ok(())
+            }
+            Err(err) if err.is_instance(py, &cancelled_error_type(py)?) => {
+                slf.get().state().finished = true;
+                future
+                    .get()
+                    .set_cancelled_exc(err.into_value(py).into_any());
+                Future::cancel(future, None)?;
+                Ok(())
+            }
+            Err(err) => {
+                slf.get().state().finished = true;
+                let fatal = err.is_instance_of::<PyKeyboardInterrupt>(py)
+                    || err.is_instance_of::<PySystemExit>(py);
+                Future::set_exception(future, err.value(py).clone().into_any())?;
+                // Like asyncio: these stop the loop too, after failing the task.
+                if fatal { Err(err) } else { Ok(()) }
+            }
+        }
+    }
+}
+
+fn cancelled_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static CANCELLED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    Ok(CANCELLED_ERROR
+        .import(py, "asyncio", "CancelledError")?
+        .clone()
+        .into_any())
+}
+
+#[pymethods]
+impl Task {
+    #[new]
+    #[pyo3(
+        signature = (*args, **kwargs),
+        text_signature = "(coro, *, loop=None, name=None, context=None)"
+    )]
+    fn __new__(
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyClassInitializer<Self> {
+        PyClassInitializer::from(Future::__new__(args, kwargs)).add_subclass(Task {
+            state: Mutex::new(TaskState {
+                coro: None,
+                context: None,
+                name: None,
+                step: None,
+                wakeup: None,
+                in_context: None,
+                fut_waiter: None,
+                must_cancel: false,
+                num_cancels_requested: 0,
+                log_destroy_pending: true,
+                finished: false,
+            }),
+        })
+    }
+
+    #[pyo3(signature = (coro, *, r#loop = None, name = None, context = None))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        coro: Bound<'_, PyAny>,
+        r#loop: Option<Bound<'_, PyAny>>,
+        name: Option<Bound<'_, PyAny>>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        slf.as_super().get().__init__(py, r#loop)?;
+        let asyncio = py.import(intern!(py, "asyncio"))?;
+        if !asyncio
+            .call_method1(intern!(py, "iscoroutine"), (&coro,))?
+            .is_truthy()?
+        {
+            slf.get().state().log_destroy_pending = false;
+            return Err(PyTypeError::new_err(format!(
+                "{NOT_A_COROUTINE} {}",
+                coro.repr()?
+            )));
+        }
+        let registry = registry(py)?;
+        let name = match name.filter(|n| !n.is_none()) {
+            Some(name) => name.str()?.into_any(),
+            None => {
+                let n = registry.next_name.bind(py).call0()?;
+                pyo3::types::PyString::new(py, &format!("Task-{n}")).into_any()
+            }
+        };
+        let context = match context.filter(|c| !c.is_none()) {
+            Some(context) => context,
+            None => copy_context(py)?,
+        };
+        let in_context = PyDict::new(py);
+        in_context.set_item(intern!(py, "context"), &context)?;
+        let step = slf.getattr(intern!(py, "_step"))?.unbind();
+        let wakeup = slf.getattr(intern!(py, "_wakeup"))?.unbind();
+        {
+            let mut state = slf.get().state();
+            state.coro = Some(coro.unbind());
+            state.name = Some(name.unbind());
+            state.context = Some(context.unbind());
+            state.step = Some(step);
+            state.wakeup = Some(wakeup);
+            state.in_context = Some(in_context.unbind());
+        }
+        Self::schedule_step(slf, None)?;
+        registry.register.bind(py).call1((slf,))?;
+        Ok(())
+    }
+
+    /// One step of the coroutine (step 2 and 3 of the module doc). Scheduled by
+    /// the task itself; not for calling by hand.
+    #[pyo3(signature = (exc = None))]
+    fn _step(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let future = slf.as_super();
+        if future.get().done() {
+            let exc = exc.map(|e| e.repr()).transpose()?;
+            return Err(invalid_state(
+                py,
+                format!("_step(): already done: {}, {exc:?}", slf.repr()?),
+            ));
+        }
+        let must_cancel = std::mem::take(&mut slf.get().state().must_cancel);
+        let exc = match exc {
+            Some(exc) if !must_cancel || exc.is_instance(&cancelled_error_type(py)?)? => Some(exc),
+            _ if must_cancel => Some(future.get()._make_cancelled_error(py)?),
+            _ => None,
+        };
+        let (coro, old_waiter) = {
+            let mut state = slf.get().state();
+            (
+                state.coro.as_ref().map(|c| c.clone_ref(py)),
+                state.fut_waiter.take(),
+            )
+        };
+        drop(old_waiter);
+        let Some(coro) = coro else {
+            return Err(PyRuntimeError::new_err("Task object is not initialized."));
+        };
+        let coro = coro.bind(py);
+        let event_loop = future.get().get_loop(py)?;
+        let registry = registry(py)?;
+        registry.enter.bind(py).call1((&event_loop, slf))?;
+        let stepped = match &exc {
+            None => send_step(coro, &py.None().into_bound(py)),
+            Some(exc) => throw_step(coro, exc),
+        };
+        let handled = match stepped {
+            Ok(Step::Yield(yielded)) => Self::serve_yield(slf, yielded),
+            Ok(Step::Return(value)) => Self::settle(slf, Ok(value)),
+            Err(err) => Self::settle(slf, Err(err)),
+        };
+        registry.leave.bind(py).call1((&event_loop, slf))?;
+        handled
+    }
+
+    /// Step 4: the awaited future is done; step again with its outcome.
+    fn _wakeup(slf: &Bound<'_, Self>, future: Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        match future.call_method0(intern!(py, "result")) {
+            Ok(_) => Self::_step(slf, None),
+            Err(err) => Self::_step(slf, Some(err.into_value(py).into_bound(py).into_any())),
+        }
+    }
+
+    /// Request cancellation: cancel the awaited future, or throw
+    /// ``CancelledError(msg)`` into the coroutine at its next step. Returns
+    /// ``False`` if the task is already done.
+    #[pyo3(signature = (msg = None))]
+    fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let py = slf.py();
+        let future = slf.as_super();
+        future.setattr(intern!(py, "_log_traceback"), false)?;
+        if future.get().done() {
+            return Ok(false);
+        }
+        let waiter = {
+            let mut state = slf.get().state();
+            state.num_cancels_requested += 1;
+            state.fut_waiter.as_ref().map(|w| w.clone_ref(py))
+        };
+        if let Some(waiter) = waiter {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "msg"), &msg)?;
+            if waiter
+                .bind(py)
+                .call_method(intern!(py, "cancel"), (), Some(&kwargs))?
+                .is_truthy()?
+            {
+                return Ok(true);
+            }
+        }
+        slf.get().state().must_cancel = true;
+        future
+            .get()
+            .set_cancel_message(msg.unwrap_or_else(|| py.None()));
+        Ok(true)
+    }
+
+    /// How many cancellation requests are pending (not taken back by ``uncancel``).
+    fn cancelling(&self) -> u64 {
+        self.state().num_cancels_requested
+    }
+
+    /// Take back one cancellation request; returns how many remain.
+    fn uncancel(&self) -> u64 {
+        let mut state = self.state();
+        state.num_cancels_requested = state.num_cancels_requested.saturating_sub(1);
+        state.num_cancels_requested
+    }
+
+    /// The coroutine this task runs.
+    fn get_coro(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state().coro.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    /// The task's name (``Task-<n>`` unless one was given).
+    fn get_name(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state().name.as_ref().map(|n| n.clone_ref(py))
+    }
+
+    /// Rename the task (the value is converted with ``str``).
+    fn set_name(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
+        let name = value.str()?.into_any().unbind();
+        let old = self.state().name.replace(name);
+        drop(old);
+        Ok(())
+    }
+
+    /// Not allowed: a task's result is its coroutine's.
+    fn set_result(&self, _result: Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyRuntimeError::new_err(NO_SET_RESULT))
+    }
+
+    /// Not allowed: a task's exception is its coroutine's.
+    fn set_exception(&self, _exception: Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyRuntimeError::new_err(NO_SET_EXCEPTION))
+    }
+
+    /// The stack frames of the task's coroutine (as ``asyncio.Task.get_stack``).
+    #[pyo3(signature = (*, limit = None))]
+    fn get_stack<'py>(
+        slf: &Bound<'py, Self>,
+        limit: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("asyncio.base_tasks")?
+            .call_method1("_task_get_stack", (slf, limit))
+    }
+
+    /// Print the task's stack (as ``asyncio.Task.print_stack``).
+    #[pyo3(signature = (*, limit = None, file = None))]
+    fn print_stack<'py>(
+        slf: &Bound<'py, Self>,
+        limit: Option<Bound<'py, PyAny>>,
+        file: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("asyncio.base_tasks")?
+            .call_method1("_task_print_stack", (slf, limit, file))
+    }
+
+    fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        static TASK_REPR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        TASK_REPR
+            .import(slf.py(), "asyncio.base_tasks", "_task_repr")?
+            .call1((slf,))
+    }
+
+    #[getter]
+    fn _coro(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.get_coro(py)
+    }
+
+    #[getter]
+    fn _fut_waiter(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state().fut_waiter.as_ref().map(|w| w.clone_ref(py))
+    }
+
+    #[getter]
+    fn _must_cancel(&self) -> bool {
+        self.state().must_cancel
+    }
+
+    #[getter]
+    fn _log_destroy_pending(&self) -> bool {
+        self.state().log_destroy_pending
+    }
+
+    #[setter(_log_destroy_pending)]
+    fn set_log_destroy_pending(&self, value: bool) {
+        self.state().log_destroy_pending = value;
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // `try_lock`, as for Future: the collector may run inside our own
+        // short critical sections.
+        let Ok(state) = self.state.try_lock() else {
+            return Ok(());
+        };
+        for object in [
+            &state.coro,
+            &state.context,
+            &state.name,
+            &state.fut_waiter,
+            &state.step,
+            &state.wakeup,
+        ] {
+            visit.call(object)?;
+        }
+        visit.call(&state.in_context)?;
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        // Report before the collector takes the coroutine away.
+        Python::attach(|py| report_if_destroyed_pending(py, &mut self.state()));
+        let taken = {
+            let mut state = self.state();
+            (
+                [
+                    state.coro.take(),
+                    state.context.take(),
+                    state.name.take(),
+                    state.fut_waiter.take(),
+                    state.step.take(),
+                    state.wakeup.take(),
+                ],
+                state.in_context.take(),
+            )
+        };
+        drop(taken);
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if state.log_destroy_pending && !state.finished {
+            Python::attach(|py| report_if_destroyed_pending(py, state));
+        }
+    }
+}
+
+/// Shows a destroyed task in the report, as asyncio's `repr` would have shown it.
+#[pyclass(frozen, module = "coroscope.await_from_rust")]
+struct DestroyedTask(String);
+
+#[pymethods]
+impl DestroyedTask {
+    fn __repr__(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// asyncio's "Task was destroyed but it is pending!" report, made once.
+///
+/// As for `Future`, PyO3 gives no hook while the object still exists, so the
+/// report carries a stand-in whose repr is the task's.
+fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
+    if state.finished || !std::mem::take(&mut state.log_destroy_pending) {
+        return;
+    }
+    let (Some(coro), Some(name)) = (&state.coro, &state.name) else {
+        return;
+    };
+    let in_flight = PyErr::take(py);
+    let reported = (|| -> PyResult<()> {
+        let coroutine = py
+            .import("asyncio.coroutines")?
+            .call_method1("_format_coroutine", (coro.bind(py),))?;
+        let stand_in = DestroyedTask(format!(
+            "<Task pending name={} coro=<{coroutine}>>",
+            name.bind(py).repr()?
+        ));
+        let context = PyDict::new(py);
+        context.set_item("message", DESTROYED_PENDING)?;
+        context.set_item("task", Bound::new(py, stand_in)?)?;
+        // The task's loop is gone with its future part: report through the
+        // running loop, as asyncio would for a task of the running loop.
+        let asyncio = py.import("asyncio")?;
+        match asyncio.call_method0("get_running_loop") {
+            Ok(event_loop) => {
+                event_loop.call_method1("call_exception_handler", (context,))?;
+            }
+            Err(_) => {
+                asyncio
+                    .getattr("log")?
+                    .getattr("logger")?
+                    .call_method1("error", (DESTROYED_PENDING,))?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(err) = reported {
+        err.write_unraisable(py, None);
+    }
+    if let Some(err) = in_flight {
+        err.restore(py);
+    }
+}
+
+/// ``loop.set_task_factory(task_factory)``: every task the loop creates
+/// (``create_task``, ``gather``, ``TaskGroup``...) becomes a Rust ``Task``.
+#[pyfunction]
+#[pyo3(signature = (r#loop, coro, *, context = None))]
+pub fn task_factory<'py>(
+    r#loop: Bound<'py, PyAny>,
+    coro: Bound<'py, PyAny>,
+    context: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, Task>> {
+    let py = r#loop.py();
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("loop", r#loop)?;
+    kwargs.set_item("context", context)?;
+    Ok(py
+        .get_type::<Task>()
+        .call((coro,), Some(&kwargs))?
+        .cast_into()?)
+}
+
+/// Register the Task and its factory on `m`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Task>()?;
+    m.add_function(wrap_pyfunction!(task_factory, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,460 @@
+"""The Rust ``Task``: real asyncio programs, once on asyncio's Task and once on ours.
+
+Each program in ``PROGRAMS`` returns what it observed (values, exceptions, order
+of events, context values). ``test_programs_behave_the_same`` runs it with the
+loop's own Task and again with ``loop.set_task_factory(task_factory)``; the logs
+must be identical. Task names and reprs are left out of the logs (each Task
+implementation numbers its own tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from coroscope.await_from_rust import Task, task_factory
+
+from tests.conftest import Run
+
+Program = Callable[[], Coroutine[Any, Any, list[object]]]
+PROGRAMS: dict[str, Program] = {}
+
+
+def program(fn: Program) -> Program:
+    PROGRAMS[fn.__name__] = fn
+    return fn
+
+
+async def worker(log: list[object], name: str, steps: int, delay: float = 0) -> str:
+    for i in range(steps):
+        log.append(f"{name}{i}")
+        await asyncio.sleep(delay)
+    return name
+
+
+@program
+async def sleep_zero_interleaves() -> list[object]:
+    log: list[object] = []
+    results = await asyncio.gather(worker(log, "a", 3), worker(log, "b", 2))
+    return [log, results]
+
+
+@program
+async def timed_sleeps_finish_in_order() -> list[object]:
+    log: list[object] = []
+
+    async def napper(i: int) -> None:
+        await asyncio.sleep(0.002 * (3 - i))
+        log.append(i)
+
+    await asyncio.gather(*(napper(i) for i in range(3)))
+    return log
+
+
+@program
+async def gather_collects_exceptions() -> list[object]:
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("boom")
+
+    results = await asyncio.gather(fails(), asyncio.sleep(0, "ok"), return_exceptions=True)
+    return [repr(r) for r in results]
+
+
+@program
+async def gather_cancels_nothing_but_reports_the_first_error() -> list[object]:
+    async def fails() -> None:
+        raise KeyError("first")
+
+    slow = asyncio.ensure_future(asyncio.sleep(0.01, "slow"))
+    try:
+        await asyncio.gather(fails(), slow)
+    except KeyError as exc:
+        return [repr(exc), slow.done(), await slow]
+    return []
+
+
+@program
+async def wait_first_completed_and_all() -> list[object]:
+    fast = asyncio.ensure_future(asyncio.sleep(0, "fast"))
+    slow = asyncio.ensure_future(asyncio.sleep(0.01, "slow"))
+    done, pending = await asyncio.wait({fast, slow}, return_when=asyncio.FIRST_COMPLETED)
+    first = [t.result() for t in done], len(pending)
+    done, pending = await asyncio.wait({fast, slow})
+    return [first, sorted(t.result() for t in done), len(pending)]
+
+
+@program
+async def wait_for_times_out_and_cancels_the_inner_task() -> list[object]:
+    log: list[object] = []
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            log.append("inner cancelled")
+            raise
+
+    try:
+        await asyncio.wait_for(slow(), 0.005)
+    except TimeoutError:
+        log.append("timeout")
+    return log
+
+
+@program
+async def timeout_context_turns_cancel_into_timeout() -> list[object]:
+    log: list[object] = []
+    try:
+        async with asyncio.timeout(0.005) as cm:
+            await asyncio.sleep(1)
+    except TimeoutError:
+        log.append(["timeout", cm.expired()])
+    task = asyncio.current_task()
+    assert task is not None
+    log.append(task.cancelling())
+    return log
+
+
+@program
+async def task_group_runs_children_and_cancels_siblings_on_error() -> list[object]:
+    log: list[object] = []
+
+    async def fails() -> None:
+        await asyncio.sleep(0.001)
+        raise ValueError("child failed")
+
+    async def sibling() -> None:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            log.append("sibling cancelled")
+            raise
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            ok = group.create_task(asyncio.sleep(0, "ok"))
+            group.create_task(fails())
+            group.create_task(sibling())
+    except* ValueError as errors:
+        log.append([str(e) for e in errors.exceptions])
+    log.append(ok.result())
+    return log
+
+
+@program
+async def shield_keeps_the_inner_task_alive() -> list[object]:
+    inner = asyncio.ensure_future(asyncio.sleep(0.005, "inner done"))
+    outer = asyncio.ensure_future(asyncio.shield(inner))
+    await asyncio.sleep(0)
+    outer.cancel()
+    try:
+        await outer
+    except asyncio.CancelledError:
+        pass
+    return [outer.cancelled(), await inner]
+
+
+@program
+async def queue_producer_consumer() -> list[object]:
+    queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=2)
+    got: list[object] = []
+
+    async def produce() -> None:
+        for i in range(5):
+            await queue.put(i)
+        await queue.put(None)
+
+    async def consume() -> None:
+        while (item := await queue.get()) is not None:
+            got.append(item)
+
+    await asyncio.gather(produce(), consume())
+    return got
+
+
+@program
+async def event_lock_and_semaphore() -> list[object]:
+    log: list[object] = []
+    event, lock, semaphore = asyncio.Event(), asyncio.Lock(), asyncio.Semaphore(2)
+    inside = 0
+
+    async def guarded(i: int) -> None:
+        nonlocal inside
+        await event.wait()
+        async with semaphore:
+            inside += 1
+            log.append(("in", i, inside <= 2))
+            await asyncio.sleep(0)
+            inside -= 1
+        async with lock:
+            log.append(("locked", i))
+            await asyncio.sleep(0)
+
+    tasks = [asyncio.ensure_future(guarded(i)) for i in range(4)]
+    await asyncio.sleep(0)
+    event.set()
+    await asyncio.gather(*tasks)
+    return log
+
+
+@program
+async def cancel_before_the_first_step() -> list[object]:
+    log: list[object] = []
+
+    async def never_started() -> None:
+        log.append("started")
+
+    task = asyncio.ensure_future(never_started())
+    task.cancel("early")
+    try:
+        await task
+    except asyncio.CancelledError as exc:
+        log.append(exc.args)
+    return [log, task.cancelled()]
+
+
+@program
+async def cancel_while_waiting_and_catch_it() -> list[object]:
+    log: list[object] = []
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError as exc:
+            log.append(("caught", exc.args))
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return "survived"
+        return "not cancelled"
+
+    task = asyncio.ensure_future(stubborn())
+    await asyncio.sleep(0)
+    log.append(task.cancel("please stop"))
+    log.append(task.cancelling())
+    log.append(await task)
+    log.append([task.cancelled(), task.cancelling()])
+    return log
+
+
+@program
+async def cancel_a_done_task_and_cancel_twice() -> list[object]:
+    done = asyncio.ensure_future(asyncio.sleep(0, "done"))
+    await done
+    pending = asyncio.ensure_future(asyncio.sleep(1))
+    await asyncio.sleep(0)
+    answers = [done.cancel(), pending.cancel(), pending.cancel(), pending.cancelling()]
+    try:
+        await pending
+    except asyncio.CancelledError:
+        answers.append("cancelled")
+    return answers
+
+
+@program
+async def cancel_right_before_return() -> list[object]:
+    async def returns_at_once() -> str:
+        return "returned"
+
+    task = asyncio.ensure_future(returns_at_once())
+    task.cancel()
+    try:
+        return [await task]
+    except asyncio.CancelledError:
+        return ["cancelled", task.cancelled()]
+
+
+@program
+async def exceptions_keep_type_and_chain() -> list[object]:
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        try:
+            raise KeyError("inner")
+        except KeyError as exc:
+            raise RuntimeError("outer") from exc
+
+    task = asyncio.ensure_future(fails())
+    try:
+        await task
+    except RuntimeError as exc:
+        return [repr(exc), repr(exc.__cause__), repr(task.exception())]
+    return []
+
+
+@program
+async def contextvars_are_per_task_copies() -> list[object]:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("parent")
+
+    async def child() -> list[str]:
+        seen = [var.get()]
+        var.set("child")
+        await asyncio.sleep(0)
+        seen.append(var.get())
+        return seen
+
+    seen = await asyncio.ensure_future(child())
+    other = contextvars.Context()
+    in_other = await asyncio.get_running_loop().create_task(child(), context=other)
+    return [seen, in_other, var.get()]
+
+
+@program
+async def current_and_all_tasks_see_the_task() -> list[object]:
+    async def me() -> bool:
+        task = asyncio.current_task()
+        return task is not None and task in asyncio.all_tasks()
+
+    return [await asyncio.ensure_future(me())]
+
+
+@program
+async def bad_yields_raise_asyncio_errors() -> list[object]:
+    import types
+
+    @types.coroutine
+    def yields(value: object) -> Any:
+        yield value
+
+    log: list[object] = []
+    for bad in (42, asyncio.sleep(0)):
+        try:
+            await asyncio.ensure_future(_await(yields(bad)))
+        except RuntimeError as exc:
+            log.append(str(exc).split(" in task")[0].split(":")[0])
+        if asyncio.iscoroutine(bad):
+            bad.close()
+    return log
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def run_with(factory: Any, run: Run[Any], program: Program) -> list[object]:
+    async def main() -> list[object]:
+        if factory is not None:
+            asyncio.get_running_loop().set_task_factory(factory)
+        return await asyncio.ensure_future(program())
+
+    return run(main())
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_programs_behave_the_same(run: Run[Any], name: str) -> None:
+    expected = run_with(None, run, PROGRAMS[name])
+    assert run_with(task_factory, run, PROGRAMS[name]) == expected
+
+
+def test_the_factory_makes_rust_tasks(run: Run[Any]) -> None:
+    async def main() -> list[object]:
+        asyncio.get_running_loop().set_task_factory(task_factory)
+        task = asyncio.ensure_future(asyncio.sleep(0))
+        inner = await asyncio.ensure_future(_await(_current_type()))
+        await task
+        return [type(task), inner]
+
+    assert run(main()) == [Task, Task]
+
+
+async def _current_type() -> type:
+    return type(asyncio.current_task())
+
+
+# --- the Task API, directly ---------------------------------------------------------
+
+
+def test_a_task_reports_its_name_coro_and_loop(run: Run[Any]) -> None:
+    async def main() -> list[object]:
+        coro = asyncio.sleep(0, "v")
+        task = Task(coro, name="brewer")
+        answers: list[object] = [task.get_name(), task.get_coro() is coro]
+        answers.append(task.get_loop() is asyncio.get_running_loop())
+        task.set_name(42)
+        answers += [task.get_name(), repr(task).startswith("<Task pending name='42' coro=<sleep()")]
+        answers.append(await task)
+        return answers
+
+    assert run(main()) == ["brewer", True, True, "42", True, "v"]
+
+
+def test_result_and_exception_follow_the_task_state(run: Run[Any]) -> None:
+    async def main() -> None:
+        task = Task(asyncio.sleep(0.001, "r"))
+        with pytest.raises(asyncio.InvalidStateError, match="Result is not ready"):
+            task.result()
+        with pytest.raises(asyncio.InvalidStateError, match="Exception is not set"):
+            task.exception()
+        assert await task == "r"
+        assert task.result() == "r" and task.exception() is None
+
+    run(main())
+
+
+def test_set_result_and_set_exception_are_refused(run: Run[Any]) -> None:
+    async def main() -> None:
+        task = Task(asyncio.sleep(0))
+        with pytest.raises(RuntimeError, match="Task does not support set_result operation"):
+            task.set_result(1)
+        with pytest.raises(RuntimeError, match="Task does not support set_exception operation"):
+            task.set_exception(ValueError())
+        await task
+
+    run(main())
+
+
+def test_done_callbacks_run_once_done(run: Run[Any]) -> None:
+    async def main() -> list[object]:
+        seen: list[object] = []
+        task = Task(asyncio.sleep(0, "x"))
+        task.add_done_callback(lambda t: seen.append(("first", t.result())))
+        task.add_done_callback(print)
+        assert task.remove_done_callback(print) == 1
+        await task
+        await asyncio.sleep(0)
+        return seen
+
+    assert run(main()) == [("first", "x")]
+
+
+def test_not_a_coroutine_is_refused(run: Run[Any]) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError, match="a coroutine was expected, got 42"):
+            Task(42)
+
+    run(main())
+
+
+def test_awaiting_a_task_from_another_loop_is_refused(run: Run[Any]) -> None:
+    other = asyncio.new_event_loop()
+    try:
+        foreign = Task(asyncio.sleep(0), loop=other)
+
+        async def main() -> None:
+            await foreign
+
+        with pytest.raises(RuntimeError, match="attached to a different loop"):
+            run(main())
+        other.run_until_complete(foreign)
+    finally:
+        other.close()
+
+
+def test_a_destroyed_pending_task_is_reported(run: Run[Any]) -> None:
+    reports: list[dict[str, Any]] = []
+
+    async def waits_forever() -> None:
+        await asyncio.get_running_loop().create_future()
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: reports.append(ctx))
+        Task(waits_forever())
+        await asyncio.sleep(0)  # the task starts, then waits on a future nobody holds
+        gc.collect()
+
+    run(main())
+    assert [r["message"] for r in reports] == ["Task was destroyed but it is pending!"]
+    assert repr(reports[0]["task"]).startswith("<Task pending name='Task-")
