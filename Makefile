@@ -16,7 +16,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo test test-rust test-python stubtest lint fmt bench clean
+.PHONY: help setup develop demo tour bench-full benchmarks-md test test-rust test-python stubtest lint fmt bench clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,8 +35,17 @@ setup: $(STAMPS)/deps ## Create .venv and install the Python tools (maturin, pyt
 develop: setup ## Build the extension (release) into the venv; incremental after the first time
 	maturin develop --uv --release --quiet --target-dir $(MATURIN_TARGET)
 
-demo: develop ## Set up, build, and run the kit's main job (a guided tour for now)
+demo: develop ## Set up, build, and run the main job: every mechanism benchmarked side by side (quick)
+	$(PY) -m coroscope.bench --quick
+
+tour: develop ## A printed tour: each mechanism awaited once, with what happened
 	$(PY) -m coroscope.tour
+
+bench-full: develop ## The full Python benchmark run (the one BENCHMARKS.md quotes)
+	$(PY) -m coroscope.bench
+
+benchmarks-md: ## Regenerate BENCHMARKS.md from the newest results file in bench-results/
+	$(PY) -m coroscope.bench --report $$(ls bench-results/*.json | tail -1) > BENCHMARKS.md
 
 lint: setup ## cargo fmt --check, clippy -D warnings, ruff
 	cargo fmt --check

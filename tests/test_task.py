@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import io
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -255,6 +256,24 @@ async def cancel_a_done_task_and_cancel_twice() -> list[object]:
 
 
 @program
+async def a_task_cancelling_itself_stops_at_its_next_await() -> list[object]:
+    log: list[object] = []
+
+    async def quits() -> None:
+        asyncio.current_task().cancel("self")  # type: ignore[union-attr]
+        log.append("still running until the next await")
+        await asyncio.sleep(0)
+        log.append("never reached")
+
+    task = asyncio.ensure_future(quits())
+    try:
+        await task
+    except asyncio.CancelledError as exc:
+        log.append(exc.args)
+    return log
+
+
+@program
 async def cancel_right_before_return() -> list[object]:
     async def returns_at_once() -> str:
         return "returned"
@@ -458,3 +477,22 @@ def test_a_destroyed_pending_task_is_reported(run: Run[Any]) -> None:
     run(main())
     assert [r["message"] for r in reports] == ["Task was destroyed but it is pending!"]
     assert repr(reports[0]["task"]).startswith("<Task pending name='Task-")
+
+
+def test_the_stack_of_a_waiting_task_is_its_coroutine_frame(run: Run[Any]) -> None:
+    async def waits() -> None:
+        await asyncio.sleep(1)
+
+    async def main() -> tuple[list[str], str]:
+        task = Task(waits())
+        await asyncio.sleep(0)
+        frames = [frame.f_code.co_name for frame in task.get_stack()]
+        printed = io.StringIO()
+        task.print_stack(file=printed)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return frames, printed.getvalue()
+
+    frames, printed = run(main())
+    assert frames == ["waits"]
+    assert printed.startswith("Stack for <Task pending name=") and "in waits" in printed

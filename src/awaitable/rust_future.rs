@@ -40,6 +40,7 @@ use std::time::Duration;
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use super::future::{Future, thrown};
 use super::slots::panic_error;
@@ -132,7 +133,9 @@ struct Waiting {
 
 /// The `Waker` behind every poll: reaches the loop from any thread.
 struct LoopWaker {
-    event_loop: Py<PyAny>,
+    /// Looked up the first time the future is pending: a future that is ready
+    /// at its first poll never needs a loop (nor pays for finding it).
+    event_loop: PyOnceLock<Py<PyAny>>,
     waiting: Mutex<Waiting>,
 }
 
@@ -154,10 +157,12 @@ impl Wake for LoopWaker {
             waiting.waiter.take()
         };
         if let Some(waiter) = waiter {
-            let none = Python::try_attach(|py| py.None());
-            if let Some(none) = none {
-                set_result_threadsafe(&self.event_loop, waiter.into_any(), none);
-            }
+            // A waiter exists only once the loop is known (see `wait_for_wake`).
+            Python::try_attach(|py| {
+                if let Some(event_loop) = self.event_loop.get(py) {
+                    set_result_threadsafe(event_loop, waiter.into_any(), py.None());
+                }
+            });
         }
     }
 }
@@ -173,7 +178,7 @@ impl Wake for LoopWaker {
 #[pyclass(frozen, module = "coroscope.awaitable")]
 pub struct RustAwaitable {
     stage: Mutex<Stage>,
-    /// Made at the first step, from the loop running it.
+    /// Made at the first step.
     waker: Mutex<Option<Arc<LoopWaker>>>,
 }
 
@@ -204,20 +209,21 @@ impl RustAwaitable {
         self.stage.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The waker for this awaitable, made on the first step from the running loop.
-    fn loop_waker(&self, py: Python<'_>) -> PyResult<Arc<LoopWaker>> {
-        if let Some(waker) = &*self.waker.lock().unwrap_or_else(PoisonError::into_inner) {
-            return Ok(waker.clone());
-        }
-        let waker = Arc::new(LoopWaker {
-            event_loop: running_loop(py)?.unbind(),
-            waiting: Mutex::new(Waiting {
-                woken: false,
-                waiter: None,
-            }),
-        });
-        *self.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(waker.clone());
-        Ok(waker)
+    /// The waker for this awaitable, made at the first step.
+    fn loop_waker(&self) -> Arc<LoopWaker> {
+        self.waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| {
+                Arc::new(LoopWaker {
+                    event_loop: PyOnceLock::new(),
+                    waiting: Mutex::new(Waiting {
+                        woken: false,
+                        waiter: None,
+                    }),
+                })
+            })
+            .clone()
     }
 
     /// One step: poll once and say what the awaiting coroutine gets.
@@ -237,13 +243,7 @@ impl RustAwaitable {
                 return Err(PyRuntimeError::new_err(format!("{REUSED} RustAwaitable")));
             }
         };
-        let waker = match self.loop_waker(py) {
-            Ok(waker) => waker,
-            Err(err) => {
-                *self.stage() = Stage::Idle(future);
-                return Err(err);
-            }
-        };
+        let waker = self.loop_waker();
         waker.waiting().woken = false;
         let std_waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&std_waker);
@@ -281,7 +281,10 @@ impl RustAwaitable {
         if waker.waiting().woken {
             return Ok(Some(py.None()));
         }
-        let waiter = Future::waiter(waker.event_loop.bind(py))?;
+        let event_loop = waker
+            .event_loop
+            .get_or_try_init(py, || running_loop(py).map(Bound::unbind))?;
+        let waiter = Future::waiter(event_loop.bind(py))?;
         let mut waiting = waker.waiting();
         if waiting.woken {
             // Woken while the waiter was being made.
@@ -397,8 +400,16 @@ impl RustFuture for YieldNow {
     }
 }
 
+/// ``await ready_rust(value)`` gives ``value`` from a Rust future that is ready
+/// at its first poll: the whole cost of crossing, with nothing to wait for.
+#[pyfunction]
+pub fn ready_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable(py, async move { Ok(value) })
+}
+
 /// ``await sleep_rust(seconds, value=None)`` gives ``value`` after a tokio
-/// timer of ``seconds``: the waker is called from a tokio thread.
+/// timer of ``seconds``: the waker is called from a tokio thread. tokio's timer
+/// ticks every millisecond, so even ``sleep_rust(0)`` waits for the next tick.
 #[pyfunction]
 #[pyo3(signature = (seconds, value = None))]
 pub fn sleep_rust(

@@ -56,7 +56,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// ``await ready_async_fn(value)`` gives ``value`` from a PyO3 ``async fn`` that
+/// never waits: the cost of PyO3's coroutine object alone.
+#[pyfunction]
+pub async fn ready_async_fn(value: Py<PyAny>) -> Py<PyAny> {
+    value
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(order_native, m)?)?;
+    m.add_function(wrap_pyfunction!(ready_async_fn, m)?)?;
     Ok(())
 }

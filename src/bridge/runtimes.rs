@@ -40,7 +40,8 @@ pub fn seconds(what: &str, seconds: f64) -> PyResult<Duration> {
     })
 }
 
-/// ``await rust_sleep(seconds)``: a tokio timer, through ``future_into_py``.
+/// ``await rust_sleep(seconds)``: a tokio timer, through ``future_into_py``
+/// (tokio's timer ticks every millisecond: even ``rust_sleep(0)`` waits for one).
 #[pyfunction]
 pub fn rust_sleep(py: Python<'_>, seconds: f64) -> PyResult<Bound<'_, PyAny>> {
     let delay = self::seconds("seconds", seconds)?;
@@ -50,6 +51,14 @@ pub fn rust_sleep(py: Python<'_>, seconds: f64) -> PyResult<Bound<'_, PyAny>> {
         // `None` in Python; `Ok(())` would arrive as an empty tuple.
         Ok(None::<()>)
     })
+}
+
+/// ``await ready_future_into_py(value)`` gives ``value`` from a Rust future that
+/// is ready at once: what ``future_into_py`` costs when there is nothing to wait
+/// for (a spawn, an asyncio future, a done callback, a thread hop).
+#[pyfunction]
+pub fn ready_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    future_into_py(py, async move { Ok(value) })
 }
 
 /// ``await order(items, *, prep_times=None)``: PyBurger through
@@ -248,6 +257,7 @@ pub fn into_cancelling_future(
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rust_sleep, m)?)?;
+    m.add_function(wrap_pyfunction!(ready_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(order, m)?)?;
     m.add_function(wrap_pyfunction!(order_blocking, m)?)?;
     m.add_function(wrap_pyfunction!(current_loop, m)?)?;

@@ -1,0 +1,542 @@
+"""Every mechanism side by side: ``python -m coroscope.bench`` (``make demo`` runs ``--quick``).
+
+Each *group* measures one job done several ways. Every way (a *variant*) runs the
+same workload in the same process, on the same loop, in interleaved rounds, and
+its time per operation is divided by the group's *baseline* (asyncio's own way,
+or the classic way): the ratio, not the nanoseconds, is the result, because only
+the ratio survives a busy machine. Each group runs on asyncio's loop and on uvloop.
+
+Writes ``bench-results/<timestamp>.json`` (with provenance) and a PNG chart of the
+ratios; ``--report FILE.json`` turns a results file into ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import uvloop
+
+import coroscope
+from coroscope.await_from_rust import await_foo, drive_send, task_factory
+from coroscope.awaitable import Future, Ready, ReadySend, TimerFuture, ready_rust, sleep_rust
+from coroscope.bridge import (
+    order,
+    order_native,
+    ready_async_fn,
+    ready_future_into_py,
+    rust_sleep,
+)
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+Workload = Callable[[int], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One job, several ways; ``variants[0]`` is the baseline."""
+
+    name: str
+    what: str
+    variants: list[tuple[str, Workload]]
+    ops: int  # operations per run (full mode); quick mode divides it
+    reading: str
+    # (variant, versus, bound): variant's time / versus's time must be <= bound.
+    goals: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclass
+class Result:
+    loop: str
+    group: str
+    variant: str
+    baseline: str
+    ops: int
+    ns_per_op: float
+    ratio: float
+
+
+# --- workloads ------------------------------------------------------------------------
+
+
+@types.coroutine
+def _bare_yield() -> Generator[None, None, None]:
+    yield
+
+
+async def _awaits(n: int) -> int:
+    for _ in range(n):
+        await _bare_yield()
+    return n
+
+
+def _python_send_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        while True:
+            coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+
+
+def _drive(driver: Callable[[Any], Any]) -> Workload:
+    async def run(n: int) -> object:
+        for _ in range(n // 100):
+            driver(_awaits(100))
+        return None
+
+    return run
+
+
+class _PythonStopIteration:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __await__(self) -> _PythonStopIteration:
+        return self
+
+    def __next__(self) -> None:
+        raise StopIteration(self.value)
+
+
+async def _python_coroutine(value: object) -> object:
+    return value
+
+
+def _await_each(make: Callable[[], Any]) -> Workload:
+    async def run(n: int) -> object:
+        for _ in range(n):
+            await make()
+        return None
+
+    return run
+
+
+async def _await_done_c_future(n: int) -> object:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(1)
+    for _ in range(n):
+        await future
+    return None
+
+
+def _round_trip(cls: Callable[..., Any]) -> Workload:
+    async def run(n: int) -> object:
+        loop = asyncio.get_running_loop()
+        for _ in range(n):
+            future = cls(loop=loop)
+            future.set_result(1)
+            await future
+        return None
+
+    return run
+
+
+def _sequential(call: Callable[[], Awaitable[object]]) -> Workload:
+    async def run(n: int) -> object:
+        for _ in range(n):
+            await call()
+        return None
+
+    return run
+
+
+def _fanout(make: Callable[[], Awaitable[object]]) -> Workload:
+    async def run(n: int) -> object:
+        return await asyncio.gather(*(make() for _ in range(n)))
+
+    return run
+
+
+def _with_tasks(factory: Any, body: Callable[[int], Coroutine[Any, Any, object]]) -> Workload:
+    async def run(n: int) -> object:
+        loop = asyncio.get_running_loop()
+        previous = loop.get_task_factory()
+        loop.set_task_factory(factory)
+        try:
+            return await asyncio.ensure_future(body(n))
+        finally:
+            loop.set_task_factory(previous)
+
+    return run
+
+
+async def _spinners(n: int) -> object:
+    async def spin() -> None:
+        for _ in range(100):
+            await asyncio.sleep(0)
+
+    return await asyncio.gather(*(spin() for _ in range(max(1, n // 100))))
+
+
+async def _gather_tree(n: int) -> object:
+    async def node(depth: int) -> int:
+        if depth == 0:
+            return 1
+        return sum(await asyncio.gather(node(depth - 1), node(depth - 1)))
+
+    return await node(max(1, n.bit_length() - 1))
+
+
+FAST_MENU = {"burger": 0.0, "fries": 0.0, "soda": 0.0}
+
+GROUPS = [
+    Group(
+        "drive_100_awaits",
+        "run an async def that awaits 100 bare yields, from start to result",
+        [
+            ("python_send_loop", _drive(_python_send_loop)),
+            ("await_foo", _drive(lambda c: await_foo(c))),
+            ("drive_send", _drive(lambda c: drive_send(c))),
+        ],
+        ops=20_000,
+        reading="Most of a step is the coroutine's own resume, which no driver can skip: "
+        "drive_send saves the Python-level loop and the StopIteration, await_foo pays "
+        "the StopIteration on top of the loop.",
+        goals=(("drive_send", "python_send_loop", 0.5),),
+    ),
+    Group(
+        "await_ready_value",
+        "await something that is already finished (made per await, except the C future)",
+        [
+            ("done_c_future", _await_done_c_future),
+            ("ready", _await_each(lambda: Ready(1))),
+            ("ready_send", _await_each(lambda: ReadySend(1))),
+            ("python_stop_iteration", _await_each(lambda: _PythonStopIteration(1))),
+            ("python_coroutine", _await_each(lambda: _python_coroutine(1))),
+        ],
+        ops=200_000,
+        reading="Finishing through StopIteration costs an exception object per await; "
+        "the am_send slot (ReadySend) removes it on 3.10/3.11. The C future is reused, "
+        "so it pays no allocation at all: a floor, not a peer.",
+        goals=(
+            ("ready", "done_c_future", 2.0),
+            ("ready", "python_stop_iteration", 0.5),
+            ("ready_send", "done_c_future", 2.0),
+            ("ready_send", "python_stop_iteration", 0.5),
+        ),
+    ),
+    Group(
+        "future_round_trip",
+        "create a future, set its result, await it",
+        [
+            ("c_future", _round_trip(asyncio.Future)),
+            ("rust_future", _round_trip(Future)),
+            ("python_future", _round_trip(asyncio.futures._PyFuture)),  # type: ignore[attr-defined]
+        ],
+        ops=100_000,
+        reading="A future is mostly bookkeeping; the Rust one pays PyO3's object "
+        "creation and argument parsing, the pure-Python one pays the interpreter.",
+        goals=(("rust_future", "c_future", 1.25), ("rust_future", "python_future", 0.5)),
+    ),
+    Group(
+        "bridge_ready",
+        "await a Rust future that is ready at once, through each way across",
+        [
+            ("future_into_py", _sequential(lambda: ready_future_into_py(1))),
+            ("pyo3_async_fn", _sequential(lambda: ready_async_fn(1))),
+            ("rust_awaitable", _sequential(lambda: ready_rust(1))),
+        ],
+        ops=20_000,
+        reading="future_into_py pays for a spawn, an asyncio future, a done callback "
+        "and a thread hop even when nothing waits; polling the Rust future on the "
+        "loop's thread (PyO3's async fn, RustAwaitable) finishes at the first step.",
+    ),
+    Group(
+        "sleep_zero",
+        "await a zero-length sleep, one after another",
+        [
+            ("asyncio_sleep", _sequential(lambda: asyncio.sleep(0))),
+            ("sleep_rust", _sequential(lambda: sleep_rust(0))),
+            ("timer_future", _sequential(lambda: TimerFuture(None, 0))),
+            ("future_into_py", _sequential(lambda: rust_sleep(0))),
+        ],
+        ops=500,
+        reading="tokio's timer wheel ticks every millisecond, so a zero-length tokio "
+        "sleep still waits for the next tick: the Rust variants measure the tick, "
+        "asyncio's sleep(0) is only a yield.",
+    ),
+    Group(
+        "order_value_meal",
+        "PyBurger: an order of burger, soda and fries with zero prep times",
+        [
+            ("future_into_py", _sequential(lambda: order(["value_meal"], prep_times=FAST_MENU))),
+            (
+                "pyo3_async_fn",
+                _sequential(lambda: order_native(["value_meal"], prep_times=FAST_MENU)),
+            ),
+        ],
+        ops=2_000,
+        reading="Both bridges run the same Rust kitchen; the difference is how the "
+        "result gets back to the loop.",
+    ),
+    Group(
+        "fanout_10ms_timers",
+        "gather many concurrent 10 ms timers (ops = timers; wall time per timer)",
+        [
+            ("asyncio_sleep", _fanout(lambda: asyncio.sleep(0.01))),
+            ("sleep_rust", _fanout(lambda: sleep_rust(0.01))),
+            ("timer_future", _fanout(lambda: TimerFuture(None, 0.01))),
+            ("future_into_py", _fanout(lambda: rust_sleep(0.01))),
+        ],
+        ops=10_000,
+        reading="Every timer shares one timer wheel (asyncio's heap or tokio's); the "
+        "cost that grows with the count is the wake-up of each waiting task.",
+        goals=(("sleep_rust", "asyncio_sleep", 1.0),),
+    ),
+    Group(
+        "task_sleep_zero_loops",
+        "tasks doing `await asyncio.sleep(0)` 100 times each (ops = steps)",
+        [
+            ("c_task", _with_tasks(None, _spinners)),
+            ("rust_task", _with_tasks(task_factory, _spinners)),
+        ],
+        ops=20_000,
+        reading="A task step is mostly the loop's own Python code (call_soon, "
+        "Handle._run); the Task's share is small, so the two stay close.",
+        goals=(("rust_task", "c_task", 0.9),),
+    ),
+    Group(
+        "task_gather_tree",
+        "a binary tree of gathers (ops = leaves)",
+        [
+            ("c_task", _with_tasks(None, _gather_tree)),
+            ("rust_task", _with_tasks(task_factory, _gather_tree)),
+        ],
+        ops=4_096,
+        reading="gather makes a task per child and waits on each: task creation, done "
+        "callbacks and wake-ups.",
+        goals=(("rust_task", "c_task", 0.9),),
+    ),
+]
+
+
+NOT_MEASURED = [
+    "memory per pending await (the 1 KiB goal for 100,000 Rust timers);",
+    "coroscope's own fast bridge, which does not exist yet (so no fast-bridge ratios);",
+    "cross-thread wake throughput from several tokio threads.",
+]
+
+
+# --- running --------------------------------------------------------------------------
+
+
+def _time_once(runner: asyncio.Runner, workload: Workload, n: int) -> float:
+    async def timed() -> float:
+        start = time.perf_counter()
+        await workload(n)
+        return time.perf_counter() - start
+
+    return runner.run(timed())
+
+
+def measure(quick: bool, loops: list[str], log: Callable[[str], None]) -> list[Result]:
+    rounds = 3 if quick else 7
+    results: list[Result] = []
+    total = sum(len(g.variants) for g in GROUPS) * len(loops)
+    done = 0
+    for loop_name in loops:
+        for group in GROUPS:
+            n = max(100, group.ops // (10 if quick else 1))
+            log(f"{loop_name}: {group.name} ({group.what}) ...")
+            best = {name: float("inf") for name, _ in group.variants}
+            with asyncio.Runner(loop_factory=LOOPS[loop_name]) as runner:
+                for _, workload in group.variants:  # warm-up
+                    runner.run(_run(workload, min(n, 100)))
+                for _ in range(rounds):  # interleaved: noise hits every variant alike
+                    for name, workload in group.variants:
+                        best[name] = min(best[name], _time_once(runner, workload, n))
+            baseline = group.variants[0][0]
+            for name, _ in group.variants:
+                done += 1
+                ns = best[name] / n * 1e9
+                ratio = best[name] / best[baseline]
+                log(f"[{done:>2}/{total}] {loop_name:<7} {group.name}/{name}: {ns:,.0f} ns/op")
+                results.append(Result(loop_name, group.name, name, baseline, n, ns, ratio))
+    return results
+
+
+async def _run(workload: Workload, n: int) -> None:
+    await workload(n)
+
+
+def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = coroscope.build_info()
+    return {
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if quick else "full",
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "loops": loops,
+        "uvloop": importlib.metadata.version("uvloop"),
+        **{key: info[key] for key in sorted(info)},
+    }
+
+
+# --- reporting ------------------------------------------------------------------------
+
+
+def goal_verdicts(results: list[Result]) -> list[tuple[str, str, str, str]]:
+    """(loop, measure, goal, outcome) for every goal of every group."""
+    rows = []
+    by_key = {(r.loop, r.group, r.variant): r for r in results}
+    for loop_name in dict.fromkeys(r.loop for r in results):
+        for group in GROUPS:
+            for variant, versus, bound in group.goals:
+                mine = by_key.get((loop_name, group.name, variant))
+                theirs = by_key.get((loop_name, group.name, versus))
+                if mine is None or theirs is None:
+                    continue
+                ratio = mine.ns_per_op / theirs.ns_per_op
+                verdict = "met" if ratio <= bound else "missed"
+                rows.append(
+                    (
+                        loop_name,
+                        f"{group.name}: {variant} / {versus}",
+                        f"<= {bound}x",
+                        f"{ratio:.3g}x ({verdict})",
+                    )
+                )
+    return rows
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'loop':<8} {'group/variant':<44} {'ns/op':>10} {'ratio':>8}"]
+    for r in results:
+        mark = " (baseline)" if r.variant == r.baseline else ""
+        label = f"{r.group}/{r.variant}{mark}"
+        lines.append(f"{r.loop:<8} {label:<44} {r.ns_per_op:>10,.0f} {r.ratio:>7.3g}x")
+    return "\n".join(lines)
+
+
+def chart(results: list[Result], path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r.group}/{r.variant}" for r in results if r.loop == results[0].loop]
+    loops = sorted({r.loop for r in results})
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(labels) + 1.5))
+    height = 0.8 / len(loops)
+    for i, loop_name in enumerate(loops):
+        ratios = [r.ratio for r in results if r.loop == loop_name]
+        ax.barh(
+            [y + i * height for y in range(len(ratios))], ratios, height=height, label=loop_name
+        )
+    ax.set_yticks([y + height * (len(loops) - 1) / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("time ÷ the group's baseline (log scale; < 1 is faster)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(data: dict[str, Any], source: str) -> str:
+    prov = data["provenance"]
+    results = [Result(**r) for r in data["results"]]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Generated by `python -m coroscope.bench --report {source}` from a "
+        f"{prov['mode']} run; rerun with `python -m coroscope.bench` (`make demo` "
+        "runs `--quick`). Each ratio divides a variant's time per operation by its "
+        "group's baseline, measured in the same run on the same loop; below 1 is faster.",
+        "",
+        "| provenance | |",
+        "|---|---|",
+        *(f"| {key} | {value} |" for key, value in prov.items()),
+        "",
+        "## Goals",
+        "",
+        "| loop | measure | goal | this run |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in goal_verdicts(results)),
+        "",
+    ]
+    for group in GROUPS:
+        rows = [r for r in results if r.group == group.name]
+        if not rows:
+            continue
+        out += [f"## {group.name}", "", f"{group.what}.", "", "| loop | variant | ns/op | ratio |"]
+        out.append("|---|---|---:|---:|")
+        for r in rows:
+            name = f"{r.variant} (baseline)" if r.variant == r.baseline else r.variant
+            out.append(f"| {r.loop} | {name} | {r.ns_per_op:,.0f} | {r.ratio:.3g}x |")
+        out += ["", f"What it teaches: {group.reading}", ""]
+    out += ["## Not measured yet", "", *(f"- {gap}" for gap in NOT_MEASURED), ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coroscope.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer, smaller runs (< 1 min)")
+    parser.add_argument("--loops", default="asyncio,uvloop", help="comma-separated loops")
+    parser.add_argument("--out", default="bench-results", help="directory for results")
+    parser.add_argument("--report", metavar="FILE", help="print BENCHMARKS.md for a results file")
+    args = parser.parse_args(argv)
+
+    if args.report:
+        print(markdown(json.loads(pathlib.Path(args.report).read_text()), args.report))
+        return 0
+    if coroscope.build_info()["profile"] != "release":
+        print(
+            "coroscope is a debug build: its timings would mislead. "
+            "Rebuild in release mode (`make develop`) and run again.",
+            file=sys.stderr,
+        )
+        return 2
+    loops = [name for name in args.loops.split(",") if name]
+    unknown = set(loops) - set(LOOPS)
+    if unknown:
+        parser.error(f"unknown loop(s): {', '.join(sorted(unknown))}")
+
+    started = time.monotonic()
+    results = measure(args.quick, loops, lambda line: print(line, file=sys.stderr, flush=True))
+    data = {"provenance": provenance(args.quick, loops), "results": [asdict(r) for r in results]}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    json_path = out / f"{stamp}.json"
+    json_path.write_text(json.dumps(data, indent=2) + "\n")
+    chart(results, out / f"{stamp}.png")
+
+    print(table(results))
+    print("\ngoals:")
+    for loop_name, measure_name, goal, outcome in goal_verdicts(results):
+        print(f"  {loop_name:<8} {measure_name:<48} {goal:<8} {outcome}")
+    took = time.monotonic() - started
+    print(f"\nwrote {json_path} and {json_path.with_suffix('.png')} in {took:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
