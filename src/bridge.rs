@@ -91,6 +91,15 @@ pub fn parse_order(items: &[String]) -> PyResult<Vec<Item>> {
     Ok(parsed)
 }
 
+/// What every PyBurger entry point does first: the items to cook and how long
+/// each takes, from what Python passed (`ValueError` for anything unknown).
+pub fn take_order(
+    items: &[String],
+    prep_times: Option<HashMap<String, f64>>,
+) -> PyResult<(Vec<Item>, Menu)> {
+    Ok((parse_order(items)?, Menu::with_times(prep_times)?))
+}
+
 /// How long each item takes. Tests pass milliseconds; the defaults are short
 /// enough for a notebook yet long enough to see concurrency.
 #[derive(Clone, Copy, Debug)]

@@ -25,7 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::runtimes::seconds;
-use super::{Item, Menu, parse_order};
+use super::{Item, Menu, parse_order, take_order};
 
 /// How often a waiting order looks at the pools again.
 const POLL: Duration = Duration::from_millis(1);
@@ -48,8 +48,7 @@ pub fn order_threads(
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
-    let items = parse_order(&items)?;
-    let menu = Menu::with_times(prep_times)?;
+    let (items, menu) = take_order(&items, prep_times)?;
     let (done, finished) = std::sync::mpsc::channel();
     for item in items.iter().copied() {
         let done = done.clone();

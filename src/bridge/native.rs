@@ -24,7 +24,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
 
-use super::{Menu, make_order, parse_order};
+use super::{make_order, take_order};
 
 /// ``await order_native(items, *, prep_times=None)``: PyBurger as a PyO3
 /// ``async fn``: the same contract as ``order``, but a real coroutine, so
@@ -35,8 +35,7 @@ pub async fn order_native(
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
-    let items = parse_order(&items)?;
-    let menu = Menu::with_times(prep_times)?;
+    let (items, menu) = take_order(&items, prep_times)?;
     // Spawned, not awaited in place: `make_order` needs tokio's timers. A
     // spawned task outlives the handle, so cancelling must abort it by hand.
     let cooking = pyo3_async_runtimes::tokio::get_runtime().spawn(make_order(items, menu));

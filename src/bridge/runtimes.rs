@@ -27,7 +27,7 @@ use pyo3_async_runtimes::tokio::{
 };
 use tokio::sync::oneshot;
 
-use super::{Menu, make_order, parse_order};
+use super::{make_order, take_order};
 use crate::asyncio::copy_context;
 use crate::awaitable::Alive;
 
@@ -80,8 +80,7 @@ pub fn order(
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Bound<'_, PyAny>> {
-    let items = parse_order(&items)?;
-    let menu = Menu::with_times(prep_times)?;
+    let (items, menu) = take_order(&items, prep_times)?;
     future_into_py(py, async move { Ok(make_order(items, menu).await) })
 }
 
@@ -96,8 +95,7 @@ pub fn order_blocking(
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
-    let items = parse_order(&items)?;
-    let menu = Menu::with_times(prep_times)?;
+    let (items, menu) = take_order(&items, prep_times)?;
     // What pyo3-async-runtimes' `run` does: a fresh loop, run until the Rust
     // future is done, then closed.
     let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
