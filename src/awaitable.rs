@@ -47,7 +47,7 @@ pub mod slots;
 pub mod timer;
 
 pub use future::{Future, FutureIter};
-pub use rust_future::{Alive, RustAwaitable, into_awaitable};
+pub use rust_future::{Alive, RustAwaitable, into_awaitable, into_awaitable_with};
 use slots::{AmSend, Sent, install_am_send};
 pub use timer::TimerFuture;
 

@@ -15,7 +15,9 @@
 //!   borrow one for timers;
 //! - [`kitchen`]: threads and the GIL — cooking on `std::thread`s, and the
 //!   shared-pool kitchen whose waiting loop deadlocks unless it detaches;
-//! - [`ticks`]: a Rust stream consumed with `async for`.
+//! - [`ticks`]: a Rust stream consumed with `async for`;
+//! - [`fast`]: coroscope's own bridge: Rust futures polled inline, woken in
+//!   one loop iteration through a batched, GIL-free wake-up queue.
 //!
 //! The shortest summary a reader should leave with: a Rust future runs where it
 //! is polled. `future_into_py` polls on tokio's threads and finishes an asyncio
@@ -28,10 +30,11 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::awaitable::Alive;
 
+pub mod fast;
 pub mod kitchen;
 pub mod native;
 pub mod runtimes;
@@ -166,6 +169,17 @@ pub async fn make_order(items: Vec<Item>, menu: Menu) -> Vec<&'static str> {
     done
 }
 
+/// Aborts a spawned tokio task when dropped (when whatever awaits it is
+/// cancelled or closed): a spawned task outlives its `JoinHandle` otherwise.
+/// Aborting a finished task does nothing.
+pub struct AbortOnDrop(pub AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Production bridging: pyo3-async-runtimes on tokio, PyO3's ``async fn``,
 /// threads and the GIL, and Rust streams as async iterators (PyBurger).
 #[pymodule(submodule)]
@@ -174,6 +188,7 @@ pub fn bridge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     native::register(m)?;
     kitchen::register(m)?;
     ticks::register(m)?;
+    fast::register(m)?;
     m.add_function(wrap_pyfunction!(crate::awaitable::rust_future::alive, m)?)?;
     Ok(())
 }

@@ -41,7 +41,7 @@ def test_a_quick_run_writes_results_a_chart_and_a_table(
     assert "await_ready_value/done_c_future (baseline)" in out.out
     assert "goals:" in out.out
     assert "asyncio: bridge_ready (" in out.err  # progress goes to stderr as it runs
-    assert "[16/16] uvloop" in out.err
+    assert "[18/18] uvloop" in out.err
 
 
 def test_the_report_is_markdown_with_every_ratio(

@@ -33,6 +33,9 @@ import coroscope
 from coroscope.await_from_rust import await_foo, drive_send, task_factory
 from coroscope.awaitable import Future, Ready, ReadySend, TimerFuture, ready_rust, sleep_rust
 from coroscope.bridge import (
+    fast_order,
+    fast_ready,
+    fast_sleep,
     order,
     order_native,
     ready_async_fn,
@@ -251,11 +254,14 @@ GROUPS = [
             ("future_into_py", _sequential(lambda: ready_future_into_py(1))),
             ("pyo3_async_fn", _sequential(lambda: ready_async_fn(1))),
             ("rust_awaitable", _sequential(lambda: ready_rust(1))),
+            ("fast_bridge", _sequential(lambda: fast_ready(1))),
         ],
         ops=20_000,
         reading="future_into_py pays for a spawn, an asyncio future, a done callback "
         "and a thread hop even when nothing waits; polling the Rust future on the "
-        "loop's thread (PyO3's async fn, RustAwaitable) finishes at the first step.",
+        "loop's thread (PyO3's async fn, RustAwaitable, the fast bridge) finishes at "
+        "the first step.",
+        goals=(("fast_bridge", "future_into_py", 0.05),),
     ),
     Group(
         "sleep_zero",
@@ -265,6 +271,7 @@ GROUPS = [
             ("sleep_rust", _sequential(lambda: sleep_rust(0))),
             ("timer_future", _sequential(lambda: TimerFuture(None, 0))),
             ("future_into_py", _sequential(lambda: rust_sleep(0))),
+            ("fast_bridge", _sequential(lambda: fast_sleep(0))),
         ],
         ops=500,
         reading="tokio's timer wheel ticks every millisecond, so a zero-length tokio "
@@ -280,10 +287,16 @@ GROUPS = [
                 "pyo3_async_fn",
                 _sequential(lambda: order_native(["value_meal"], prep_times=FAST_MENU)),
             ),
+            (
+                "fast_bridge",
+                _sequential(lambda: fast_order(["value_meal"], prep_times=FAST_MENU)),
+            ),
         ],
         ops=2_000,
-        reading="Both bridges run the same Rust kitchen; the difference is how the "
-        "result gets back to the loop.",
+        reading="Every bridge runs the same Rust kitchen on tokio, and each order is "
+        "woken from a tokio thread; the difference is how the wake gets back to the "
+        "loop: through the GIL and call_soon_threadsafe, or a byte on a socket.",
+        goals=(("fast_bridge", "future_into_py", 1 / 3), ("fast_bridge", "pyo3_async_fn", 1.0)),
     ),
     Group(
         "fanout_10ms_timers",
@@ -293,11 +306,12 @@ GROUPS = [
             ("sleep_rust", _fanout(lambda: sleep_rust(0.01))),
             ("timer_future", _fanout(lambda: TimerFuture(None, 0.01))),
             ("future_into_py", _fanout(lambda: rust_sleep(0.01))),
+            ("fast_bridge", _fanout(lambda: fast_sleep(0.01))),
         ],
         ops=10_000,
         reading="Every timer shares one timer wheel (asyncio's heap or tokio's); the "
         "cost that grows with the count is the wake-up of each waiting task.",
-        goals=(("sleep_rust", "asyncio_sleep", 1.0),),
+        goals=(("sleep_rust", "asyncio_sleep", 1.0), ("fast_bridge", "asyncio_sleep", 1.0)),
     ),
     Group(
         "task_sleep_zero_loops",
@@ -328,7 +342,6 @@ GROUPS = [
 
 NOT_MEASURED = [
     "memory per pending await (the 1 KiB goal for 100,000 Rust timers);",
-    "coroscope's own fast bridge, which does not exist yet (so no fast-bridge ratios);",
     "cross-thread wake throughput from several tokio threads.",
 ]
 

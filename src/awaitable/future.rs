@@ -222,6 +222,42 @@ impl Future {
         Ok(true)
     }
 
+    /// Finish a pending future with `None` and run its callbacks *now*, each in
+    /// its context, instead of scheduling them: for code already running as a
+    /// loop callback (the fast bridge's wake-up drain), this saves the extra
+    /// loop iteration `call_soon` costs. Does nothing if it is already done
+    /// (say, cancelled by its task meanwhile). A raising callback is reported
+    /// through the loop's exception handler, as a scheduled one would be.
+    pub fn finish_inline(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let (event_loop, callbacks) = {
+            let mut core = slf.get().core();
+            let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
+                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+            };
+            if core.state != State::Pending {
+                return Ok(());
+            }
+            core.state = State::Finished;
+            (event_loop, std::mem::take(&mut core.callbacks))
+        };
+        for callback in callbacks {
+            let ran = callback
+                .context
+                .bind(py)
+                .call_method1(intern!(py, "run"), (callback.func.bind(py), slf));
+            if let Err(err) = ran {
+                let context = PyDict::new(py);
+                context.set_item("message", "Exception in callback (coroscope fast wake-up)")?;
+                context.set_item("exception", err.value(py))?;
+                event_loop
+                    .bind(py)
+                    .call_method1(intern!(py, "call_exception_handler"), (context,))?;
+            }
+        }
+        Ok(())
+    }
+
     /// asyncio's message for finishing a future twice: `'<STATE>: <repr>'`.
     fn already_done(slf: &Bound<'_, Self>) -> PyErr {
         let state = slf.get().core().state.name();

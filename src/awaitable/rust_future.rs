@@ -25,22 +25,23 @@
 //!   cancelled (its destructors release what it held). [`alive`] counts Rust
 //!   futures still held, so tests can prove the drop.
 //!
-//! Cost per pending step: one waiter future, one `call_soon_threadsafe` (with
-//! the waking thread waiting for the GIL), one extra loop iteration for the
-//! waiter's callback. The fast bridge in [`crate::bridge`] removes those.
+//! Cost per pending step, on the classic [`ThreadsafeRoute`]: one waiter
+//! future, one `call_soon_threadsafe` (with the waking thread waiting for the
+//! GIL), one extra loop iteration for the waiter's callback. The fast bridge
+//! ([`crate::bridge::fast`]) is this same awaitable on another [`WakeRoute`].
 
 use std::future::Future as RustFuture;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use super::future::{Future, thrown};
 use super::slots::panic_error;
@@ -131,11 +132,65 @@ struct Waiting {
     waiter: Option<Py<Future>>,
 }
 
+/// Where a wake-up goes: how the waiter a Task sleeps on gets finished, from
+/// whatever thread the Rust side wakes on. [`ThreadsafeRoute`] is the classic
+/// one; the fast bridge ([`crate::bridge::fast`]) has another.
+pub trait WakeRoute: Send + Sync {
+    /// The future woke while a Task waits: get its waiter finished soon.
+    /// Called from any thread, attached or not.
+    fn deliver(&self, waiting: WaitingTask);
+}
+
+/// Makes the route for the loop an awaitable first waits on.
+pub type RouteFor = fn(&Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>>;
+
+/// A handle on a waiting Task's waiter, for a route to take when it is ready
+/// to finish it. It holds no Python object (only a weak link to the waker),
+/// so a route may keep it anywhere, on any thread, without creating a
+/// reference cycle the garbage collector cannot see.
+pub struct WaitingTask(Weak<LoopWaker>);
+
+impl WaitingTask {
+    /// The waiter, if the awaitable still has one (it may have finished, or
+    /// been cancelled, meanwhile). Taking it makes this wake-up the one that
+    /// finishes it.
+    pub fn take_waiter(&self) -> Option<Py<Future>> {
+        self.0.upgrade()?.waiting().waiter.take()
+    }
+}
+
+/// The classic route: attach, then `loop.call_soon_threadsafe` a `set_result`
+/// on the waiter, which schedules the Task's wake-up: two loop iterations, and
+/// a waking thread that waits for the GIL.
+pub struct ThreadsafeRoute {
+    event_loop: Py<PyAny>,
+}
+
+impl ThreadsafeRoute {
+    /// The route for `event_loop` (a [`RouteFor`]).
+    pub fn for_loop(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> {
+        Ok(Arc::new(ThreadsafeRoute {
+            event_loop: event_loop.clone().unbind(),
+        }))
+    }
+}
+
+impl WakeRoute for ThreadsafeRoute {
+    fn deliver(&self, waiting: WaitingTask) {
+        if let Some(waiter) = waiting.take_waiter() {
+            Python::try_attach(|py| {
+                set_result_threadsafe(&self.event_loop, waiter.into_any(), py.None());
+            });
+        }
+    }
+}
+
 /// The `Waker` behind every poll: reaches the loop from any thread.
-struct LoopWaker {
-    /// Looked up the first time the future is pending: a future that is ready
-    /// at its first poll never needs a loop (nor pays for finding it).
-    event_loop: PyOnceLock<Py<PyAny>>,
+pub struct LoopWaker {
+    /// The loop and the route to it, set the first time the future is
+    /// pending: a future that is ready at its first poll never needs a loop
+    /// (nor pays for finding one).
+    route: OnceLock<(Py<PyAny>, Arc<dyn WakeRoute>)>,
     waiting: Mutex<Waiting>,
 }
 
@@ -151,18 +206,14 @@ impl Wake for LoopWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let waiter = {
+        let has_waiter = {
             let mut waiting = self.waiting();
             waiting.woken = true;
-            waiting.waiter.take()
+            waiting.waiter.is_some()
         };
-        if let Some(waiter) = waiter {
-            // A waiter exists only once the loop is known (see `wait_for_wake`).
-            Python::try_attach(|py| {
-                if let Some(event_loop) = self.event_loop.get(py) {
-                    set_result_threadsafe(event_loop, waiter.into_any(), py.None());
-                }
-            });
+        // A waiter exists only once the route is known (see `wait_for_wake`).
+        if let (true, Some((_, route))) = (has_waiter, self.route.get()) {
+            route.deliver(WaitingTask(Arc::downgrade(self)));
         }
     }
 }
@@ -178,6 +229,8 @@ impl Wake for LoopWaker {
 #[pyclass(frozen, module = "coroscope.awaitable")]
 pub struct RustAwaitable {
     stage: Mutex<Stage>,
+    /// How wake-ups reach the loop.
+    route_for: RouteFor,
     /// Made at the first step.
     waker: Mutex<Option<Arc<LoopWaker>>>,
 }
@@ -188,10 +241,24 @@ where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + 'static,
 {
+    into_awaitable_with(py, future, ThreadsafeRoute::for_loop)
+}
+
+/// [`into_awaitable`], with wake-ups taking the route `route_for` makes.
+pub fn into_awaitable_with<F, T>(
+    py: Python<'_>,
+    future: F,
+    route_for: RouteFor,
+) -> PyResult<Bound<'_, RustAwaitable>>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + 'static,
+{
     Bound::new(
         py,
         RustAwaitable {
             stage: Mutex::new(Stage::Idle(Tracked::new(Box::pin(future)))),
+            route_for,
             waker: Mutex::new(None),
         },
     )
@@ -216,7 +283,7 @@ impl RustAwaitable {
             .unwrap_or_else(PoisonError::into_inner)
             .get_or_insert_with(|| {
                 Arc::new(LoopWaker {
-                    event_loop: PyOnceLock::new(),
+                    route: OnceLock::new(),
                     waiting: Mutex::new(Waiting {
                         woken: false,
                         waiter: None,
@@ -281,9 +348,16 @@ impl RustAwaitable {
         if waker.waiting().woken {
             return Ok(Some(py.None()));
         }
-        let event_loop = waker
-            .event_loop
-            .get_or_try_init(py, || running_loop(py).map(Bound::unbind))?;
+        let (event_loop, _) = match waker.route.get() {
+            Some(route) => route,
+            None => {
+                let event_loop = running_loop(py)?;
+                let route = (self.route_for)(&event_loop)?;
+                // Only the loop's thread gets here; a lost race would set the same.
+                let _ = waker.route.set((event_loop.unbind(), route));
+                waker.route.get().expect("set just above")
+            }
+        };
         let waiter = Future::waiter(event_loop.bind(py))?;
         let mut waiting = waker.waiting();
         if waiting.woken {
@@ -369,6 +443,25 @@ impl RustAwaitable {
     /// True once the awaitable has finished, been cancelled or closed.
     fn done(&self) -> bool {
         !matches!(&*self.stage(), Stage::Idle(_) | Stage::Polling)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // The waiter refers (through the Task's wake-up callback) back to the
+        // coroutine awaiting us: a cycle the collector must see to free a task
+        // abandoned on a closed loop. `try_lock`: see `Future::__traverse__`.
+        let Ok(waker) = self.waker.try_lock() else {
+            return Ok(());
+        };
+        if let Some(waker) = &*waker
+            && let Ok(waiting) = waker.waiting.try_lock()
+        {
+            visit.call(&waiting.waiter)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        self.end(Stage::Done);
     }
 
     fn __repr__(&self) -> &'static str {

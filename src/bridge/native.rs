@@ -22,9 +22,8 @@ use std::collections::HashMap;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use tokio::task::AbortHandle;
 
-use super::{make_order, take_order};
+use super::{AbortOnDrop, make_order, take_order};
 
 /// ``await order_native(items, *, prep_times=None)``: PyBurger as a PyO3
 /// ``async fn``: the same contract as ``order``, but a real coroutine, so
@@ -43,16 +42,6 @@ pub async fn order_native(
     cooking
         .await
         .map_err(|err| PyRuntimeError::new_err(format!("the kitchen failed: {err}")))
-}
-
-/// Aborts a spawned tokio task when dropped (when the coroutine awaiting it is
-/// cancelled or closed); aborting a finished task does nothing.
-struct AbortOnDrop(AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// ``await ready_async_fn(value)`` gives ``value`` from a PyO3 ``async fn`` that

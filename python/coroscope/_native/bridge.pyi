@@ -3,6 +3,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar, final
 
+from coroscope._native.awaitable import RustAwaitable
+
 _T = TypeVar("_T")
 
 __all__ = [
@@ -13,6 +15,9 @@ __all__ = [
     "call_python",
     "call_python_with_timeout",
     "current_loop",
+    "fast_order",
+    "fast_ready",
+    "fast_sleep",
     "order",
     "order_blocking",
     "order_native",
@@ -22,6 +27,7 @@ __all__ = [
     "rust_panic",
     "rust_sleep",
     "ticks",
+    "wake_stats",
 ]
 
 class RustPanic(Exception): ...
@@ -74,3 +80,10 @@ class Ticks(AsyncIterator[int]):
     def __aiter__(self) -> Ticks: ...
     def __anext__(self) -> Awaitable[int]: ...
     async def aclose(self) -> None: ...
+
+def fast_ready(value: _T) -> RustAwaitable[_T]: ...
+def fast_sleep(seconds: float, value: _T = ...) -> RustAwaitable[_T]: ...
+def fast_order(
+    items: list[str], *, prep_times: dict[str, float] | None = None
+) -> RustAwaitable[list[str]]: ...
+def wake_stats() -> tuple[int, int]: ...

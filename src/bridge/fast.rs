@@ -1,0 +1,231 @@
+//! coroscope's own bridge: Rust futures awaited from asyncio without the
+//! per-call tax of `future_into_py`.
+//!
+//! `future_into_py` pays on every call, ready or not: an asyncio future, a
+//! done callback, a spawn onto tokio, a thread hop back through
+//! `call_soon_threadsafe`, and the waking tokio thread waits for the GIL. Three
+//! ideas remove all of it:
+//!
+//! 1. **Inline first poll.** The awaitable is a [`RustAwaitable`]: its first step
+//!    polls the Rust future on the loop's thread, so a ready future finishes
+//!    right there (no loop future, no thread hop, no spawn).
+//! 2. **One-hop wake.** While pending, the Task sleeps on a waiter future. When
+//!    the Rust side wakes, the waiter is finished and its callback (the Task's
+//!    wake-up) runs *in the same loop iteration* ([`Future::finish_inline`]),
+//!    instead of `set_result` scheduling it for the next one.
+//! 3. **Batched, GIL-free cross-thread wakes.** A waking tokio thread pushes the
+//!    waiter onto its loop's [`WakeQueue`] and, if the queue was empty, writes
+//!    one byte to a socket the loop watches (`loop.add_reader`). No GIL, no
+//!    Python call: no tokio worker ever waits for Python. The loop wakes once,
+//!    drains every queued wake-up, and finishes each waiter (one loop wake-up per
+//!    batch, however many wakes the batch holds).
+//!
+//! Semantics kept from [`RustAwaitable`]: cancelling drops the Rust future,
+//! contextvars are the Task's, panics become `PanicException`. Each loop gets
+//! one queue and socket pair, released when the loop is garbage collected; a
+//! loop closed with wakes pending just never drains them (nothing is left to
+//! resume), and a wake for a cancelled waiter does nothing.
+//!
+//! Not (yet) here: trio. Under trio these awaitables would need trio's own
+//! suspension (`wait_task_rescheduled`) instead of an asyncio waiter.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyCFunction, PyDict, PyTuple};
+
+use super::runtimes::seconds;
+use super::{AbortOnDrop, make_order, take_order};
+use crate::awaitable::rust_future::{WaitingTask, WakeRoute};
+use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
+
+/// Wake-ups delivered through the queues, and drains that delivered any: their
+/// ratio is the batching (see [`wake_stats`]).
+static WAKES: AtomicU64 = AtomicU64::new(0);
+static BATCHES: AtomicU64 = AtomicU64::new(0);
+
+/// One loop's queue of wake-ups, filled from any thread.
+pub struct WakeQueue {
+    /// Handles, not Python objects: the queue can outlive its loop (closed
+    /// with wakes pending) without keeping anything alive.
+    pending: Mutex<Vec<WaitingTask>>,
+    /// The write end of the socket pair whose read end the loop watches.
+    poke: UnixStream,
+}
+
+impl WakeQueue {
+    fn pending(&self) -> MutexGuard<'_, Vec<WaitingTask>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// On the loop's thread, when the socket is readable: take every queued
+    /// wake-up and finish its waiter, running the Task's wake-up right here.
+    fn drain(&self, py: Python<'_>, signal: &UnixStream) -> PyResult<()> {
+        // Empty the socket first: a wake queued after this read pokes again.
+        let mut bytes = [0u8; 256];
+        loop {
+            match (&*signal).read(&mut bytes) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let batch = std::mem::take(&mut *self.pending());
+        if !batch.is_empty() {
+            BATCHES.fetch_add(1, Ordering::Relaxed);
+            WAKES.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        for waiting in batch {
+            if let Some(waiter) = waiting.take_waiter() {
+                Future::finish_inline(waiter.bind(py))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WakeRoute for WakeQueue {
+    fn deliver(&self, waiting: WaitingTask) {
+        let first = {
+            let mut pending = self.pending();
+            pending.push(waiting);
+            pending.len() == 1
+        };
+        if first {
+            // Non-blocking: a full socket already has a poke waiting to be read.
+            let _ = (&self.poke).write(&[1]);
+        }
+    }
+}
+
+/// The queue of each live loop, by the loop object's address (an entry is
+/// removed when its loop is freed, before the address can be reused).
+fn queues() -> MutexGuard<'static, HashMap<usize, Arc<WakeQueue>>> {
+    static QUEUES: LazyLock<Mutex<HashMap<usize, Arc<WakeQueue>>>> =
+        LazyLock::new(Default::default);
+    QUEUES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The fast route for `event_loop` (a `RouteFor`): its queue, made and wired
+/// to the loop the first time.
+fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> {
+    let key = event_loop.as_ptr() as usize;
+    if let Some(queue) = queues().get(&key) {
+        return Ok(queue.clone());
+    }
+    let py = event_loop.py();
+    let (signal, poke) = UnixStream::pair()?;
+    signal.set_nonblocking(true)?;
+    poke.set_nonblocking(true)?;
+    let queue = Arc::new(WakeQueue {
+        pending: Mutex::new(Vec::new()),
+        poke,
+    });
+    let fd = signal.as_raw_fd();
+    let draining = queue.clone();
+    let drain = PyCFunction::new_closure(
+        py,
+        None,
+        None,
+        move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+            draining.drain(args.py(), &signal)
+        },
+    )?;
+    event_loop.call_method1("add_reader", (fd, drain))?;
+    let forget = PyCFunction::new_closure(
+        py,
+        None,
+        None,
+        move |_: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+            let gone = queues().remove(&key);
+            drop(gone);
+        },
+    )?;
+    py.import("weakref")?
+        .call_method1("finalize", (event_loop, forget))?;
+    queues().insert(key, queue.clone());
+    Ok(queue)
+}
+
+/// ``await fast_ready(value)``: a ready Rust future through the fast bridge:
+/// finished at the first step, with nothing allocated but the awaitable.
+#[pyfunction]
+pub fn fast_ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable_with(py, async move { Ok(value) }, route_for)
+}
+
+/// ``await fast_sleep(seconds, value=None)``: a tokio timer through the fast
+/// bridge (tokio's timer ticks every millisecond, as for ``sleep_rust``).
+#[pyfunction]
+#[pyo3(signature = (seconds, value = None))]
+pub fn fast_sleep(
+    py: Python<'_>,
+    seconds: f64,
+    value: Option<Py<PyAny>>,
+) -> PyResult<Bound<'_, RustAwaitable>> {
+    let delay = self::seconds("seconds", seconds)?;
+    let value = value.unwrap_or_else(|| py.None());
+    let sleep = {
+        let _runtime = pyo3_async_runtimes::tokio::get_runtime().enter();
+        tokio::time::sleep(delay)
+    };
+    into_awaitable_with(
+        py,
+        async move {
+            sleep.await;
+            Ok(value)
+        },
+        route_for,
+    )
+}
+
+/// ``await fast_order(items, *, prep_times=None)``: PyBurger through the fast
+/// bridge, with the same contract as ``order``. The kitchen runs on tokio; its
+/// completion wakes the awaiting task from a tokio thread, without the GIL.
+#[pyfunction]
+#[pyo3(signature = (items, *, prep_times = None))]
+pub fn fast_order(
+    py: Python<'_>,
+    items: Vec<String>,
+    prep_times: Option<HashMap<String, f64>>,
+) -> PyResult<Bound<'_, RustAwaitable>> {
+    let (items, menu) = take_order(&items, prep_times)?;
+    let cooking = pyo3_async_runtimes::tokio::get_runtime().spawn(make_order(items, menu));
+    let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
+    into_awaitable_with(
+        py,
+        async move {
+            let _abort_if_dropped = abort_if_dropped;
+            cooking.await.map_err(|err| {
+                pyo3::exceptions::PyRuntimeError::new_err(format!("the kitchen failed: {err}"))
+            })
+        },
+        route_for,
+    )
+}
+
+/// ``wake_stats()``: ``(wakes, batches)`` delivered through the fast bridge's
+/// queues so far; ``wakes / batches`` is how many wake-ups each loop wake-up
+/// carried.
+#[pyfunction]
+pub fn wake_stats() -> (u64, u64) {
+    (
+        WAKES.load(Ordering::Relaxed),
+        BATCHES.load(Ordering::Relaxed),
+    )
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fast_ready, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_sleep, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_order, m)?)?;
+    m.add_function(wrap_pyfunction!(wake_stats, m)?)?;
+    Ok(())
+}
