@@ -64,6 +64,13 @@ pub(crate) fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<Py
     }
 }
 
+/// What a `send` *method* returns for a step: `__next__`'s `None` means
+/// "finished with None" to CPython, but a method returning `None` would be a
+/// yield of `None`, so a method must raise `StopIteration(None)` instead.
+pub(crate) fn as_sent(py: Python<'_>, step: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    step.ok_or_else(|| PyStopIteration::new_err((py.None(),)))
+}
+
 /// An awaitable that is ready at once: ``await Ready(v)`` gives ``v`` without
 /// ever suspending.
 ///

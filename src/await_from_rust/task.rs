@@ -16,7 +16,7 @@
 //!      (`CancelledError` → the task is cancelled);
 //!    - it yielded a *future* (an object with `_asyncio_future_blocking`): check
 //!      it belongs to our loop, clear the flag ("I, the Task, take it"), and
-//!      register [`Task::_wakeup`] as its done callback;
+//!      register the task's `_wakeup` as its done callback;
 //!    - it yielded `None` → step again on the next loop iteration;
 //!    - anything else is a bug: the next step throws asyncio's `RuntimeError`.
 //! 4. **Wake up.** When the awaited future completes, `_wakeup` steps the

@@ -782,9 +782,9 @@ impl FutureIter {
     }
 
     /// Step once; the value sent in is ignored, as asyncio's future ignores it.
-    fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         drop(value);
-        Self::__next__(slf)
+        super::as_sent(slf.py(), Self::__next__(slf)?)
     }
 
     /// Raise the given exception here, as generators' ``throw`` does, ending

@@ -25,6 +25,11 @@
 //!   cancelled (its destructors release what it held). [`alive`] counts Rust
 //!   futures still held, so tests can prove the drop.
 //!
+//! Which scheduler is waiting is asked once, at the first wait, with
+//! `sniffio`: asyncio's Task sleeps on a waiter future; a trio task parks in
+//! `wait_task_rescheduled` and is rescheduled through the run's token
+//! ([`TrioRoute`]). A [`WakeRoute`] holds each scheduler's way.
+//!
 //! Cost per pending step, on the classic [`ThreadsafeRoute`]: one waiter
 //! future, one `call_soon_threadsafe` (with the waking thread waiting for the
 //! GIL), one extra loop iteration for the waiter's callback. The fast bridge
@@ -42,10 +47,12 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use super::future::{Future, thrown};
 use super::slots::panic_error;
-use super::{REUSED, finish};
+use super::{REUSED, as_sent, finish};
 use crate::asyncio::{cancelled_error, running_loop, set_result_threadsafe};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
@@ -128,24 +135,60 @@ enum Stage {
 struct Waiting {
     /// Set by a wake that came before a waiter was installed.
     woken: bool,
-    /// The pending asyncio future the Task is sleeping on, if any.
-    waiter: Option<Py<Future>>,
+    /// What a wake-up must finish to resume the waiting task: the asyncio
+    /// future its Task sleeps on, or the trio task itself.
+    waiter: Option<Py<PyAny>>,
+    /// Under trio: the `wait_task_rescheduled` coroutine we are suspended in,
+    /// which the outcome trio sends back must go through.
+    trap: Option<Py<PyAny>>,
 }
 
-/// Where a wake-up goes: how the waiter a Task sleeps on gets finished, from
-/// whatever thread the Rust side wakes on. [`ThreadsafeRoute`] is the classic
-/// one; the fast bridge ([`crate::bridge::fast`]) has another.
+/// How a route suspends the awaiting task (see [`WakeRoute::park`]).
+pub struct Parked {
+    /// Kept until a wake-up takes it ([`WaitingTask::take_waiter`]).
+    pub waiter: Py<PyAny>,
+    /// What the awaitable yields to the task's scheduler.
+    pub yielded: Py<PyAny>,
+    /// The coroutine to resume with what the scheduler sends back, if any.
+    pub trap: Option<Py<PyAny>>,
+}
+
+/// Park an asyncio Task on a fresh waiter future: the Task sees a future with
+/// `_asyncio_future_blocking` set and waits for it, as for `await future`.
+pub fn park_on_waiter(event_loop: &Bound<'_, PyAny>) -> PyResult<Parked> {
+    let waiter = Future::waiter(event_loop)?.into_any().unbind();
+    Ok(Parked {
+        waiter: waiter.clone_ref(event_loop.py()),
+        yielded: waiter,
+        trap: None,
+    })
+}
+
+/// Where a wake-up goes: how the task waiting on a Rust future is suspended,
+/// and resumed from whatever thread the Rust side wakes on. [`ThreadsafeRoute`]
+/// is asyncio's classic one, [`TrioRoute`] trio's; the fast bridge
+/// ([`crate::bridge::fast`]) has its own.
 pub trait WakeRoute: Send + Sync {
-    /// The future woke while a Task waits: get its waiter finished soon.
-    /// Called from any thread, attached or not.
+    /// Suspend the awaiting task, on the loop's thread. `anchor` is what the
+    /// route was made for (the asyncio loop, or trio's token).
+    fn park(&self, anchor: &Bound<'_, PyAny>, waiting: WaitingTask) -> PyResult<Parked>;
+
+    /// The future woke while a task waits: get it resumed soon. Called from
+    /// any thread, attached or not.
     fn deliver(&self, waiting: WaitingTask);
+
+    /// Whether a bare `None` yield means "step me again soon" to this
+    /// scheduler (asyncio's Task: yes; trio: no).
+    fn bare_yield_ok(&self) -> bool {
+        true
+    }
 }
 
-/// Makes the route for the loop an awaitable first waits on.
+/// Makes the route for the asyncio loop an awaitable first waits on.
 pub type RouteFor = fn(&Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>>;
 
-/// A handle on a waiting Task's waiter, for a route to take when it is ready
-/// to finish it. It holds no Python object (only a weak link to the waker),
+/// A handle on a waiting task's waiter, for a route to take when it is ready
+/// to resume it. It holds no Python object (only a weak link to the waker),
 /// so a route may keep it anywhere, on any thread, without creating a
 /// reference cycle the garbage collector cannot see.
 pub struct WaitingTask(Weak<LoopWaker>);
@@ -153,8 +196,8 @@ pub struct WaitingTask(Weak<LoopWaker>);
 impl WaitingTask {
     /// The waiter, if the awaitable still has one (it may have finished, or
     /// been cancelled, meanwhile). Taking it makes this wake-up the one that
-    /// finishes it.
-    pub fn take_waiter(&self) -> Option<Py<Future>> {
+    /// resumes the task.
+    pub fn take_waiter(&self) -> Option<Py<PyAny>> {
         self.0.upgrade()?.waiting().waiter.take()
     }
 }
@@ -176,12 +219,94 @@ impl ThreadsafeRoute {
 }
 
 impl WakeRoute for ThreadsafeRoute {
+    fn park(&self, anchor: &Bound<'_, PyAny>, _waiting: WaitingTask) -> PyResult<Parked> {
+        park_on_waiter(anchor)
+    }
+
     fn deliver(&self, waiting: WaitingTask) {
         if let Some(waiter) = waiting.take_waiter() {
             Python::try_attach(|py| {
-                set_result_threadsafe(&self.event_loop, waiter.into_any(), py.None());
+                set_result_threadsafe(&self.event_loop, waiter, py.None());
             });
         }
+    }
+}
+
+/// trio's route: the task parks in `trio.lowlevel.wait_task_rescheduled` and a
+/// wake-up calls `trio.lowlevel.reschedule(task)` through the run's token
+/// (`run_sync_soon`, trio's thread-safe entry). Cancellation comes through the
+/// abort function: if no wake-up has taken the task yet, trio may cancel it.
+pub struct TrioRoute {
+    token: Py<PyAny>,
+    lowlevel: Py<PyModule>,
+}
+
+impl TrioRoute {
+    /// The route for the trio run this thread is in; its anchor is the token.
+    pub fn here(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Arc<dyn WakeRoute>)> {
+        let lowlevel = py.import("trio.lowlevel")?;
+        let token = lowlevel.call_method0("current_trio_token")?;
+        let route = Arc::new(TrioRoute {
+            token: token.clone().unbind(),
+            lowlevel: lowlevel.unbind(),
+        });
+        Ok((token, route))
+    }
+}
+
+impl WakeRoute for TrioRoute {
+    fn park(&self, anchor: &Bound<'_, PyAny>, waiting: WaitingTask) -> PyResult<Parked> {
+        let py = anchor.py();
+        let lowlevel = self.lowlevel.bind(py);
+        let task = lowlevel.call_method0("current_task")?;
+        let abort = lowlevel.getattr("Abort")?;
+        let (succeeded, failed) = (abort.getattr("SUCCEEDED")?, abort.getattr("FAILED")?);
+        let (succeeded, failed) = (succeeded.unbind(), failed.unbind());
+        // trio calls this to cancel the wait: allowed only if no wake-up has
+        // taken the task (it would reschedule it a second time).
+        let on_abort = PyCFunction::new_closure(
+            py,
+            None,
+            None,
+            move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
+                let py = args.py();
+                match waiting.take_waiter() {
+                    Some(_) => succeeded.clone_ref(py),
+                    None => failed.clone_ref(py),
+                }
+            },
+        )?;
+        let trap = lowlevel.call_method1("wait_task_rescheduled", (on_abort,))?;
+        let yielded = trap.call_method1("send", (py.None(),))?;
+        Ok(Parked {
+            waiter: task.unbind(),
+            yielded: yielded.unbind(),
+            trap: Some(trap.unbind()),
+        })
+    }
+
+    fn deliver(&self, waiting: WaitingTask) {
+        if let Some(task) = waiting.take_waiter() {
+            Python::try_attach(|py| {
+                let posted = self
+                    .lowlevel
+                    .bind(py)
+                    .getattr("reschedule")
+                    .and_then(|reschedule| {
+                        self.token
+                            .bind(py)
+                            .call_method1("run_sync_soon", (reschedule, task))
+                    });
+                // The run has finished: nobody is left to resume.
+                if let Err(err) = posted {
+                    err.write_unraisable(py, Some(self.token.bind(py)));
+                }
+            });
+        }
+    }
+
+    fn bare_yield_ok(&self) -> bool {
+        false
     }
 }
 
@@ -287,6 +412,7 @@ impl RustAwaitable {
                     waiting: Mutex::new(Waiting {
                         woken: false,
                         waiter: None,
+                        trap: None,
                     }),
                 })
             })
@@ -342,30 +468,61 @@ impl RustAwaitable {
         }
     }
 
-    /// After a `Pending` poll: a bare `None` if the future already woke itself,
-    /// else a waiter the Task sleeps on until the waker finishes it.
-    fn wait_for_wake(&self, py: Python<'_>, waker: &LoopWaker) -> PyResult<Option<Py<PyAny>>> {
-        if waker.waiting().woken {
-            return Ok(Some(py.None()));
-        }
-        let (event_loop, _) = match waker.route.get() {
+    /// After a `Pending` poll: park the awaiting task until a wake-up (or, on
+    /// asyncio, yield a bare `None` if the future already woke itself).
+    fn wait_for_wake(&self, py: Python<'_>, waker: &Arc<LoopWaker>) -> PyResult<Option<Py<PyAny>>> {
+        let (anchor, route) = match waker.route.get() {
             Some(route) => route,
             None => {
-                let event_loop = running_loop(py)?;
-                let route = (self.route_for)(&event_loop)?;
+                let (anchor, route) = if current_library(py)? == "trio" {
+                    TrioRoute::here(py)?
+                } else {
+                    let event_loop = running_loop(py)?;
+                    let route = (self.route_for)(&event_loop)?;
+                    (event_loop, route)
+                };
                 // Only the loop's thread gets here; a lost race would set the same.
-                let _ = waker.route.set((event_loop.unbind(), route));
+                let _ = waker.route.set((anchor.unbind(), route));
                 waker.route.get().expect("set just above")
             }
         };
-        let waiter = Future::waiter(event_loop.bind(py))?;
-        let mut waiting = waker.waiting();
-        if waiting.woken {
-            // Woken while the waiter was being made.
+        if route.bare_yield_ok() && waker.waiting().woken {
             return Ok(Some(py.None()));
         }
-        waiting.waiter = Some(waiter.clone().unbind());
-        Ok(Some(waiter.into_any().unbind()))
+        let parked = route.park(anchor.bind(py), WaitingTask(Arc::downgrade(waker)))?;
+        let woken = {
+            let mut waiting = waker.waiting();
+            waiting.waiter = Some(parked.waiter);
+            waiting.trap = parked.trap;
+            waiting.woken
+        };
+        if woken {
+            // Woken while parking: resume the task at once.
+            route.deliver(WaitingTask(Arc::downgrade(waker)));
+        }
+        Ok(Some(parked.yielded))
+    }
+
+    /// Under trio, the task resumes by sending an outcome into our trap; pass
+    /// it on, so that a cancellation is raised here (and ends the awaitable).
+    fn resume_trap(&self, py: Python<'_>, outcome: &Bound<'_, PyAny>) -> PyResult<()> {
+        let trap = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|waker| waker.waiting().trap.take());
+        let Some(trap) = trap else {
+            return Ok(());
+        };
+        match trap.bind(py).call_method1("send", (outcome,)) {
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => Ok(()),
+            Err(err) => {
+                self.end(Stage::Done);
+                Err(err)
+            }
+            Ok(_) => Err(PyRuntimeError::new_err("trio yielded twice from one wait")),
+        }
     }
 
     /// Drop the Rust future, whatever stage it is in, and forget the waiter.
@@ -373,8 +530,11 @@ impl RustAwaitable {
         let old = std::mem::replace(&mut *self.stage(), then);
         drop(old);
         if let Some(waker) = &*self.waker.lock().unwrap_or_else(PoisonError::into_inner) {
-            let waiter = waker.waiting().waiter.take();
-            drop(waiter);
+            let parked = {
+                let mut waiting = waker.waiting();
+                (waiting.waiter.take(), waiting.trap.take())
+            };
+            drop(parked);
         }
     }
 }
@@ -393,10 +553,11 @@ impl RustAwaitable {
         self.step(py)
     }
 
-    /// Step once (the value sent in is ignored: a Rust future takes no input).
-    fn send(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
-        drop(value);
-        self.step(py)
+    /// Step once. The value sent in is ignored (a Rust future takes no input),
+    /// except under trio, where it is the outcome of the wait.
+    fn send(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.resume_trap(py, &value)?;
+        as_sent(py, self.step(py)?)
     }
 
     /// Drop the Rust future and raise the exception given, as a coroutine that
@@ -426,16 +587,36 @@ impl RustAwaitable {
         if matches!(&*self.stage(), Stage::Done | Stage::Cancelled(_)) {
             return Ok(false);
         }
-        let waiter = self
+        let waker = self
             .waker
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .and_then(|waker| waker.waiting().waiter.take());
+            .clone();
         let message = msg.as_ref().map(|m| m.clone_ref(py));
-        self.end(Stage::Cancelled(msg));
-        if let Some(waiter) = waiter {
-            Future::cancel(waiter.bind(py), message)?;
+        let stage = Stage::Cancelled(msg);
+        let Some(waker) = waker else {
+            self.end(stage);
+            return Ok(true);
+        };
+        let is_future = waker
+            .waiting()
+            .waiter
+            .as_ref()
+            .is_some_and(|w| w.bind(py).is_instance_of::<Future>());
+        if is_future {
+            // asyncio: cancelling the waiter wakes the Task, whose next step
+            // finds us cancelled.
+            let waiter = waker.waiting().waiter.take();
+            self.end(stage);
+            if let Some(waiter) = waiter {
+                Future::cancel(waiter.bind(py).cast::<Future>()?, message)?;
+            }
+        } else {
+            // trio: resume the parked task the way a wake-up would.
+            if let Some((_, route)) = waker.route.get() {
+                route.deliver(WaitingTask(Arc::downgrade(&waker)));
+            }
+            self.end(stage);
         }
         Ok(true)
     }
@@ -456,6 +637,7 @@ impl RustAwaitable {
             && let Ok(waiting) = waker.waiting.try_lock()
         {
             visit.call(&waiting.waiter)?;
+            visit.call(&waiting.trap)?;
         }
         Ok(())
     }
@@ -471,6 +653,26 @@ impl RustAwaitable {
             Stage::Cancelled(_) => "<RustAwaitable cancelled>",
             Stage::Done => "<RustAwaitable done>",
         }
+    }
+}
+
+/// The async library running this thread, as sniffio names it ("asyncio",
+/// "trio"); "asyncio" when sniffio is not installed.
+fn current_library(py: Python<'_>) -> PyResult<String> {
+    static CURRENT: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
+    let current = CURRENT.get_or_init(py, || {
+        py.import("sniffio")
+            .and_then(|sniffio| sniffio.getattr("current_async_library"))
+            .ok()
+            .map(Bound::unbind)
+    });
+    match current {
+        // Not running under any library: asyncio's error says so best.
+        Some(current) => match current.bind(py).call0() {
+            Ok(name) => name.extract(),
+            Err(_) => running_loop(py).map(|_| "asyncio".to_owned()),
+        },
+        None => Ok("asyncio".to_owned()),
     }
 }
 

@@ -26,8 +26,10 @@
 //! loop closed with wakes pending just never drains them (nothing is left to
 //! resume), and a wake for a cancelled waiter does nothing.
 //!
-//! Not (yet) here: trio. Under trio these awaitables would need trio's own
-//! suspension (`wait_task_rescheduled`) instead of an asyncio waiter.
+//! Under trio (and anyio on trio) the same awaitables work: the first wait
+//! asks `sniffio` which library runs the task and takes the trio route
+//! (`wait_task_rescheduled`, woken through the run's token), which is not
+//! batched: trio has no `add_reader` for a foreign socket in this design.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -41,7 +43,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use super::runtimes::seconds;
 use super::{AbortOnDrop, make_order, take_order};
-use crate::awaitable::rust_future::{WaitingTask, WakeRoute};
+use crate::awaitable::rust_future::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
 
 /// Wake-ups delivered through the queues, and drains that delivered any: their
@@ -83,8 +85,10 @@ impl WakeQueue {
             WAKES.fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
         for waiting in batch {
-            if let Some(waiter) = waiting.take_waiter() {
-                Future::finish_inline(waiter.bind(py))?;
+            if let Some(waiter) = waiting.take_waiter()
+                && let Ok(waiter) = waiter.bind(py).cast::<Future>()
+            {
+                Future::finish_inline(waiter)?;
             }
         }
         Ok(())
@@ -92,6 +96,10 @@ impl WakeQueue {
 }
 
 impl WakeRoute for WakeQueue {
+    fn park(&self, anchor: &Bound<'_, PyAny>, _waiting: WaitingTask) -> PyResult<Parked> {
+        park_on_waiter(anchor)
+    }
+
     fn deliver(&self, waiting: WaitingTask) {
         let first = {
             let mut pending = self.pending();
