@@ -431,7 +431,7 @@ def goal_verdicts(results: list[Result]) -> list[tuple[str, str, str, str]]:
                     (
                         loop_name,
                         f"{group.name}: {variant} / {versus}",
-                        f"<= {bound}x",
+                        f"<= {bound:.3g}x",
                         f"{ratio:.3g}x ({verdict})",
                     )
                 )
