@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import gc
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -28,3 +29,14 @@ def run(request: pytest.FixtureRequest) -> Run[Any]:
             return runner.run(main)
 
     return run
+
+
+@pytest.fixture
+def rust_futures_all_dropped() -> Iterator[None]:
+    """Fails the test if a Rust future it made is still alive once it is over."""
+    from coroscope.awaitable import alive
+
+    before = alive()
+    yield
+    gc.collect()
+    assert alive() == before, "a Rust future outlived its test"

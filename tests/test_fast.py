@@ -5,23 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from coroscope.bridge import alive, fast_order, fast_ready, fast_sleep, wake_stats
+from coroscope.bridge import fast_order, fast_ready, fast_sleep, wake_stats
 
 from tests.conftest import Run
 
 FAST = {"burger": 0.06, "fries": 0.03, "soda": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def no_rust_future_outlives_a_test() -> Iterator[None]:
-    before = alive()
-    yield
-    gc.collect()
-    assert alive() == before
+pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 
 
 def test_the_examples_keep_the_contracts_of_the_other_bridges(run: Run[Any]) -> None:

@@ -7,8 +7,6 @@ dropped: on completion, on cancellation, on a panic, and when never awaited.
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +14,7 @@ from coroscope.awaitable import Future, RustAwaitable, alive, compute, panicking
 
 from tests.conftest import Run
 
-
-@pytest.fixture(autouse=True)
-def no_rust_future_outlives_a_test() -> Iterator[None]:
-    before = alive()
-    yield
-    gc.collect()
-    assert alive() == before
+pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 
 
 def test_awaiting_rust_futures_gives_their_output(run: Run[Any]) -> None:

@@ -7,25 +7,19 @@ it through the run's token.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import pytest
 import trio
-from coroscope.awaitable import Future, alive, compute, ready_rust, sleep_rust
+from coroscope.awaitable import Future, compute, ready_rust, sleep_rust
 from coroscope.bridge import fast_order, fast_ready, fast_sleep
 
 FAST = {"burger": 0.06, "fries": 0.03, "soda": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def no_rust_future_outlives_a_test() -> Iterator[None]:
-    before = alive()
-    yield
-    gc.collect()
-    assert alive() == before
+pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 
 
 async def every_kind() -> list[object]:

@@ -194,21 +194,33 @@ impl Future {
         }
     }
 
-    /// Move a pending future to `to`, with `fill` setting what goes with it, then
-    /// schedule its callbacks. `Ok(false)` if it was not pending (nothing done).
+    /// The one transition out of `PENDING`, under the lock: to `to`, with
+    /// `fill` setting what goes with it. Gives the loop and the callbacks to
+    /// run, or `None` if the future was not pending (nothing done).
+    fn transition(
+        &self,
+        py: Python<'_>,
+        to: State,
+        fill: impl FnOnce(&mut Core),
+    ) -> PyResult<Option<(Py<PyAny>, Vec<Callback>)>> {
+        let mut core = self.core();
+        let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
+            return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+        };
+        if core.state != State::Pending {
+            return Ok(None);
+        }
+        core.state = to;
+        fill(&mut core);
+        Ok(Some((event_loop, std::mem::take(&mut core.callbacks))))
+    }
+
+    /// Move a pending future to `to` (see [`Future::transition`]), then
+    /// schedule its callbacks. `Ok(false)` if it was not pending.
     fn complete(slf: &Bound<'_, Self>, to: State, fill: impl FnOnce(&mut Core)) -> PyResult<bool> {
         let py = slf.py();
-        let (event_loop, callbacks) = {
-            let mut core = slf.get().core();
-            let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
-                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
-            };
-            if core.state != State::Pending {
-                return Ok(false);
-            }
-            core.state = to;
-            fill(&mut core);
-            (event_loop, std::mem::take(&mut core.callbacks))
+        let Some((event_loop, callbacks)) = slf.get().transition(py, to, fill)? else {
+            return Ok(false);
         };
         let event_loop = event_loop.bind(py);
         for callback in callbacks {
@@ -230,16 +242,9 @@ impl Future {
     /// through the loop's exception handler, as a scheduled one would be.
     pub fn finish_inline(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        let (event_loop, callbacks) = {
-            let mut core = slf.get().core();
-            let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
-                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
-            };
-            if core.state != State::Pending {
-                return Ok(());
-            }
-            core.state = State::Finished;
-            (event_loop, std::mem::take(&mut core.callbacks))
+        let Some((event_loop, callbacks)) = slf.get().transition(py, State::Finished, |_| {})?
+        else {
+            return Ok(());
         };
         for callback in callbacks {
             let ran = callback
