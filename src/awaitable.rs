@@ -289,6 +289,7 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RustAwaitable>()?;
     m.add_function(wrap_pyfunction!(rust_future::alive, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::ready_rust, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::hop_rust, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::sleep_rust, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::compute, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::panicking, m)?)?;

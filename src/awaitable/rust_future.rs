@@ -702,6 +702,23 @@ pub fn ready_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAw
     into_awaitable(py, async move { Ok(value) })
 }
 
+/// ``await hop_rust(value)`` gives ``value`` back from a task spawned on tokio
+/// at the first poll: the awaiting task is woken from a tokio worker thread
+/// (one cross-thread wake-up).
+#[pyfunction]
+pub fn hop_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable(py, hop(value))
+}
+
+/// A future that hands `value` to a tokio worker and waits to get it back:
+/// spawned at the first poll, so the wake-up comes from the worker thread.
+pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    pyo3_async_runtimes::tokio::get_runtime()
+        .spawn(async move { value })
+        .await
+        .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
+}
+
 /// ``await sleep_rust(seconds, value=None)`` gives ``value`` after a tokio
 /// timer of ``seconds``: the waker is called from a tokio thread. tokio's timer
 /// ticks every millisecond, so even ``sleep_rust(0)`` waits for the next tick.

@@ -43,7 +43,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use super::runtimes::seconds;
 use super::{AbortOnDrop, make_order, take_order};
-use crate::awaitable::rust_future::{Parked, WaitingTask, WakeRoute, park_on_waiter};
+use crate::awaitable::rust_future::{Parked, WaitingTask, WakeRoute, hop, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
 
 /// Wake-ups delivered through the queues, and drains that delivered any: their
@@ -169,6 +169,13 @@ pub fn fast_ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAw
     into_awaitable_with(py, async move { Ok(value) }, route_for)
 }
 
+/// ``await fast_hop(value)``: ``value`` back from a task spawned on tokio, the
+/// wake-up coming from a tokio worker through the fast bridge's queue.
+#[pyfunction]
+pub fn fast_hop(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable_with(py, hop(value), route_for)
+}
+
 /// ``await fast_sleep(seconds, value=None)``: a tokio timer through the fast
 /// bridge (tokio's timer ticks every millisecond, as for ``sleep_rust``).
 #[pyfunction]
@@ -232,6 +239,7 @@ pub fn wake_stats() -> (u64, u64) {
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fast_ready, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_hop, m)?)?;
     m.add_function(wrap_pyfunction!(fast_sleep, m)?)?;
     m.add_function(wrap_pyfunction!(fast_order, m)?)?;
     m.add_function(wrap_pyfunction!(wake_stats, m)?)?;

@@ -51,8 +51,16 @@ pub async fn ready_async_fn(value: Py<PyAny>) -> Py<PyAny> {
     value
 }
 
+/// ``await hop_async_fn(value)``: ``value`` back from a task spawned on tokio,
+/// awaited in a PyO3 ``async fn`` (woken from the tokio worker).
+#[pyfunction]
+pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    crate::awaitable::rust_future::hop(value).await
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(order_native, m)?)?;
     m.add_function(wrap_pyfunction!(ready_async_fn, m)?)?;
+    m.add_function(wrap_pyfunction!(hop_async_fn, m)?)?;
     Ok(())
 }

@@ -61,6 +61,13 @@ pub fn ready_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<
     future_into_py(py, async move { Ok(value) })
 }
 
+/// ``await hop_future_into_py(value)``: ``value`` back from a task spawned on
+/// tokio, through ``future_into_py`` (which itself runs on tokio).
+#[pyfunction]
+pub fn hop_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    future_into_py(py, crate::awaitable::rust_future::hop(value))
+}
+
 /// ``await order(items, *, prep_times=None)``: PyBurger through
 /// ``future_into_py``. Cooks every item concurrently on tokio and returns their
 /// names in the order they finished (``value_meal`` is burger, soda, fries).
@@ -256,6 +263,7 @@ pub fn into_cancelling_future(
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rust_sleep, m)?)?;
     m.add_function(wrap_pyfunction!(ready_future_into_py, m)?)?;
+    m.add_function(wrap_pyfunction!(hop_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(order, m)?)?;
     m.add_function(wrap_pyfunction!(order_blocking, m)?)?;
     m.add_function(wrap_pyfunction!(current_loop, m)?)?;
