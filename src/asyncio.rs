@@ -7,7 +7,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
@@ -20,13 +20,18 @@ pub fn invalid_state(py: Python<'_>, message: impl Into<String>) -> PyErr {
     }
 }
 
+/// The `asyncio.CancelledError` type.
+pub fn cancelled_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static CANCELLED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    CANCELLED_ERROR.import(py, "asyncio", "CancelledError")
+}
+
 /// A new `asyncio.CancelledError`, with `message` as its argument if there is one.
 pub fn cancelled_error<'py>(
     py: Python<'py>,
     message: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    static CANCELLED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    let ty = CANCELLED_ERROR.import(py, "asyncio", "CancelledError")?;
+    let ty = cancelled_error_type(py)?;
     match message {
         Some(message) => ty.call1((message,)),
         None => ty.call0(),
@@ -84,39 +89,49 @@ pub fn call_soon<'py>(
     Ok(())
 }
 
-/// Finish `future` with `value` from any thread: the loop thread runs
-/// `asyncio.futures._set_result_unless_cancelled(future, value)` at its next
-/// iteration, through `loop.call_soon_threadsafe` (the one loop method that may
-/// be called from another thread). "Unless cancelled", because by the time the
-/// call runs the awaiting task may have cancelled the future.
+/// `loop.call_soon_threadsafe(*call(py))` from any thread (the one loop method
+/// that may be called from another thread), attaching for the call; `call`
+/// makes `(callback, *args)` once attached.
 ///
-/// The thread attaches to the interpreter for the call: that wait for the GIL
-/// is the cost [`crate::bridge`]'s fast bridge removes. Nothing is left to
-/// wake if the interpreter is shutting down or the loop is closed, so both are
-/// skipped quietly; any other failure goes to `sys.unraisablehook`.
-pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: Py<PyAny>) {
-    static SET_RESULT_UNLESS_CANCELLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// That wait for the GIL is the cost [`crate::bridge`]'s fast bridge removes.
+/// Nothing is left to run if the interpreter is shutting down or the loop is
+/// closed, so both are skipped quietly; any other failure goes to
+/// `sys.unraisablehook`.
+pub fn post_threadsafe(
+    event_loop: &Py<PyAny>,
+    call: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
+) {
     Python::try_attach(|py| {
         let event_loop = event_loop.bind(py);
-        let scheduled = (|| -> PyResult<()> {
+        let posted = (|| -> PyResult<()> {
             if event_loop
                 .call_method0(intern!(py, "is_closed"))?
                 .is_truthy()?
             {
                 return Ok(());
             }
-            let setter = SET_RESULT_UNLESS_CANCELLED.import(
-                py,
-                "asyncio.futures",
-                "_set_result_unless_cancelled",
-            )?;
-            event_loop
-                .call_method1(intern!(py, "call_soon_threadsafe"), (setter, future, value))?;
+            event_loop.call_method1(intern!(py, "call_soon_threadsafe"), call(py)?)?;
             Ok(())
         })();
-        if let Err(err) = scheduled {
+        if let Err(err) = posted {
             err.write_unraisable(py, Some(event_loop));
         }
+    });
+}
+
+/// Finish `future` with `value` from any thread: the loop thread runs
+/// `asyncio.futures._set_result_unless_cancelled(future, value)` at its next
+/// iteration ([`post_threadsafe`]). "Unless cancelled", because by the time the
+/// call runs the awaiting task may have cancelled the future.
+pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: Py<PyAny>) {
+    static SET_RESULT_UNLESS_CANCELLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    post_threadsafe(event_loop, |py| {
+        let setter = SET_RESULT_UNLESS_CANCELLED.import(
+            py,
+            "asyncio.futures",
+            "_set_result_unless_cancelled",
+        )?;
+        PyTuple::new(py, [setter.clone().unbind(), future, value])
     });
 }
 

@@ -41,10 +41,10 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple};
 
 use super::{Step, send_step, throw_step};
-use crate::asyncio::{copy_context, invalid_state};
+use crate::asyncio::{cancelled_error_type, copy_context, invalid_state};
 use crate::awaitable::Future;
 
 const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
@@ -90,8 +90,10 @@ pub struct Task {
     state: Mutex<TaskState>,
 }
 
-/// asyncio's task bookkeeping: the C functions when asyncio has them.
+/// asyncio's task bookkeeping (the C functions when asyncio has them), looked
+/// up once rather than at every task creation or step.
 struct Registry {
+    is_coroutine: Py<PyAny>,
     register: Py<PyAny>,
     enter: Py<PyAny>,
     leave: Py<PyAny>,
@@ -103,6 +105,10 @@ fn registry(py: Python<'_>) -> PyResult<&Registry> {
     REGISTRY.get_or_try_init(py, || {
         let tasks = py.import("asyncio.tasks")?;
         Ok::<_, PyErr>(Registry {
+            is_coroutine: py
+                .import("asyncio.coroutines")?
+                .getattr("iscoroutine")?
+                .unbind(),
             register: tasks.getattr("_register_task")?.unbind(),
             enter: tasks.getattr("_enter_task")?.unbind(),
             leave: tasks.getattr("_leave_task")?.unbind(),
@@ -252,7 +258,7 @@ impl Task {
                 }
                 Ok(())
             }
-            Err(err) if err.is_instance(py, &cancelled_error_type(py)?) => {
+            Err(err) if err.is_instance(py, cancelled_error_type(py)?.as_any()) => {
                 slf.get().state().finished = true;
                 future
                     .get()
@@ -270,14 +276,6 @@ impl Task {
             }
         }
     }
-}
-
-fn cancelled_error_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    static CANCELLED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    Ok(CANCELLED_ERROR
-        .import(py, "asyncio", "CancelledError")?
-        .clone()
-        .into_any())
 }
 
 #[pymethods]
@@ -318,9 +316,11 @@ impl Task {
     ) -> PyResult<()> {
         let py = slf.py();
         slf.as_super().get().__init__(py, r#loop)?;
-        let asyncio = py.import(intern!(py, "asyncio"))?;
-        if !asyncio
-            .call_method1(intern!(py, "iscoroutine"), (&coro,))?
+        let registry = registry(py)?;
+        if !registry
+            .is_coroutine
+            .bind(py)
+            .call1((&coro,))?
             .is_truthy()?
         {
             slf.get().state().log_destroy_pending = false;
@@ -329,7 +329,6 @@ impl Task {
                 coro.repr()?
             )));
         }
-        let registry = registry(py)?;
         let name = match name.filter(|n| !n.is_none()) {
             Some(name) => name.str()?.into_any(),
             None => {
@@ -374,7 +373,7 @@ impl Task {
         }
         let must_cancel = std::mem::take(&mut slf.get().state().must_cancel);
         let exc = match exc {
-            Some(exc) if !must_cancel || exc.is_instance(&cancelled_error_type(py)?)? => Some(exc),
+            Some(exc) if !must_cancel || exc.is_instance(cancelled_error_type(py)?)? => Some(exc),
             _ if must_cancel => Some(future.get()._make_cancelled_error(py)?),
             _ => None,
         };

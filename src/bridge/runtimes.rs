@@ -28,7 +28,7 @@ use pyo3_async_runtimes::tokio::{
 use tokio::sync::oneshot;
 
 use super::{make_order, take_order};
-use crate::asyncio::copy_context;
+use crate::asyncio::{copy_context, post_threadsafe, running_loop};
 use crate::awaitable::Alive;
 
 /// Seconds as a `Duration`, or `ValueError` naming what was wrong.
@@ -199,19 +199,9 @@ impl Drop for CancelOnDrop {
             return;
         };
         // From any thread: the Task belongs to the loop's thread, so the cancel
-        // is posted there. Nothing to cancel once the loop or interpreter is gone.
-        Python::try_attach(|py| {
-            let event_loop = event_loop.bind(py);
-            let posted = (|| -> PyResult<()> {
-                if !event_loop.call_method0("is_closed")?.is_truthy()? {
-                    let cancel = task.bind(py).getattr("cancel")?;
-                    event_loop.call_method1("call_soon_threadsafe", (cancel,))?;
-                }
-                Ok(())
-            })();
-            if let Err(err) = posted {
-                err.write_unraisable(py, Some(event_loop));
-            }
+        // is posted there.
+        post_threadsafe(&event_loop, |py| {
+            PyTuple::new(py, [task.bind(py).getattr("cancel")?])
         });
     }
 }
@@ -225,9 +215,10 @@ pub fn into_cancelling_future(
     awaitable: Bound<'_, PyAny>,
 ) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + 'static> {
     let py = awaitable.py();
-    let asyncio = py.import("asyncio")?;
-    let event_loop = asyncio.call_method0("get_running_loop")?;
-    let task = asyncio.call_method1("ensure_future", (awaitable,))?;
+    let event_loop = running_loop(py)?;
+    let task = py
+        .import("asyncio")?
+        .call_method1("ensure_future", (awaitable,))?;
     let (sender, receiver) = oneshot::channel::<PyResult<Py<PyAny>>>();
     let sender = Mutex::new(Some(sender));
     let on_done = PyCFunction::new_closure(
