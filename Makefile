@@ -16,7 +16,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo tour bench-full benchmarks-md test test-rust test-python stubtest lint fmt bench clean
+.PHONY: help setup develop demo tour bench-full benchmarks-md soak test test-rust test-python stubtest lint fmt bench clean
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench-full: develop ## The full Python benchmark run (the one BENCHMARKS.md quot
 
 benchmarks-md: ## Regenerate BENCHMARKS.md from the newest results file in bench-results/
 	$(PY) -m coroscope.bench --report $$(ls bench-results/*.json | tail -1) > BENCHMARKS.md
+
+soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task storms, 8x100k thread wakes (~40 min)
+	$(PY) -m coroscope.soak
 
 lint: setup ## cargo fmt --check, clippy -D warnings, ruff
 	cargo fmt --check

@@ -19,6 +19,10 @@
 //! every variant alike. Not measured: making the coroutine (untimed setup), or
 //! taking the GIL. Throughput counts awaits.
 
+// Only `config` is used here; the loop helpers serve the loop-driven benches.
+#[allow(dead_code)]
+mod support;
+
 use coroscope::await_from_rust::{DEFAULT_MAX_STEPS, drive_send};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use pyo3::prelude::*;
@@ -134,5 +138,9 @@ fn awaitable(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, awaitable);
+criterion_group! {
+    name = benches;
+    config = support::config();
+    targets = awaitable
+}
 criterion_main!(benches);

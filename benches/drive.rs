@@ -16,6 +16,10 @@
 //! Not measured: creating the coroutine object (done in untimed setup, since a
 //! coroutine can only be run once), or taking the GIL. Throughput counts awaits.
 
+// Only `config` is used here; the loop helpers serve the loop-driven benches.
+#[allow(dead_code)]
+mod support;
+
 use coroscope::await_from_rust::{DEFAULT_MAX_STEPS, await_foo, drive_send};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use pyo3::prelude::*;
@@ -92,5 +96,9 @@ fn drive(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, drive);
+criterion_group! {
+    name = benches;
+    config = support::config();
+    targets = drive
+}
 criterion_main!(benches);

@@ -36,6 +36,7 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyList;
 use pyo3::{ffi, intern};
@@ -369,6 +370,11 @@ pub struct StepRecord {
 
 #[pymethods]
 impl StepRecord {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.sent)?;
+        visit.call(&self.value)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "<step {}: {} {} -> {} {}>",
@@ -547,6 +553,22 @@ impl Stepper {
                 history: Vec::new(),
             }),
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.iter)?;
+        // The collector may run while this thread holds the log (an
+        // allocation can trigger it): not visiting only delays a collection.
+        let Ok(log) = self.log.try_lock() else {
+            return Ok(());
+        };
+        if let State::Returned(value) = &log.state {
+            visit.call(value)?;
+        }
+        for record in &log.history {
+            visit.call(record)?;
+        }
+        Ok(())
     }
 
     /// Resume the coroutine with ``value`` (``None`` for the first step); return

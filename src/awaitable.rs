@@ -38,6 +38,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyStopIteration};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use crate::await_from_rust::not_awaitable;
 
@@ -64,13 +65,6 @@ pub(crate) fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<Py
     }
 }
 
-/// What a `send` *method* returns for a step: `__next__`'s `None` means
-/// "finished with None" to CPython, but a method returning `None` would be a
-/// yield of `None`, so a method must raise `StopIteration(None)` instead.
-pub(crate) fn as_sent(py: Python<'_>, step: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-    step.ok_or_else(|| PyStopIteration::new_err((py.None(),)))
-}
-
 /// An awaitable that is ready at once: ``await Ready(v)`` gives ``v`` without
 /// ever suspending.
 ///
@@ -94,6 +88,14 @@ impl Ready {
             value,
             awaited: AtomicBool::new(false),
         }
+    }
+
+    /// Every class here that holds Python objects shows them to the cycle
+    /// collector: a value can refer back to its awaitable (a frame that holds
+    /// both, say), and a cycle through an object the collector cannot see
+    /// through is never freed.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.value)
     }
 
     fn __await__(slf: Py<Self>) -> Py<Self> {
@@ -187,6 +189,10 @@ impl YieldN {
         })
     }
 
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.value)
+    }
+
     fn __await__(slf: Py<Self>) -> Py<Self> {
         slf
     }
@@ -244,6 +250,10 @@ pub struct Delegate {
 
 #[pymethods]
 impl Delegate {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.inner)
+    }
+
     #[new]
     fn new(awaitable: Bound<'_, PyAny>) -> PyResult<Self> {
         // Only an object whose type has `__await__` has an iterator to hand over
@@ -289,11 +299,13 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RustAwaitable>()?;
     m.add_function(wrap_pyfunction!(rust_future::alive, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::ready_rust, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::yield_rust, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::hop_rust, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::sleep_rust, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::compute, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::panicking, m)?)?;
     install_am_send::<ReadySend>(m.py())?;
     install_am_send::<FutureIter>(m.py())?;
+    install_am_send::<RustAwaitable>(m.py())?;
     Ok(())
 }

@@ -17,7 +17,9 @@
 //!   shared-pool kitchen whose waiting loop deadlocks unless it detaches;
 //! - [`ticks`]: a Rust stream consumed with `async for`;
 //! - [`fast`]: coroscope's own bridge: Rust futures polled inline, woken in
-//!   one loop iteration through a batched, GIL-free wake-up queue.
+//!   one loop iteration through a batched, GIL-free wake-up queue;
+//! - [`doorbell`]: Python threads waking the loop through Rust, with the lost
+//!   wakeup explained (what the thread-stress trial rings).
 //!
 //! The shortest summary a reader should leave with: a Rust future runs where it
 //! is polled. `future_into_py` polls on tokio's threads and finishes an asyncio
@@ -34,6 +36,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::awaitable::Alive;
 
+pub mod doorbell;
 pub mod fast;
 pub mod kitchen;
 pub mod native;
@@ -193,6 +196,7 @@ pub fn bridge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kitchen::register(m)?;
     ticks::register(m)?;
     fast::register(m)?;
+    doorbell::register(m)?;
     m.add_function(wrap_pyfunction!(crate::awaitable::rust_future::alive, m)?)?;
     Ok(())
 }

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from coroscope.awaitable import hop_rust, ready_rust, yield_rust
 from coroscope.bridge import (
     Kitchen,
     RustPanic,
@@ -24,14 +23,24 @@ from coroscope.bridge import (
     call_python,
     call_python_with_timeout,
     current_loop,
+    fast_hop,
+    fast_ready,
+    fast_yield,
+    hop_async_fn,
+    hop_future_into_py,
     order,
     order_blocking,
     order_native,
     order_threads,
+    ready_async_fn,
+    ready_future_into_py,
     rust_panic,
     rust_sleep,
     ticks,
+    yield_async_fn,
+    yield_future_into_py,
 )
+from coroscope.soak import settle
 
 from tests.conftest import Run
 
@@ -45,22 +54,12 @@ ORDERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    """Poll ``condition`` until true: for effects that land on another thread."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
-
-
 @pytest.fixture
 def baseline() -> Iterator[int]:
     """``alive()`` before the test; it must come back to it afterwards."""
     before = alive()
     yield before
-    assert wait_until(lambda: alive() == before), "a Rust future outlived its test"
+    assert settle(lambda: alive() == before), "a Rust future outlived its test"
 
 
 # --- PyBurger through both async bridges ---------------------------------------------
@@ -146,6 +145,60 @@ def test_rust_sleep_gives_none(run: Run[Any], baseline: int) -> None:
 async def call(bridged: Callable[..., Any], *args: object) -> Any:
     """Call a ``future_into_py`` function inside the running loop, and await it."""
     return await bridged(*args)
+
+
+# --- the three shapes of wait, through every bridge ------------------------------------
+
+# (shape, bridge) -> the example crossing: ready at once, pending once and woken
+# on the polling thread, or woken from a tokio worker thread. The benchmarks
+# (python -m coroscope.bench, benches/bridge.rs) time exactly these.
+CROSSINGS: dict[tuple[str, str], Callable[[object], Awaitable[object]]] = {
+    ("ready", "future_into_py"): ready_future_into_py,
+    ("ready", "pyo3_async_fn"): ready_async_fn,
+    ("ready", "rust_awaitable"): ready_rust,
+    ("ready", "fast_bridge"): fast_ready,
+    ("yield", "future_into_py"): yield_future_into_py,
+    ("yield", "pyo3_async_fn"): yield_async_fn,
+    ("yield", "rust_awaitable"): yield_rust,
+    ("yield", "fast_bridge"): fast_yield,
+    ("hop", "future_into_py"): hop_future_into_py,
+    ("hop", "pyo3_async_fn"): hop_async_fn,
+    ("hop", "rust_awaitable"): hop_rust,
+    ("hop", "fast_bridge"): fast_hop,
+}
+
+
+@pytest.mark.parametrize(("shape", "bridge"), sorted(CROSSINGS))
+def test_every_crossing_gives_its_value_back_alone_or_gathered(
+    shape: str, bridge: str, run: Run[Any], rust_futures_all_dropped: None
+) -> None:
+    cross = CROSSINGS[shape, bridge]
+
+    async def main() -> tuple[object, list[object]]:
+        return await cross("one"), await asyncio.gather(*(cross(i) for i in range(100)))
+
+    assert run(main()) == ("one", list(range(100)))
+
+
+@pytest.mark.parametrize(("shape", "bridge"), sorted(key for key in CROSSINGS if key[0] != "hop"))
+def test_only_a_crossing_that_waits_lets_the_loop_run_in_between(
+    shape: str, bridge: str, run: Run[Any]
+) -> None:
+    """A callback scheduled before the await runs during it only if the await yields.
+
+    ``future_into_py`` always yields: its asyncio future is finished later, from
+    tokio, even when the Rust future was ready at its first poll. (A hop may or
+    may not wait: the tokio task can finish before its handle is first polled.)
+    """
+    cross = CROSSINGS[shape, bridge]
+
+    async def main() -> bool:
+        ran = asyncio.Event()
+        asyncio.get_running_loop().call_soon(ran.set)
+        await cross(None)
+        return ran.is_set()
+
+    assert run(main()) is (shape != "ready" or bridge == "future_into_py")
 
 
 # --- Rust awaits Python ---------------------------------------------------------------
@@ -301,38 +354,3 @@ def test_cancelling_the_consumer_stops_the_producer(run: Run[Any], baseline: int
             await task
 
     run(main())
-
-
-# --- shutdown ------------------------------------------------------------------------
-
-EXIT_WITH_WORK_PENDING = """
-import asyncio
-from coroscope.bridge import Kitchen, order, order_native, ticks
-from coroscope.awaitable import TimerFuture, sleep_rust
-
-kitchen = Kitchen(prep_times={"burger": 0.001, "fries": 0.001, "soda": 0.001})
-
-async def main():
-    for work in (order(["burger"], prep_times={"burger": 60}), order_native(["burger"]),
-                 sleep_rust(60), TimerFuture(None, 0.05)):
-        asyncio.ensure_future(work)
-    stream = ticks(10**9, 0.001)
-    await stream.__anext__()
-    await asyncio.sleep(0.02)
-
-asyncio.run(main())
-print("exiting with Rust work pending")
-"""
-
-
-def test_the_process_exits_cleanly_with_rust_work_pending() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_WITH_WORK_PENDING],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "exiting with Rust work pending" in done.stdout
-    assert "Fatal Python error" not in done.stderr
-    assert "panicked" not in done.stderr

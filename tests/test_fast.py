@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import gc
 from typing import Any
 
 import pytest
@@ -131,18 +130,3 @@ def test_contextvars_are_the_awaiting_tasks(run: Run[Any]) -> None:
         return [await asyncio.ensure_future(child()), var.get()]
 
     assert run(main()) == [["child"], "parent"]
-
-
-def test_a_loop_closed_with_a_wake_pending_is_harmless() -> None:
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(_await(fast_sleep(0.02)))
-    loop.run_until_complete(asyncio.sleep(0.001))
-    assert not task.done()
-    loop.close()  # the timer fires later, into a queue nobody drains
-    asyncio.run(asyncio.sleep(0.05))
-    del task, loop
-    gc.collect()
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable

@@ -340,27 +340,3 @@ def test_generic_alias_and_repr_follow_asyncio() -> None:
         assert repr(future) == "<Future finished result=[1]>"
     finally:
         loop.close()
-
-
-def test_a_callback_that_raises_is_reported_and_the_others_still_run(run: Run[Any]) -> None:
-    reports: list[str] = []
-    ran: list[str] = []
-
-    def fails(future: Any) -> None:
-        raise ZeroDivisionError("in a callback")
-
-    async def main() -> None:
-        asyncio.get_running_loop().set_exception_handler(
-            lambda loop, ctx: reports.append(f"{ctx['message']}: {ctx['exception']!r}")
-        )
-        future = Future()
-        future.add_done_callback(fails)
-        future.add_done_callback(lambda f: ran.append(f.result()))
-        future.set_result("ok")
-        await asyncio.sleep(0)
-
-    run(main())
-    assert ran == ["ok"]
-    assert len(reports) == 1
-    assert reports[0].startswith("Exception in callback")
-    assert reports[0].endswith("ZeroDivisionError('in a callback')")

@@ -10,7 +10,17 @@ import asyncio
 from typing import Any
 
 import pytest
-from coroscope.awaitable import Future, RustAwaitable, alive, compute, panicking, sleep_rust
+from coroscope.await_from_rust import drive_send
+from coroscope.awaitable import (
+    Future,
+    RustAwaitable,
+    alive,
+    compute,
+    panicking,
+    ready_rust,
+    sleep_rust,
+    yield_rust,
+)
 
 from tests.conftest import Run
 
@@ -128,6 +138,29 @@ def test_a_rust_awaitable_can_be_awaited_once(run: Run[Any]) -> None:
 
     with pytest.raises(RuntimeError, match="cannot reuse already awaited RustAwaitable"):
         run(main())
+
+
+# Py_TPFLAGS_HAVE_AM_SEND (object.h): the type fills the am_send slot.
+HAVE_AM_SEND = 1 << 21
+
+
+def test_a_finished_rust_future_returns_through_am_send() -> None:
+    """``await`` (3.10/3.11) and ``drive_send`` step through ``am_send``: the value
+    comes back with a flag, not in a ``StopIteration``; the ``send`` method still
+    ends with ``StopIteration``, as every ``send`` must."""
+    assert RustAwaitable.__flags__ & HAVE_AM_SEND
+    assert drive_send(ready_rust("v")) == "v"
+    with pytest.raises(StopIteration) as stop:
+        ready_rust(None).send(None)
+    assert stop.value.value is None
+
+
+def test_a_future_that_wakes_itself_needs_no_loop_to_yield() -> None:
+    """Woken during its own poll, it yields a bare ``None``: no loop is looked up
+    until a step would have to wait for someone else."""
+    steps = yield_rust("v")
+    assert steps.send(None) is None
+    assert drive_send(steps) == "v"
 
 
 def test_stepping_needs_a_running_loop() -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from coroscope.awaitable import Future, TimerFuture
+from coroscope.awaitable import Future, TimerFuture, alive
+from coroscope.soak import settle
 
 from tests.conftest import Run
 
@@ -50,17 +52,35 @@ def test_it_is_an_asyncio_future(run: Run[Any]) -> None:
     assert run(main()) == [True, True, True]
 
 
-def test_cancelled_before_it_fires_the_timer_does_nothing(run: Run[Any]) -> None:
+@pytest.mark.parametrize(
+    "finish",
+    [
+        lambda timer: timer.cancel(),
+        lambda timer: timer.set_result("early"),
+        lambda timer: timer.set_exception(KeyError("early")),
+    ],
+    ids=["cancel", "set_result", "set_exception"],
+)
+def test_finished_before_it_fires_the_timer_stops(
+    run: Run[Any], finish: Callable[[Any], object]
+) -> None:
+    """The timer's task holds the future, its loop and its value: whatever finishes
+    the future first stops it, rather than leaving it to fire a minute later."""
     handled: list[object] = []
 
-    async def main() -> bool:
+    async def main() -> tuple[int, int]:
         asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: handled.append(ctx))
-        timer = TimerFuture("late", 0.01)
-        timer.cancel()
-        await asyncio.sleep(0.05)  # the timer fires into a cancelled future
-        return timer.cancelled()
+        before = alive()
+        timer = TimerFuture("late", 60)
+        await asyncio.sleep(0.01)  # the timer is running on tokio
+        running = alive() - before
+        finish(timer)
+        if not timer.cancelled():
+            timer.exception()  # retrieved: nothing to report
+        await asyncio.to_thread(settle, lambda: alive() == before)
+        return running, alive() - before
 
-    assert run(main()) is True
+    assert run(main()) == (1, 0)
     assert handled == []
 
 
@@ -71,10 +91,3 @@ def test_an_impossible_delay_is_refused(run: Run[Any], delay: float) -> None:
 
     with pytest.raises(ValueError, match="delay must be a finite, non-negative number"):
         run(main())
-
-
-def test_a_timer_outliving_its_loop_is_harmless() -> None:
-    loop = asyncio.new_event_loop()
-    TimerFuture("orphan", 0.01, loop=loop)
-    loop.close()
-    asyncio.run(asyncio.sleep(0.05))  # the timer fires at a closed loop: nothing to wake

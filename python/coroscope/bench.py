@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import datetime
 import gc
 import importlib.metadata
@@ -33,6 +32,7 @@ from typing import Any
 import uvloop
 
 import coroscope
+from coroscope._memory import c_heap_bytes, python_bytes
 from coroscope.await_from_rust import await_foo, drive_send, task_factory
 from coroscope.awaitable import (
     Future,
@@ -42,12 +42,14 @@ from coroscope.awaitable import (
     hop_rust,
     ready_rust,
     sleep_rust,
+    yield_rust,
 )
 from coroscope.bridge import (
     fast_hop,
     fast_order,
     fast_ready,
     fast_sleep,
+    fast_yield,
     hop_async_fn,
     hop_future_into_py,
     order,
@@ -55,6 +57,8 @@ from coroscope.bridge import (
     ready_async_fn,
     ready_future_into_py,
     rust_sleep,
+    yield_async_fn,
+    yield_future_into_py,
 )
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
@@ -214,32 +218,10 @@ async def _gather_tree(n: int) -> object:
     return await node(max(1, n.bit_length() - 1))
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
-
-
 def _heap_bytes() -> int:
-    """Bytes in use: Python's objects (tracemalloc) plus the C heap (glibc's
-    ``mallinfo2``), where Rust's boxes, wakers and tokio's timer entries live.
-    Large Python objects are in both, so this errs high, never low."""
-    libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype = _MallInfo2
-    info: _MallInfo2 = libc.mallinfo2()
-    return int(tracemalloc.get_traced_memory()[0] + info.uordblks + info.hblkhd)
+    """Bytes in use: Python's objects plus the C heap. Large Python objects are
+    in both, so this errs high, never low."""
+    return python_bytes() + c_heap_bytes()
 
 
 def _pending_memory(make: Callable[[], Awaitable[object]]) -> Workload:
@@ -329,6 +311,22 @@ GROUPS = [
         "loop's thread (PyO3's async fn, RustAwaitable, the fast bridge) finishes at "
         "the first step.",
         goals=(("fast_bridge", "future_into_py", 0.05),),
+    ),
+    Group(
+        "bridge_pending_same_thread",
+        "await a Rust future that is pending once and wakes itself on its own thread",
+        [
+            ("future_into_py", _sequential(lambda: yield_future_into_py(1))),
+            ("pyo3_async_fn", _sequential(lambda: yield_async_fn(1))),
+            ("rust_awaitable", _sequential(lambda: yield_rust(1))),
+            ("fast_bridge", _sequential(lambda: fast_yield(1))),
+        ],
+        ops=20_000,
+        reading="A wake from inside the poll needs no other thread: the bridges that "
+        "poll on the loop's thread yield one bare step to the loop and poll again; "
+        "future_into_py polls on tokio and still crosses back through "
+        "call_soon_threadsafe.",
+        goals=(("fast_bridge", "future_into_py", 1 / 3),),
     ),
     Group(
         "sleep_zero",

@@ -61,8 +61,9 @@ struct TaskState {
     /// The future the coroutine is waiting on, if any: what `cancel()` cancels.
     fut_waiter: Option<Py<PyAny>>,
     /// `self._step` and `self._wakeup` as bound methods, and `{"context": ..}`:
-    /// made once, not at every step (they hold the task: a cycle the
-    /// collector sees through `__traverse__`).
+    /// made once, not at every step. They hold the task, a cycle (the collector
+    /// sees it through `__traverse__`) broken when the coroutine finishes, so
+    /// that a finished task is freed by its refcount, as a C Task is.
     step: Option<Py<PyAny>>,
     wakeup: Option<Py<PyAny>>,
     in_context: Option<Py<PyDict>>,
@@ -241,6 +242,22 @@ impl Task {
         Ok(())
     }
 
+    /// The coroutine is over: mark it, and let go of the cached bound methods
+    /// (the task's cycle through itself).
+    fn mark_finished(&self) {
+        let cached = {
+            let mut state = self.state();
+            state.finished = true;
+            (
+                state.step.take(),
+                state.wakeup.take(),
+                state.in_context.take(),
+            )
+        };
+        // Dropped outside the lock: a last reference may run Python code.
+        drop(cached);
+    }
+
     /// The coroutine finished (`outcome`): finish the future part to match.
     fn settle(slf: &Bound<'_, Self>, outcome: PyResult<Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
@@ -248,7 +265,7 @@ impl Task {
         match outcome {
             Ok(value) => {
                 let cancel_instead = std::mem::take(&mut slf.get().state().must_cancel);
-                slf.get().state().finished = true;
+                slf.get().mark_finished();
                 if cancel_instead {
                     // cancel() came right before the coroutine returned.
                     let message = future.get()._cancel_message(py);
@@ -259,7 +276,7 @@ impl Task {
                 Ok(())
             }
             Err(err) if err.is_instance(py, cancelled_error_type(py)?.as_any()) => {
-                slf.get().state().finished = true;
+                slf.get().mark_finished();
                 future
                     .get()
                     .set_cancelled_exc(err.into_value(py).into_any());
@@ -267,7 +284,7 @@ impl Task {
                 Ok(())
             }
             Err(err) => {
-                slf.get().state().finished = true;
+                slf.get().mark_finished();
                 let fatal = err.is_instance_of::<PyKeyboardInterrupt>(py)
                     || err.is_instance_of::<PySystemExit>(py);
                 Future::set_exception(future, err.value(py).clone().into_any())?;

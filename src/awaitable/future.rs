@@ -775,21 +775,24 @@ impl AmSend for FutureIter {
 
 #[pymethods]
 impl FutureIter {
+    /// The cycle a pending await makes: task → coroutine → this iterator →
+    /// future → its callbacks → the task's wake-up → task. Unseen, a task
+    /// abandoned while it waits (its loop closed, say) would never be freed.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.future)
+    }
+
     fn __iter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
     fn __next__(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
-        match Self::am_send(slf, &slf.py().None().into_bound(slf.py()))? {
-            Sent::Yield(value) => Ok(Some(value.unbind())),
-            Sent::Return(value) => super::finish(slf.py(), &value.unbind()),
-        }
+        Self::am_send(slf, &slf.py().None().into_bound(slf.py()))?.into_next()
     }
 
     /// Step once; the value sent in is ignored, as asyncio's future ignores it.
     fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        drop(value);
-        super::as_sent(slf.py(), Self::__next__(slf)?)
+        Self::am_send(slf, &value)?.into_send()
     }
 
     /// Raise the given exception here, as generators' ``throw`` does, ending

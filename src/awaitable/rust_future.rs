@@ -7,7 +7,9 @@
 //!
 //! 1. **Step.** The Task steps the awaitable (`__next__` / `send`), which polls
 //!    the Rust future on the loop's thread, with a [`LoopWaker`].
-//! 2. **Ready** → the await returns the value (or raises the error).
+//! 2. **Ready** → the await returns the value (or raises the error). The type
+//!    fills the `am_send` slot ([`super::slots`]), so on 3.10/3.11 the value
+//!    comes back without a `StopIteration`.
 //! 3. **Pending** → the awaitable yields a fresh pending asyncio [`Future`] (a
 //!    "waiter") and the Task sleeps on it, exactly as for `await some_future`.
 //! 4. **Wake** (from any thread) → the waker finishes the waiter through
@@ -18,14 +20,15 @@
 //! - A future may wake itself *during* the poll (a cooperative yield does). The
 //!   waker then has no waiter to finish yet, so it records "woken", and the
 //!   step yields a bare `None` instead, which asyncio answers by stepping the
-//!   Task again on the next loop iteration: no waiter, no thread hop.
+//!   Task again on the next loop iteration: no waiter, no thread hop, and not
+//!   even a loop lookup (only a check that the task is not trio's).
 //! - Cancellation is dropping. Cancelling the Task cancels the waiter and
 //!   throws `CancelledError` into the coroutine, whose `await` hands it to our
 //!   `throw`: the Rust future is dropped there, which is how a Rust future is
 //!   cancelled (its destructors release what it held). [`alive`] counts Rust
 //!   futures still held, so tests can prove the drop.
 //!
-//! Which scheduler is waiting is asked once, at the first wait, with
+//! Which scheduler is waiting is asked once, at the first wait that parks, with
 //! `sniffio`: asyncio's Task sleeps on a waiter future; a trio task parks in
 //! `wait_task_rescheduled` and is rescheduled through the run's token
 //! ([`TrioRoute`]). A [`WakeRoute`] holds each scheduler's way.
@@ -50,9 +53,9 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
+use super::REUSED;
 use super::future::{Future, thrown};
-use super::slots::panic_error;
-use super::{REUSED, as_sent, finish};
+use super::slots::{AmSend, Sent, panic_error};
 use crate::asyncio::{cancelled_error, running_loop, set_result_threadsafe};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
@@ -420,7 +423,7 @@ impl RustAwaitable {
     }
 
     /// One step: poll once and say what the awaiting coroutine gets.
-    fn step(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn step<'py>(&self, py: Python<'py>) -> PyResult<Sent<'py>> {
         // Bound first: a guard made in the `match` head would live through the arms.
         let taken = std::mem::replace(&mut *self.stage(), Stage::Polling);
         let mut future = match taken {
@@ -452,7 +455,7 @@ impl RustAwaitable {
             Ok(Poll::Ready(output)) => {
                 *self.stage() = Stage::Done;
                 drop(future);
-                finish(py, &output?)
+                Ok(Sent::Return(output?.into_bound(py)))
             }
             Ok(Poll::Pending) => {
                 {
@@ -470,11 +473,17 @@ impl RustAwaitable {
 
     /// After a `Pending` poll: park the awaiting task until a wake-up (or, on
     /// asyncio, yield a bare `None` if the future already woke itself).
-    fn wait_for_wake(&self, py: Python<'_>, waker: &Arc<LoopWaker>) -> PyResult<Option<Py<PyAny>>> {
+    fn wait_for_wake<'py>(&self, py: Python<'py>, waker: &Arc<LoopWaker>) -> PyResult<Sent<'py>> {
         let (anchor, route) = match waker.route.get() {
             Some(route) => route,
             None => {
-                let (anchor, route) = if current_library(py)? == "trio" {
+                let trio = under_trio(py)?;
+                if !trio && waker.waiting().woken {
+                    // asyncio, and the future woke itself: a bare yield needs
+                    // no route (nor a loop lookup) yet.
+                    return Ok(Sent::Yield(py.None().into_bound(py)));
+                }
+                let (anchor, route) = if trio {
                     TrioRoute::here(py)?
                 } else {
                     let event_loop = running_loop(py)?;
@@ -487,7 +496,7 @@ impl RustAwaitable {
             }
         };
         if route.bare_yield_ok() && waker.waiting().woken {
-            return Ok(Some(py.None()));
+            return Ok(Sent::Yield(py.None().into_bound(py)));
         }
         let parked = route.park(anchor.bind(py), WaitingTask(Arc::downgrade(waker)))?;
         let woken = {
@@ -500,7 +509,7 @@ impl RustAwaitable {
             // Woken while parking: resume the task at once.
             route.deliver(WaitingTask(Arc::downgrade(waker)));
         }
-        Ok(Some(parked.yielded))
+        Ok(Sent::Yield(parked.yielded.into_bound(py)))
     }
 
     /// Under trio, the task resumes by sending an outcome into our trap; pass
@@ -539,6 +548,16 @@ impl RustAwaitable {
     }
 }
 
+/// `await` on 3.10/3.11 steps through this slot: a finished Rust future hands
+/// its value back without a `StopIteration`.
+impl AmSend for RustAwaitable {
+    fn am_send<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {
+        let (py, this) = (slf.py(), slf.get());
+        this.resume_trap(py, value)?;
+        this.step(py)
+    }
+}
+
 #[pymethods]
 impl RustAwaitable {
     fn __await__(slf: Py<Self>) -> Py<Self> {
@@ -550,14 +569,13 @@ impl RustAwaitable {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.step(py)
+        self.step(py)?.into_next()
     }
 
     /// Step once. The value sent in is ignored (a Rust future takes no input),
     /// except under trio, where it is the outcome of the wait.
-    fn send(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.resume_trap(py, &value)?;
-        as_sent(py, self.step(py)?)
+    fn send(slf: &Bound<'_, Self>, value: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::am_send(slf, &value)?.into_send()
     }
 
     /// Drop the Rust future and raise the exception given, as a coroutine that
@@ -656,30 +674,39 @@ impl RustAwaitable {
     }
 }
 
-/// The async library running this thread, as sniffio names it ("asyncio",
-/// "trio"); "asyncio" when sniffio is not installed.
-fn current_library(py: Python<'_>) -> PyResult<String> {
-    static CURRENT: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
-    let current = CURRENT.get_or_init(py, || {
-        py.import("sniffio")
-            .and_then(|sniffio| sniffio.getattr("current_async_library"))
-            .ok()
-            .map(Bound::unbind)
+/// Whether the awaiting task is trio's. This is sniffio's own test (trio sets
+/// `sniffio.thread_local.name` while it runs; trio-asyncio uses the context
+/// variable), read directly rather than through `current_async_library()`,
+/// which costs a Python call plus `asyncio.current_task()` on asyncio: a future
+/// that wakes itself asks on every await. False when sniffio is not installed.
+fn under_trio(py: Python<'_>) -> PyResult<bool> {
+    static SNIFFIO: PyOnceLock<Option<(Py<PyAny>, Py<PyAny>)>> = PyOnceLock::new();
+    let sniffio = SNIFFIO.get_or_init(py, || {
+        let sniffio = py.import("sniffio").ok()?;
+        let thread_local = sniffio.getattr("thread_local").ok()?;
+        let cvar = sniffio.getattr("current_async_library_cvar").ok()?;
+        Some((thread_local.unbind(), cvar.unbind()))
     });
-    match current {
-        // Not running under any library: asyncio's error says so best.
-        Some(current) => match current.bind(py).call0() {
-            Ok(name) => name.extract(),
-            Err(_) => running_loop(py).map(|_| "asyncio".to_owned()),
-        },
-        None => Ok("asyncio".to_owned()),
+    let Some((thread_local, cvar)) = sniffio else {
+        return Ok(false);
+    };
+    let mut name = thread_local.bind(py).getattr("name")?;
+    if name.is_none() {
+        name = cvar.bind(py).call_method0("get")?;
     }
+    Ok(!name.is_none() && name.eq("trio")?)
 }
 
 // --- examples --------------------------------------------------------------
 
-/// A Rust future made to `Pending` once: it wakes itself and yields, like
-/// `tokio::task::yield_now`, but needing no runtime.
+/// Pending once, woken at once from inside its own poll, on the polling
+/// thread: like `tokio::task::yield_now`, but needing no runtime. What each
+/// bridge does with a future that waits without any other thread involved.
+pub fn yield_now() -> impl RustFuture<Output = ()> + Send {
+    YieldNow(false)
+}
+
+/// The future behind [`yield_now`]; `true` once it has been pending.
 struct YieldNow(bool);
 
 impl RustFuture for YieldNow {
@@ -700,6 +727,17 @@ impl RustFuture for YieldNow {
 #[pyfunction]
 pub fn ready_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable(py, async move { Ok(value) })
+}
+
+/// ``await yield_rust(value)`` gives ``value`` from a Rust future that is
+/// pending once and wakes itself on the loop's thread: one bare yield to the
+/// loop, no other thread.
+#[pyfunction]
+pub fn yield_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable(py, async move {
+        yield_now().await;
+        Ok(value)
+    })
 }
 
 /// ``await hop_rust(value)`` gives ``value`` back from a task spawned on tokio
@@ -757,7 +795,7 @@ pub fn compute(py: Python<'_>, n: u64) -> PyResult<Bound<'_, RustAwaitable>> {
         let mut total: u128 = 0;
         for start in (0..n).step_by(CHUNK as usize) {
             total += (start..n.min(start + CHUNK)).map(u128::from).sum::<u128>();
-            YieldNow(false).await;
+            yield_now().await;
         }
         Ok(total)
     })
@@ -768,7 +806,7 @@ pub fn compute(py: Python<'_>, n: u64) -> PyResult<Bound<'_, RustAwaitable>> {
 #[pyfunction]
 pub fn panicking(py: Python<'_>, message: String) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable(py, async move {
-        YieldNow(false).await;
+        yield_now().await;
         explode(&message)
     })
 }

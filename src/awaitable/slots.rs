@@ -23,6 +23,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use pyo3::exceptions::PyStopIteration;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -38,6 +39,26 @@ pub enum Sent<'py> {
     Yield(Bound<'py, PyAny>),
     /// The await is over and this is its result.
     Return(Bound<'py, PyAny>),
+}
+
+impl Sent<'_> {
+    /// The step as `__next__` reports it: the value yielded, or the end.
+    pub fn into_next(self) -> PyResult<Option<Py<PyAny>>> {
+        match self {
+            Sent::Yield(value) => Ok(Some(value.unbind())),
+            Sent::Return(value) => super::finish(value.py(), &value.unbind()),
+        }
+    }
+
+    /// The step as a `send` *method* reports it. `__next__`'s `None` means
+    /// "finished with None" to CPython, but a method returning `None` would be
+    /// a yield of `None`, so a method always ends with `StopIteration`.
+    pub fn into_send(self) -> PyResult<Py<PyAny>> {
+        match self {
+            Sent::Yield(value) => Ok(value.unbind()),
+            Sent::Return(value) => Err(PyStopIteration::new_err((value.unbind(),))),
+        }
+    }
 }
 
 /// An iterator pyclass that can be stepped through `am_send`.

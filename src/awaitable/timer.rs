@@ -9,13 +9,22 @@
 //! book's version) makes 1,000 concurrent timers cost 1,000 OS threads. Here all
 //! timers share tokio's timer wheel on the runtime pyo3-async-runtimes already
 //! runs: one spawned task per timer (a few hundred bytes), no thread of its own.
+//!
+//! The second thing: a cancelled timer must not live on. Its task holds the
+//! future, the loop and the value; left to fire, 100,000 cancelled 60 s timers
+//! would hold them all for a minute. Whatever finishes the future first
+//! (`cancel()`, or a `set_result` / `set_exception` of its own) aborts the task.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use tokio::task::AbortHandle;
+
+use super::Alive;
 use super::future::Future;
 use crate::asyncio::set_result_threadsafe;
 
@@ -25,11 +34,14 @@ use crate::asyncio::set_result_threadsafe;
 /// ``TimerFuture(value, delay, *, loop=None)`` is an ``asyncio``-compatible
 /// future (a ``Future`` subclass): await it, gather it, cancel it. The timer
 /// starts at once and all timers share one tokio runtime, so 1,000 of them
-/// gathered finish together after about one ``delay``. Cancelling it does not
-/// stop the timer: when it fires, it finds the future cancelled and does
-/// nothing.
+/// gathered finish together after about one ``delay``. Cancelling it (or
+/// finishing it by hand) stops the timer.
 #[pyclass(frozen, extends = Future, module = "coroscope.awaitable")]
-pub struct TimerFuture;
+pub struct TimerFuture {
+    /// The timer's tokio task, set by `__init__`, aborted by whatever finishes
+    /// the future before it fires.
+    timer: Mutex<Option<AbortHandle>>,
+}
 
 #[pymethods]
 impl TimerFuture {
@@ -39,7 +51,9 @@ impl TimerFuture {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(Future::__new__(args, kwargs)).add_subclass(TimerFuture)
+        PyClassInitializer::from(Future::__new__(args, kwargs)).add_subclass(TimerFuture {
+            timer: Mutex::new(None),
+        })
     }
 
     #[pyo3(signature = (value, delay, *, r#loop = None))]
@@ -59,10 +73,54 @@ impl TimerFuture {
         future.get().__init__(py, r#loop)?;
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
-        pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+        let timer = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+            let _alive = Alive::new();
             tokio::time::sleep(delay).await;
             set_result_threadsafe(&event_loop, future, value);
         });
+        let previous = slf.get().timer().replace(timer.abort_handle());
+        // `__init__` called again: the first timer must not finish the future.
+        if let Some(previous) = previous {
+            previous.abort();
+        }
         Ok(())
+    }
+
+    /// Cancel the future (see ``Future.cancel``) and stop its timer.
+    #[pyo3(signature = (msg = None))]
+    fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
+        let cancelled = Future::cancel(slf.as_super(), msg)?;
+        if cancelled {
+            slf.get().stop_timer();
+        }
+        Ok(cancelled)
+    }
+
+    /// Finish the future before its timer (see ``Future.set_result``).
+    fn set_result(slf: &Bound<'_, Self>, result: Py<PyAny>) -> PyResult<()> {
+        Future::set_result(slf.as_super(), result)?;
+        slf.get().stop_timer();
+        Ok(())
+    }
+
+    /// Fail the future before its timer (see ``Future.set_exception``).
+    fn set_exception(slf: &Bound<'_, Self>, exception: Bound<'_, PyAny>) -> PyResult<()> {
+        Future::set_exception(slf.as_super(), exception)?;
+        slf.get().stop_timer();
+        Ok(())
+    }
+}
+
+impl TimerFuture {
+    /// Abort the timer's task, if it has not fired yet: it holds the future,
+    /// its loop and its value until it is dropped.
+    fn stop_timer(&self) {
+        if let Some(timer) = self.timer().take() {
+            timer.abort();
+        }
+    }
+
+    fn timer(&self) -> std::sync::MutexGuard<'_, Option<AbortHandle>> {
+        self.timer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -43,7 +43,9 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use super::runtimes::seconds;
 use super::{AbortOnDrop, make_order, take_order};
-use crate::awaitable::rust_future::{Parked, WaitingTask, WakeRoute, hop, park_on_waiter};
+use crate::awaitable::rust_future::{
+    Parked, WaitingTask, WakeRoute, hop, park_on_waiter, yield_now,
+};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
 
 /// Wake-ups delivered through the queues, and drains that delivered any: their
@@ -123,7 +125,7 @@ fn queues() -> MutexGuard<'static, HashMap<usize, Arc<WakeQueue>>> {
 
 /// The fast route for `event_loop` (a `RouteFor`): its queue, made and wired
 /// to the loop the first time.
-fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> {
+pub fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> {
     let key = event_loop.as_ptr() as usize;
     if let Some(queue) = queues().get(&key) {
         return Ok(queue.clone());
@@ -167,6 +169,21 @@ fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> {
 #[pyfunction]
 pub fn fast_ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable_with(py, async move { Ok(value) }, route_for)
+}
+
+/// ``await fast_yield(value)``: a Rust future pending once and woken on the
+/// loop's thread, through the fast bridge (the wake needs no queue: it is
+/// seen at the end of the poll, and the step yields to the loop bare).
+#[pyfunction]
+pub fn fast_yield(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+    into_awaitable_with(
+        py,
+        async move {
+            yield_now().await;
+            Ok(value)
+        },
+        route_for,
+    )
 }
 
 /// ``await fast_hop(value)``: ``value`` back from a task spawned on tokio, the
@@ -239,6 +256,7 @@ pub fn wake_stats() -> (u64, u64) {
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fast_ready, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_yield, m)?)?;
     m.add_function(wrap_pyfunction!(fast_hop, m)?)?;
     m.add_function(wrap_pyfunction!(fast_sleep, m)?)?;
     m.add_function(wrap_pyfunction!(fast_order, m)?)?;

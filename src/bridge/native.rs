@@ -51,6 +51,15 @@ pub async fn ready_async_fn(value: Py<PyAny>) -> Py<PyAny> {
     value
 }
 
+/// ``await yield_async_fn(value)``: ``value`` from a PyO3 ``async fn`` that is
+/// pending once and wakes itself: PyO3's coroutine then yields a bare ``None``
+/// to the loop (its ``asyncio.sleep(0)``) instead of an asyncio future.
+#[pyfunction]
+pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
+    crate::awaitable::rust_future::yield_now().await;
+    value
+}
+
 /// ``await hop_async_fn(value)``: ``value`` back from a task spawned on tokio,
 /// awaited in a PyO3 ``async fn`` (woken from the tokio worker).
 #[pyfunction]
@@ -61,6 +70,7 @@ pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(order_native, m)?)?;
     m.add_function(wrap_pyfunction!(ready_async_fn, m)?)?;
+    m.add_function(wrap_pyfunction!(yield_async_fn, m)?)?;
     m.add_function(wrap_pyfunction!(hop_async_fn, m)?)?;
     Ok(())
 }

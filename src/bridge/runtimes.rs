@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 use super::{make_order, take_order};
 use crate::asyncio::{copy_context, post_threadsafe, running_loop};
 use crate::awaitable::Alive;
+use crate::awaitable::rust_future::yield_now;
 
 /// Seconds as a `Duration`, or `ValueError` naming what was wrong.
 pub fn seconds(what: &str, seconds: f64) -> PyResult<Duration> {
@@ -59,6 +60,17 @@ pub fn rust_sleep(py: Python<'_>, seconds: f64) -> PyResult<Bound<'_, PyAny>> {
 #[pyfunction]
 pub fn ready_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
     future_into_py(py, async move { Ok(value) })
+}
+
+/// ``await yield_future_into_py(value)``: ``value`` from a Rust future that is
+/// pending once and wakes itself (on the tokio worker that polls it), through
+/// ``future_into_py``.
+#[pyfunction]
+pub fn yield_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    future_into_py(py, async move {
+        yield_now().await;
+        Ok(value)
+    })
 }
 
 /// ``await hop_future_into_py(value)``: ``value`` back from a task spawned on
@@ -254,6 +266,7 @@ pub fn into_cancelling_future(
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rust_sleep, m)?)?;
     m.add_function(wrap_pyfunction!(ready_future_into_py, m)?)?;
+    m.add_function(wrap_pyfunction!(yield_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(hop_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(order, m)?)?;
     m.add_function(wrap_pyfunction!(order_blocking, m)?)?;

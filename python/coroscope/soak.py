@@ -1,0 +1,590 @@
+"""Reliability under load, with figures: ``python -m coroscope.soak`` (``make soak``).
+
+Three trials. ``make soak`` runs them at full size and prints one summary
+table (the README quotes it); ``tests/test_reliability.py`` runs the same
+trials with sizes that take seconds and asserts what the table reports.
+
+- **leak**: each mechanism awaited ``n`` times (1,000,000 in ``make soak``)
+  after a warm-up. Growth of Python's heap (tracemalloc), of the C heap (where
+  Rust's boxes, wakers and tokio's tasks live) and of RSS; change in the
+  refcount of the value passed through every await and of the mechanism's own
+  function or class; Rust futures left alive (``alive()``).
+- **storm**: 100,000 tasks awaiting Rust futures, cancelled mid-flight: Rust
+  futures dropped, anything the loop reported (a destroyed pending task, an
+  exception never retrieved), tasks left over.
+- **threads**: 8 threads ringing ``Doorbell``s 100,000 times each while the
+  loop answers (in a burst, and paced so that nearly every wait parks), and 8
+  threads each running a loop woken 100,000 times from tokio; all with the GIL's
+  switch interval lowered to provoke races. Wakeups lost.
+
+A row passes when memory grows by less than a byte per await (past a fixed
+allowance for caches that warm up), refcounts and Rust futures come back to
+where they were, the loop reported nothing, and no wakeup was lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import threading
+import time
+import tracemalloc
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from coroscope._memory import c_heap_bytes, python_bytes, rss_bytes
+from coroscope.await_from_rust import await_foo, drive_send, task_factory, trace
+from coroscope.awaitable import (
+    Delegate,
+    Future,
+    Ready,
+    ReadySend,
+    TimerFuture,
+    YieldN,
+    alive,
+    hop_rust,
+    ready_rust,
+    sleep_rust,
+    yield_rust,
+)
+from coroscope.bridge import (
+    Doorbell,
+    call_python,
+    fast_hop,
+    fast_order,
+    fast_ready,
+    fast_sleep,
+    fast_yield,
+    hop_async_fn,
+    hop_future_into_py,
+    order,
+    order_native,
+    ready_async_fn,
+    ready_future_into_py,
+    rust_sleep,
+    ticks,
+    yield_async_fn,
+    yield_future_into_py,
+)
+
+# Allowances past which growth is a leak: what caches, free lists and tokio's
+# slabs may still take after the warm-up, whatever the number of awaits.
+# (Seen: tokio's queues and glibc's per-thread arenas settle near 1 MiB after
+# a few hundred thousand future_into_py calls, whatever came before.)
+PYTHON_SLACK = 64 * 1024
+C_SLACK = 2 * 1024 * 1024
+RSS_SLACK = 8 * 1024 * 1024
+# Bytes per await that still count as flat (a leaked object is at least 16).
+PER_AWAIT = 1.0
+# How long Rust futures dropped on tokio's threads may take to be counted.
+SETTLE_SECONDS = 10.0
+
+
+class _Value:
+    """What every leak trial passes through its awaits: its refcount is watched."""
+
+    def __repr__(self) -> str:
+        return "VALUE"
+
+
+class _Meal:
+    """Equal to a served value meal, whatever order its items finished in
+    (with zero prep times, and a thousand orders at once, any order can)."""
+
+    def __eq__(self, served: object) -> bool:
+        return isinstance(served, list) and sorted(served) == ["burger", "fries", "soda"]
+
+    def __repr__(self) -> str:
+        return "a value meal"
+
+
+VALUE = _Value()
+MEAL = _Meal()
+FAST_MENU = {"burger": 0.0, "fries": 0.0, "soda": 0.0}
+SLOW_MENU = {"burger": 60.0, "fries": 60.0, "soda": 60.0}
+
+
+@types.coroutine
+def _bare_yield() -> Generator[None, None, None]:
+    yield
+
+
+async def _passes(value: object) -> object:
+    """A coroutine that yields to its driver once, then returns ``value``."""
+    await _bare_yield()
+    return value
+
+
+def _future_round_trip(value: object) -> Future[object]:
+    future: Future[object] = Future()
+    future.set_result(value)
+    return future
+
+
+async def _tick_once() -> object:
+    async for _ in ticks(1, 0):
+        pass
+    return VALUE
+
+
+# --- the mechanisms -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """One way of awaiting: ``make()`` gives an awaitable whose result must equal
+    ``expect``. ``batch`` awaits run concurrently (a ``gather``) when they wait
+    on timers or threads, one after another otherwise. ``driver``: run ``make()``
+    with this Rust driver instead of awaiting it. ``tasks``: the loop's task
+    factory while it runs. ``watched``: the object whose refcount must not move."""
+
+    name: str
+    make: Callable[[], Any]
+    watched: object
+    expect: object = VALUE
+    batch: int = 1
+    driver: Callable[[Any], Any] | None = None
+    tasks: Any = None
+
+
+MECHANISMS = [
+    Mechanism("control: asyncio.sleep(0)", lambda: asyncio.sleep(0, VALUE), asyncio.sleep),
+    Mechanism("await_foo", lambda: _passes(VALUE), await_foo, driver=await_foo),
+    Mechanism("drive_send", lambda: _passes(VALUE), drive_send, driver=drive_send),
+    Mechanism("trace", lambda: _passes(VALUE), trace, driver=lambda c: trace(c)[-1].value),
+    Mechanism("Ready", lambda: Ready(VALUE), Ready),
+    Mechanism("ReadySend", lambda: ReadySend(VALUE), ReadySend),
+    Mechanism("YieldN", lambda: YieldN(1, VALUE), YieldN),
+    Mechanism("Delegate", lambda: Delegate(_passes(VALUE)), Delegate),
+    Mechanism("Future", lambda: _future_round_trip(VALUE), Future),
+    Mechanism("TimerFuture", lambda: TimerFuture(VALUE, 0), TimerFuture, batch=1000),
+    Mechanism("ready_rust", lambda: ready_rust(VALUE), ready_rust),
+    Mechanism("yield_rust", lambda: yield_rust(VALUE), yield_rust),
+    Mechanism("hop_rust", lambda: hop_rust(VALUE), hop_rust, batch=100),
+    Mechanism("sleep_rust", lambda: sleep_rust(0, VALUE), sleep_rust, batch=1000),
+    Mechanism(
+        "ready_future_into_py", lambda: ready_future_into_py(VALUE), ready_future_into_py, batch=100
+    ),
+    Mechanism(
+        "yield_future_into_py", lambda: yield_future_into_py(VALUE), yield_future_into_py, batch=100
+    ),
+    Mechanism(
+        "hop_future_into_py", lambda: hop_future_into_py(VALUE), hop_future_into_py, batch=100
+    ),
+    Mechanism("rust_sleep", lambda: rust_sleep(0), rust_sleep, expect=None, batch=1000),
+    Mechanism("call_python", lambda: call_python(_passes(VALUE)), call_python, batch=100),
+    Mechanism("order", lambda: order(["value_meal"], prep_times=FAST_MENU), order, MEAL, 1000),
+    Mechanism("ready_async_fn", lambda: ready_async_fn(VALUE), ready_async_fn),
+    Mechanism("yield_async_fn", lambda: yield_async_fn(VALUE), yield_async_fn),
+    Mechanism("hop_async_fn", lambda: hop_async_fn(VALUE), hop_async_fn, batch=100),
+    Mechanism(
+        "order_native",
+        lambda: order_native(["value_meal"], prep_times=FAST_MENU),
+        order_native,
+        MEAL,
+        1000,
+    ),
+    Mechanism("ticks", _tick_once, ticks, batch=100),
+    Mechanism("fast_ready", lambda: fast_ready(VALUE), fast_ready),
+    Mechanism("fast_yield", lambda: fast_yield(VALUE), fast_yield),
+    Mechanism("fast_hop", lambda: fast_hop(VALUE), fast_hop, batch=100),
+    Mechanism("fast_sleep", lambda: fast_sleep(0, VALUE), fast_sleep, batch=1000),
+    Mechanism(
+        "fast_order",
+        lambda: fast_order(["value_meal"], prep_times=FAST_MENU),
+        fast_order,
+        MEAL,
+        1000,
+    ),
+    Mechanism("Rust Task", lambda: _passes(VALUE), task_factory, batch=100, tasks=task_factory),
+]
+
+# Rust futures that wait for a minute unless cancelled: what a storm cancels.
+STORM: dict[str, Callable[[], Awaitable[object]]] = {
+    "sleep_rust": lambda: sleep_rust(60),
+    "TimerFuture": lambda: TimerFuture(None, 60),
+    "rust_sleep (future_into_py)": lambda: rust_sleep(60),
+    "order (future_into_py)": lambda: order(["burger"], prep_times=SLOW_MENU),
+    "order_native (PyO3 async fn)": lambda: order_native(["burger"], prep_times=SLOW_MENU),
+    "fast_sleep": lambda: fast_sleep(60),
+    "fast_order": lambda: fast_order(["burger"], prep_times=SLOW_MENU),
+    "Doorbell.wait": lambda: Doorbell().wait(),
+    "sleep_rust in Rust Tasks": lambda: sleep_rust(60),
+}
+
+
+# --- measuring -----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the summary table."""
+
+    trial: str
+    awaits: int
+    python_growth: int = 0
+    c_growth: int = 0
+    rss_growth: int = 0
+    refs_moved: int = 0  # refcount change of the watched objects
+    left_alive: int = 0  # Rust futures still alive at the end
+    dropped: int | None = None  # storms: Rust futures dropped by the cancellation
+    lost: int | None = None  # thread trials: wakeups that never arrived
+    reports: list[str] = field(default_factory=list)  # what the loop reported
+    seconds: float = 0.0
+
+    def problems(self) -> list[str]:
+        """Why this row fails; empty when it passes."""
+        found = []
+        for name, growth, slack in (
+            ("Python heap", self.python_growth, PYTHON_SLACK),
+            ("C heap", self.c_growth, C_SLACK),
+            ("RSS", self.rss_growth, RSS_SLACK),
+        ):
+            if growth > slack + PER_AWAIT * self.awaits:
+                found.append(f"{name} grew {growth:,} bytes over {self.awaits:,} awaits")
+        if self.refs_moved:
+            found.append(f"refcounts moved by {self.refs_moved}")
+        if self.left_alive:
+            found.append(f"{self.left_alive} Rust futures left alive")
+        if self.lost:
+            found.append(f"{self.lost} wakeups lost")
+        found.extend(f"the loop reported: {report}" for report in self.reports)
+        return found
+
+
+class _Watch:
+    """Snapshots before and after a trial; fills a row with the differences."""
+
+    def __init__(self, row: Row, watched: tuple[object, ...]) -> None:
+        self.row, self.watched = row, watched
+        self.alive = alive()
+        gc.collect()
+        self.refs = self._refcounts()
+        self.python, self.c, self.rss = python_bytes(), c_heap_bytes(), rss_bytes()
+        self.start = time.perf_counter()
+
+    def _refcounts(self) -> list[int]:
+        # Taken the same way both times, so the references the reading itself
+        # holds cancel out.
+        return [sys.getrefcount(obj) for obj in self.watched]
+
+    def _refcounts_back(self) -> bool:
+        alive()
+        gc.collect()
+        return self._refcounts() == self.refs
+
+    def finish(self) -> None:
+        row = self.row
+        row.seconds = time.perf_counter() - self.start
+        settle(lambda: alive() <= self.alive)
+        # A Rust future that ends on a tokio thread releases its Python objects
+        # without the GIL: PyO3 queues those decrefs and applies them the next
+        # time any thread enters Rust from Python (``alive()`` does). A tokio
+        # thread may also still be inside ``call_soon_threadsafe``, preempted
+        # by the interpreter, holding the arguments it posted.
+        settle(self._refcounts_back, seconds=5.0)
+        row.left_alive = max(0, alive() - self.alive)
+        row.refs_moved = sum(
+            abs(after - before) for after, before in zip(self._refcounts(), self.refs, strict=True)
+        )
+        row.python_growth = python_bytes() - self.python
+        row.c_growth = c_heap_bytes() - self.c
+        row.rss_growth = rss_bytes() - self.rss
+
+
+def settle(condition: Callable[[], bool], seconds: float = SETTLE_SECONDS) -> bool:
+    """Poll ``condition()`` until true, or ``seconds`` have passed (False then):
+    for effects that land on another thread, such as Rust futures dropped on
+    tokio's threads a moment after the loop has moved on."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+@contextmanager
+def _tracing() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def _reporting(loop: asyncio.AbstractEventLoop, reports: list[str]) -> None:
+    """Route everything the loop reports into ``reports`` instead of stderr."""
+    loop.set_exception_handler(lambda _loop, context: reports.append(context["message"]))
+
+
+def _workload(mechanism: Mechanism) -> Callable[[int], Coroutine[Any, Any, int]]:
+    """``run(n)``: ``n`` awaits of the mechanism; how many gave what they should."""
+    make, expect, batch, driver = (
+        mechanism.make,
+        mechanism.expect,
+        mechanism.batch,
+        mechanism.driver,
+    )
+
+    async def run(n: int) -> int:
+        good = 0
+        if driver is not None:
+            for _ in range(n):
+                good += driver(make()) == expect
+            return good
+        if batch == 1:
+            for _ in range(n):
+                good += (await make()) == expect
+            return good
+        for done in range(0, n, batch):
+            results = await asyncio.gather(*[make() for _ in range(min(batch, n - done))])
+            good += results.count(expect)
+        return good
+
+    if mechanism.tasks is None:
+        return run
+
+    async def in_tasks(n: int) -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(mechanism.tasks)
+        try:
+            return await run(n)
+        finally:
+            loop.set_task_factory(None)
+
+    return in_tasks
+
+
+def leak(mechanism: Mechanism, awaits: int) -> Row:
+    """Await ``mechanism`` ``awaits`` times after a warm-up; see the module doc."""
+    row = Row(f"leak: {mechanism.name}", awaits)
+    run = _workload(mechanism)
+    with _tracing(), asyncio.Runner() as runner:
+        _reporting(runner.get_loop(), row.reports)
+        runner.run(run(max(awaits // 10, 10 * mechanism.batch, 1000)))
+        watch = _Watch(row, (VALUE, mechanism.watched, runner.get_loop()))
+        good = runner.run(run(awaits))
+        watch.finish()
+    if good != awaits:
+        row.reports.append(f"only {good:,} of {awaits:,} awaits gave {mechanism.expect!r}")
+    return row
+
+
+def storm(name: str, tasks: int, *, warm_up: int | None = None) -> Row:
+    """``tasks`` tasks each awaiting ``STORM[name]()``, cancelled once all wait,
+    after a storm of ``warm_up`` tasks (by default as many): the first storm
+    grows the pools a storm of its size needs, and makes what a loop makes once."""
+    make = STORM[name]
+    row = Row(f"storm: {name}", tasks)
+
+    async def wait(awaitable: Awaitable[object]) -> object:
+        return await awaitable
+
+    async def one_storm(tasks: int) -> int:
+        """Rust futures dropped by the cancellation."""
+        loop = asyncio.get_running_loop()
+        if "Rust Tasks" in name:
+            # typeshed's factory type has no generic form for a Task class of its own.
+            loop.set_task_factory(task_factory)  # type: ignore[arg-type]
+        before = alive()
+        waiting = [asyncio.ensure_future(wait(make())) for _ in range(tasks)]
+        await asyncio.sleep(0)  # every task has taken its first step and waits
+        # Spawned Rust futures start on tokio a moment later: all are in flight.
+        await asyncio.to_thread(settle, lambda: alive() - before >= tasks)
+        in_flight = alive() - before
+        for task in waiting:
+            task.cancel()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        not_cancelled = sum(not isinstance(o, asyncio.CancelledError) for o in outcomes)
+        if not_cancelled:
+            row.reports.append(f"{not_cancelled} tasks were not cancelled")
+        del waiting, outcomes
+        loop.set_task_factory(None)
+        await asyncio.to_thread(settle, lambda: alive() <= before)
+        left_over = len(asyncio.all_tasks()) - 1
+        if left_over:
+            row.reports.append(f"{left_over} tasks left over")
+        return in_flight - max(0, alive() - before)
+
+    with _tracing(), asyncio.Runner() as runner:
+        _reporting(runner.get_loop(), row.reports)
+        runner.run(one_storm(tasks if warm_up is None else warm_up))
+        watch = _Watch(row, (runner.get_loop(),))
+        row.dropped = runner.run(one_storm(tasks))
+        watch.finish()
+    return row
+
+
+@contextmanager
+def _switching_fast() -> Iterator[None]:
+    """The GIL changes hands every microsecond: races get every chance."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def doorbells(threads: int, rings: int, *, fast: bool, paced: bool) -> Row:
+    """``threads`` threads each ring their own ``Doorbell`` ``rings`` times; one
+    task per bell answers. Paced: a thread rings only once the last ring was
+    answered, so nearly every wait parks and the ring races the parking."""
+    route = "fast" if fast else "classic"
+    row = Row(
+        f"threads: {threads} x Doorbell({route}), {'paced' if paced else 'burst'}", threads * rings
+    )
+
+    async def ring_and_answer(rings: int) -> int:
+        """Rings answered."""
+        bells = [Doorbell(fast=fast) for _ in range(threads)]
+        answered = [0] * threads
+
+        async def answer(i: int) -> None:
+            for _ in range(rings):
+                await bells[i].wait()
+                answered[i] += 1
+
+        def ring(bell: Doorbell) -> None:
+            for _ in range(rings):
+                while paced and bell.unanswered:
+                    time.sleep(0)
+                bell.ring()
+
+        ringers = [threading.Thread(target=ring, args=(bell,)) for bell in bells]
+        for ringer in ringers:
+            ringer.start()
+        try:
+            # Generous: a lost wakeup hangs forever, a slow machine does not.
+            async with asyncio.timeout(30 + rings * threads / 1000):
+                await asyncio.gather(*(answer(i) for i in range(threads)))
+        except TimeoutError:
+            pass
+        for ringer in ringers:
+            ringer.join()
+        return sum(answered)
+
+    with _tracing(), _switching_fast(), asyncio.Runner() as runner:
+        _reporting(runner.get_loop(), row.reports)
+        runner.run(ring_and_answer(max(rings // 10, 100)))
+        watch = _Watch(row, (Doorbell,))
+        row.lost = row.awaits - runner.run(ring_and_answer(rings))
+        watch.finish()
+    return row
+
+
+def loops_woken_from_tokio(threads: int, wakes: int, *, fast: bool) -> Row:
+    """``threads`` threads each run their own loop awaiting ``wakes`` Rust futures
+    woken from tokio's workers, 100 at a time: many loops, one runtime."""
+    hop = fast_hop if fast else hop_rust
+    row = Row(f"threads: {threads} loops x {hop.__name__}", threads * wakes)
+
+    def many_loops(wakes: int) -> int:
+        """Wakes that arrived."""
+        woken = [0] * threads
+
+        def one_loop(i: int) -> None:
+            async def main() -> None:
+                for _ in range(0, wakes, 100):
+                    results: list[object] = await asyncio.gather(*[hop(VALUE) for _ in range(100)])
+                    woken[i] += results.count(VALUE)
+
+            with asyncio.Runner() as runner:
+                _reporting(runner.get_loop(), row.reports)
+                runner.run(main())
+
+        loops = [threading.Thread(target=one_loop, args=(i,)) for i in range(threads)]
+        for loop in loops:
+            loop.start()
+        for loop in loops:
+            loop.join()
+        return sum(woken)
+
+    with _tracing(), _switching_fast():
+        many_loops(max(wakes // 10, 100))
+        watch = _Watch(row, (VALUE, hop))
+        row.lost = row.awaits - many_loops(wakes)
+        watch.finish()
+    return row
+
+
+# --- the table ------------------------------------------------------------------------
+
+
+def _bytes(n: int) -> str:
+    sign = "+" if n >= 0 else "-"
+    n = abs(n)
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024 or unit == "MiB":
+            return f"{sign}{n:,.0f} {unit}" if unit == "B" else f"{sign}{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError
+
+
+def table(rows: list[Row]) -> str:
+    """The summary table, as Markdown (it reads as plain text too)."""
+    header = (
+        "| trial | awaits | Python heap | C heap | RSS | refcounts | Rust futures "
+        "| wakeups lost | loop reports | seconds | verdict |"
+    )
+    lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
+    for row in rows:
+        futures = (
+            f"{row.dropped:,} dropped, {row.left_alive} left"
+            if row.dropped is not None
+            else f"{row.left_alive} left"
+        )
+        lost = "-" if row.lost is None else f"{row.lost:,}"
+        verdict = "ok" if not row.problems() else "FAIL"
+        lines.append(
+            f"| {row.trial} | {row.awaits:,} | {_bytes(row.python_growth)} "
+            f"| {_bytes(row.c_growth)} | {_bytes(row.rss_growth)} | {row.refs_moved:+d} "
+            f"| {futures} | {lost} | {len(row.reports)} | {row.seconds:.1f} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m coroscope.soak", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--awaits", type=int, default=1_000_000, help="awaits per mechanism (leak)")
+    parser.add_argument("--tasks", type=int, default=100_000, help="tasks per storm")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--wakes", type=int, default=100_000, help="wakes per thread")
+    args = parser.parse_args(argv)
+
+    rows: list[Row] = []
+
+    def record(row: Row) -> None:
+        rows.append(row)
+        print(f"[{len(rows):2d}] {row.trial}: {row.seconds:.1f} s", file=sys.stderr, flush=True)
+        for problem in row.problems():
+            print(f"     {problem}", file=sys.stderr, flush=True)
+
+    for mechanism in MECHANISMS:
+        record(leak(mechanism, args.awaits))
+    for name in STORM:
+        record(storm(name, args.tasks))
+    for fast in (False, True):
+        for paced in (False, True):
+            record(doorbells(args.threads, args.wakes, fast=fast, paced=paced))
+        record(loops_woken_from_tokio(args.threads, args.wakes, fast=fast))
+
+    print(table(rows))
+    failed = [row for row in rows if row.problems()]
+    print(
+        f"\n{len(rows) - len(failed)} of {len(rows)} trials ok"
+        + (f"; {len(failed)} FAILED" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
