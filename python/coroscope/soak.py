@@ -19,7 +19,11 @@ trials with sizes that take seconds and asserts what the table reports.
 
 A row passes when memory grows by less than a byte per await (past a fixed
 allowance for caches that warm up), refcounts and Rust futures come back to
-where they were, the loop reported nothing, and no wakeup was lost.
+where they were, the loop reported nothing, and no wakeup was lost. A storm's
+memory is shown in parentheses and not judged: 100,000 tasks at once size
+asyncio's task set and glibc's arenas for the peak, and what they keep
+afterwards depends on where the last storm left them, not on a leak (the leak
+trials judge memory, over work repeated a million times).
 """
 
 from __future__ import annotations
@@ -236,6 +240,7 @@ class Row:
     lost: int | None = None  # thread trials: wakeups that never arrived
     reports: list[str] = field(default_factory=list)  # what the loop reported
     seconds: float = 0.0
+    memory_judged: bool = True  # storms: shown, not judged (see the module doc)
 
     def problems(self) -> list[str]:
         """Why this row fails; empty when it passes."""
@@ -245,7 +250,7 @@ class Row:
             ("C heap", self.c_growth, C_SLACK),
             ("RSS", self.rss_growth, RSS_SLACK),
         ):
-            if growth > slack + PER_AWAIT * self.awaits:
+            if self.memory_judged and growth > slack + PER_AWAIT * self.awaits:
                 found.append(f"{name} grew {growth:,} bytes over {self.awaits:,} awaits")
         if self.refs_moved:
             found.append(f"refcounts moved by {self.refs_moved}")
@@ -381,7 +386,7 @@ def storm(name: str, tasks: int, *, warm_up: int | None = None) -> Row:
     after a storm of ``warm_up`` tasks (by default as many): the first storm
     grows the pools a storm of its size needs, and makes what a loop makes once."""
     make = STORM[name]
-    row = Row(f"storm: {name}", tasks)
+    row = Row(f"storm: {name}", tasks, memory_judged=False)
 
     async def wait(awaitable: Awaitable[object]) -> object:
         return await awaitable
@@ -542,9 +547,11 @@ def table(rows: list[Row]) -> str:
         )
         lost = "-" if row.lost is None else f"{row.lost:,}"
         verdict = "ok" if not row.problems() else "FAIL"
+        memory = [_bytes(n) for n in (row.python_growth, row.c_growth, row.rss_growth)]
+        if not row.memory_judged:
+            memory = [f"({cell})" for cell in memory]
         lines.append(
-            f"| {row.trial} | {row.awaits:,} | {_bytes(row.python_growth)} "
-            f"| {_bytes(row.c_growth)} | {_bytes(row.rss_growth)} | {row.refs_moved:+d} "
+            f"| {row.trial} | {row.awaits:,} | {' | '.join(memory)} | {row.refs_moved:+d} "
             f"| {futures} | {lost} | {len(row.reports)} | {row.seconds:.1f} | {verdict} |"
         )
     return "\n".join(lines)
