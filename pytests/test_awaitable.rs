@@ -1,7 +1,7 @@
 //! Rust-side checks of the awaitables' protocol, at the level Python cannot see.
 
 use coroscope::awaitable::slots::install_am_send;
-use coroscope::awaitable::{FutureIter, Ready, ReadySend, into_awaitable};
+use coroscope::awaitable::{FutureIter, Ready, ReadySend, RustAwaitable, into_awaitable};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -67,8 +67,10 @@ fn am_send_is_installed_on_exactly_the_types_that_ask_for_it() -> PyResult<()> {
     Python::attach(|py| {
         let ready_send = install_am_send::<ReadySend>(py)?;
         let future_iter = install_am_send::<FutureIter>(py)?;
+        let rust_awaitable = install_am_send::<RustAwaitable>(py)?;
         assert!(has_am_send(&ready_send));
         assert!(has_am_send(&future_iter));
+        assert!(has_am_send(&rust_awaitable));
         assert!(
             !has_am_send(&py.get_type::<Ready>()),
             "Ready keeps the plain __next__ path"
