@@ -18,8 +18,9 @@ trials with sizes that take seconds and asserts what the table reports.
   switch interval lowered to provoke races. Wakeups lost.
 
 A row passes when memory grows by less than a byte per await (past a fixed
-allowance for caches that warm up), refcounts and Rust futures come back to
-where they were, the loop reported nothing, and no wakeup was lost. A storm's
+allowance for caches that warm up), refcounts come back to within a handful
+of where they were, no Rust future is left alive, the loop reported nothing,
+and no wakeup was lost. A storm's
 memory is shown in parentheses and not judged: 100,000 tasks at once size
 asyncio's task set and glibc's arenas for the peak, and what they keep
 afterwards depends on where the last storm left them, not on a leak (the leak
@@ -85,6 +86,10 @@ C_SLACK = 2 * 1024 * 1024
 RSS_SLACK = 8 * 1024 * 1024
 # Bytes per await that still count as flat (a leaked object is at least 16).
 PER_AWAIT = 1.0
+# References that may sit elsewhere at the moment of reading, whatever the
+# number of awaits (a waker tokio still holds, a decref PyO3 has deferred):
+# a reference leaked per await, or per batch of 1,000, moves by thousands.
+REFS_SLACK = 16
 # How long Rust futures dropped on tokio's threads may take to be counted.
 SETTLE_SECONDS = 10.0
 
@@ -252,7 +257,7 @@ class Row:
         ):
             if self.memory_judged and growth > slack + PER_AWAIT * self.awaits:
                 found.append(f"{name} grew {growth:,} bytes over {self.awaits:,} awaits")
-        if self.refs_moved:
+        if self.refs_moved > REFS_SLACK:
             found.append(f"refcounts moved by {self.refs_moved}")
         if self.left_alive:
             found.append(f"{self.left_alive} Rust futures left alive")
