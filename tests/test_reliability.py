@@ -76,9 +76,9 @@ def test_a_storm_of_cancelled_tasks_drops_every_rust_future(name: str) -> None:
     # A small warm-up: the pools grow during the measured storm, so memory is
     # the soak's to judge; what must hold whatever the size is checked here.
     assert row.dropped == row.awaits * (2 if name == "fast_order" else 1)
-    assert row.left_alive == 0
-    assert row.reports == []
-    assert row.refs_moved == 0
+    # Nothing left alive, nothing reported, refcounts back within the soak's
+    # handful (memory is not judged for a storm: see soak.Row.memory_judged).
+    assert row.problems() == []
 
 
 # --- thread stress ---------------------------------------------------------------------
