@@ -16,7 +16,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo tour bench-full benchmarks-md soak test test-rust test-python stubtest lint fmt bench clean
+.PHONY: help setup develop demo tour bench-full benchmarks-md soak test test-rust test-python stubtest lint fmt bench clean repeat
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,19 +47,20 @@ bench-full: develop ## The full Python benchmark run (the one BENCHMARKS.md quot
 benchmarks-md: ## Regenerate BENCHMARKS.md from the newest results file in bench-results/
 	$(PY) -m coroscope.bench --report $$(ls bench-results/*.json | tail -1) > BENCHMARKS.md
 
-soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task storms, 8x100k thread wakes (~40 min)
+soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task storms, 8x100k thread wakes, 2,000+ exits (~45 min)
 	$(PY) -m coroscope.soak
+	$(PY) -m coroscope.exits --runs 20
 
 lint: setup ## cargo fmt --check, clippy -D warnings, ruff
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
-	ruff check python tests
-	ruff format --check python tests
+	ruff check python tests tools
+	ruff format --check python tests tools
 
 fmt: setup ## Format Rust and Python sources in place
 	cargo fmt
-	ruff format python tests
-	ruff check --fix python tests
+	ruff format python tests tools
+	ruff check --fix python tests tools
 
 test-rust: setup ## Rust tests, including pytests/ (embedded interpreter on an asyncio loop)
 	cargo test --quiet
@@ -73,6 +74,13 @@ test-python: develop ## pytest, plus every notebook executed on a real kernel (n
 
 # pytest runs last so that its summary is the last line of `make test`.
 test: lint test-rust stubtest test-python ## Every check; ends with pytest's summary line
+
+# `make repeat TESTS=tests/test_reliability.py N=20 LOAD=2`
+TESTS ?= tests/test_reliability.py
+N     ?= 20
+LOAD  ?= 0
+repeat: develop ## Run TESTS (default tests/test_reliability.py) N times in a row (LOAD=k busy processes beside it) and list every failure
+	$(PY) tools/repeat.py --runs $(N) --load $(LOAD) $(TESTS)
 
 bench: develop ## Criterion benches (cargo bench); results in target/criterion
 	cargo bench

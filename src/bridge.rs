@@ -135,11 +135,8 @@ impl Menu {
                 .first()
                 .filter(|_| name != VALUE_MEAL)
                 .ok_or_else(|| PyValueError::new_err("prep_times are per item, not per meal"))?;
-            menu.prep[item.index()] = Duration::try_from_secs_f64(seconds).map_err(|_| {
-                PyValueError::new_err(format!(
-                    "prep time of {name} must be a finite, non-negative number of seconds"
-                ))
-            })?;
+            menu.prep[item.index()] =
+                crate::args::seconds(&format!("prep time of {name}"), seconds)?;
         }
         Ok(menu)
     }

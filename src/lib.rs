@@ -16,17 +16,23 @@
 //!   what pyo3-async-runtimes and PyO3's `async fn` cost, and how to go faster.
 //! - [`asyncio`]: asyncio's own exception types and loop rules, looked up once,
 //!   so every module speaks asyncio's vocabulary.
+//! - [`runtime`]: the tokio runtime and threads the kit owns: started on first
+//!   use, shut down at interpreter exit (the exit crash it prevents is told
+//!   there), started afresh in a fork child.
+//! - [`args`]: argument checks every entry point shares.
 //! - [`build_info`]: what this build is (profile, versions), so that benchmark
 //!   numbers always say what produced them.
 //!
 //! Each submodule is importable from Python as `coroscope.<name>`; this file only
 //! wires them into the `coroscope._native` extension module.
 
+pub mod args;
 pub mod asyncio;
 pub mod await_from_rust;
 pub mod awaitable;
 pub mod bridge;
 pub mod build_info;
+pub mod runtime;
 
 use pyo3::prelude::*;
 
@@ -55,6 +61,7 @@ mod native {
     /// (and so the thin `python/coroscope/<name>.py` re-exports) work.
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::runtime::register(m)?;
         let sys_modules = m.py().import("sys")?.getattr("modules")?;
         for name in SUBMODULES {
             let submodule = m.getattr(name)?;

@@ -7,9 +7,14 @@ Modules, one mechanism each (the Rust source of each is in ``src/<name>.rs``):
 - ``coroscope.bridge``: asyncio and tokio, bridged.
 
 ``coroscope.build_info()`` says what this build is (profile, versions).
+
+The kit owns the tokio runtime and the threads its Rust side runs on
+(``src/runtime.rs``): ``coroscope.shutdown()`` stops them (it runs by itself at
+interpreter exit), ``coroscope.is_shut_down()`` tells, and
+``coroscope.quiesce()`` waits until tokio has nothing of the kit's in flight.
 """
 
-from coroscope._native import build_info
+from coroscope._native import build_info, is_shut_down, quiesce, shutdown
 
-__all__ = ["__version__", "build_info"]
+__all__ = ["__version__", "build_info", "is_shut_down", "quiesce", "shutdown"]
 __version__: str = build_info()["coroscope"]

@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from coroscope import quiesce
 from coroscope._memory import c_heap_bytes, python_bytes, rss_bytes
 from coroscope.await_from_rust import await_foo, drive_send, task_factory, trace
 from coroscope.awaitable import (
@@ -87,10 +88,11 @@ RSS_SLACK = 8 * 1024 * 1024
 # Bytes per await that still count as flat (a leaked object is at least 16).
 PER_AWAIT = 1.0
 # References that may sit elsewhere at the moment of reading, whatever the
-# number of awaits (a waker tokio still holds, a decref PyO3 has deferred):
-# a reference leaked per await, or per batch of 1,000, moves by thousands.
+# number of awaits (a free list, a cache): a reference leaked per await, or per
+# batch of 1,000, moves by thousands. Both readings are taken with tokio idle
+# (``_quiet``), so nothing in flight is counted.
 REFS_SLACK = 16
-# How long Rust futures dropped on tokio's threads may take to be counted.
+# How long tokio may take to finish or drop what is in flight.
 SETTLE_SECONDS = 10.0
 
 
@@ -272,6 +274,9 @@ class _Watch:
 
     def __init__(self, row: Row, watched: tuple[object, ...]) -> None:
         self.row, self.watched = row, watched
+        # The baseline, like the final reading, is taken with tokio idle: what
+        # the warm-up left in flight must not count as "before".
+        _quiet(row)
         self.alive = alive()
         gc.collect()
         self.refs = self._refcounts()
@@ -283,21 +288,11 @@ class _Watch:
         # holds cancel out.
         return [sys.getrefcount(obj) for obj in self.watched]
 
-    def _refcounts_back(self) -> bool:
-        alive()
-        gc.collect()
-        return self._refcounts() == self.refs
-
     def finish(self) -> None:
         row = self.row
         row.seconds = time.perf_counter() - self.start
-        settle(lambda: alive() <= self.alive)
-        # A Rust future that ends on a tokio thread releases its Python objects
-        # without the GIL: PyO3 queues those decrefs and applies them the next
-        # time any thread enters Rust from Python (``alive()`` does). A tokio
-        # thread may also still be inside ``call_soon_threadsafe``, preempted
-        # by the interpreter, holding the arguments it posted.
-        settle(self._refcounts_back, seconds=5.0)
+        _quiet(row)
+        gc.collect()
         row.left_alive = max(0, alive() - self.alive)
         row.refs_moved = sum(
             abs(after - before) for after, before in zip(self._refcounts(), self.refs, strict=True)
@@ -305,6 +300,17 @@ class _Watch:
         row.python_growth = python_bytes() - self.python
         row.c_growth = c_heap_bytes() - self.c
         row.rss_growth = rss_bytes() - self.rss
+
+
+def _quiet(row: Row) -> None:
+    """Wait until tokio has nothing of the kit's in flight (``quiesce``): the
+    point after which every reference a Rust future or a pyo3-async-runtimes
+    completion held has been let go. Polling refcounts instead would be a guess:
+    a cancelled ``future_into_py`` future is still held (with its loop) by a
+    blocking closure queued on tokio after its Rust future is gone, and the
+    decrefs a tokio thread makes without the GIL wait for the next call into Rust."""
+    if not quiesce(SETTLE_SECONDS):
+        row.reports.append(f"tokio still busy after {SETTLE_SECONDS:g} s")
 
 
 def settle(condition: Callable[[], bool], seconds: float = SETTLE_SECONDS) -> bool:

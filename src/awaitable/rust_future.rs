@@ -44,7 +44,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -751,7 +750,7 @@ pub fn hop_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwai
 /// A future that hands `value` to a tokio worker and waits to get it back:
 /// spawned at the first poll, so the wake-up comes from the worker thread.
 pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    pyo3_async_runtimes::tokio::get_runtime()
+    crate::runtime::handle()?
         .spawn(async move { value })
         .await
         .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
@@ -767,16 +766,12 @@ pub fn sleep_rust(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    let delay = Duration::try_from_secs_f64(seconds).map_err(|_| {
-        PyValueError::new_err(format!(
-            "seconds must be a finite, non-negative number, not {seconds}"
-        ))
-    })?;
+    let delay = crate::args::seconds("seconds", seconds)?;
     let value = value.unwrap_or_else(|| py.None());
     // A tokio timer finds its runtime when it is made, so make it inside one:
     // polling it later from the loop's thread (outside tokio) is then fine.
     let sleep = {
-        let _runtime = pyo3_async_runtimes::tokio::get_runtime().enter();
+        let _runtime = crate::runtime::handle()?.enter();
         tokio::time::sleep(delay)
     };
     into_awaitable(py, async move {

@@ -16,9 +16,7 @@
 //! (`cancel()`, or a `set_result` / `set_exception` of its own) aborts the task.
 
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -64,16 +62,12 @@ impl TimerFuture {
         r#loop: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let delay = Duration::try_from_secs_f64(delay).map_err(|_| {
-            PyValueError::new_err(format!(
-                "delay must be a finite, non-negative number of seconds, not {delay}"
-            ))
-        })?;
+        let delay = crate::args::seconds("delay", delay)?;
         let future = slf.as_super();
         future.get().__init__(py, r#loop)?;
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
-        let timer = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+        let timer = crate::runtime::handle()?.spawn(async move {
             let _alive = Alive::new();
             tokio::time::sleep(delay).await;
             set_result_threadsafe(&event_loop, future, value);

@@ -41,8 +41,8 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
-use super::runtimes::seconds;
 use super::{AbortOnDrop, make_order, take_order};
+use crate::args::seconds;
 use crate::awaitable::rust_future::{
     Parked, WaitingTask, WakeRoute, hop, park_on_waiter, yield_now,
 };
@@ -205,7 +205,7 @@ pub fn fast_sleep(
     let delay = self::seconds("seconds", seconds)?;
     let value = value.unwrap_or_else(|| py.None());
     let sleep = {
-        let _runtime = pyo3_async_runtimes::tokio::get_runtime().enter();
+        let _runtime = crate::runtime::handle()?.enter();
         tokio::time::sleep(delay)
     };
     into_awaitable_with(
@@ -229,7 +229,7 @@ pub fn fast_order(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let (items, menu) = take_order(&items, prep_times)?;
-    let cooking = pyo3_async_runtimes::tokio::get_runtime().spawn(make_order(items, menu));
+    let cooking = crate::runtime::handle()?.spawn(make_order(items, menu));
     let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
     into_awaitable_with(
         py,

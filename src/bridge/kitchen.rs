@@ -15,17 +15,19 @@
 //!   hanging forever. `release=True` detaches while waiting: orders complete.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyTimeoutError;
+use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::runtimes::seconds;
 use super::{Item, Menu, parse_order, take_order};
+use crate::args::seconds;
+use crate::runtime::{Stop, spawn_thread};
 
 /// How often a waiting order looks at the pools again.
 const POLL: Duration = Duration::from_millis(1);
@@ -38,9 +40,21 @@ pub const DEADLOCK: &str = "deadlock: this order waited while attached to the in
 /// Why an order that waits detached gives up: not enough cooking in time.
 const TOO_SLOW: &str = "the kitchen did not cook the order in time";
 
+/// Why a closed kitchen takes no order, in `ThreadPoolExecutor`'s words.
+const CLOSED: &str = "cannot take new orders after the kitchen is closed";
+
+/// Why a kitchen inherited through `fork()` takes no order.
+const FORKED: &str = "this Kitchen's cooks stayed in the parent process: after fork(), \
+    make a new Kitchen in the child";
+
+/// How often a blocking wait of ours looks for Ctrl-C (a signal handler runs
+/// only when the main thread attaches and checks).
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
 /// ``order_threads(items, *, prep_times=None)``: cook each item on its own OS
 /// thread and return the names in the order they finished. The caller detaches
-/// from the interpreter while it waits, so other Python threads run meanwhile.
+/// from the interpreter while it waits, so other Python threads run meanwhile,
+/// and attaches every few milliseconds to let Ctrl-C raise ``KeyboardInterrupt``.
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
 pub fn order_threads(
@@ -53,14 +67,29 @@ pub fn order_threads(
     for item in items.iter().copied() {
         let done = done.clone();
         let prep = menu.prep(item);
+        // These threads never touch Python, so exit cannot catch them in it.
         std::thread::spawn(move || {
             std::thread::sleep(prep);
-            // The receiver lives until every item has arrived.
+            // The receiver is gone if the caller was interrupted: nothing to do.
             let _ = done.send(item.name());
         });
     }
     drop(done);
-    Ok(py.detach(move || finished.iter().collect()))
+    // In a mutex only so the detached closure may borrow it (a receiver is Send, not Sync).
+    let finished = Mutex::new(finished);
+    let mut served = Vec::with_capacity(items.len());
+    while served.len() < items.len() {
+        let next = py.detach(|| {
+            let finished = finished.lock().unwrap_or_else(PoisonError::into_inner);
+            finished.recv_timeout(SIGNAL_CHECK)
+        });
+        match next {
+            Ok(name) => served.push(name),
+            Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(RecvTimeoutError::Disconnected) => unreachable!("every cook sends once"),
+        }
+    }
+    Ok(served)
 }
 
 /// What the cooks and the kitchen share.
@@ -69,7 +98,9 @@ struct Shared {
     pools: [Py<PyList>; 3],
     cooked: [AtomicU64; 3],
     served: [AtomicU64; 3],
-    stop: AtomicBool,
+    /// Stops the cooks (on `close()`, or at interpreter exit), and tells a
+    /// cook waiting at a full pool that an item was served.
+    stop: Arc<Stop>,
 }
 
 /// The shared-pool kitchen: one cook thread per item keeps a pool (a Python
@@ -82,6 +113,8 @@ struct Shared {
 pub struct Kitchen {
     shared: Arc<Shared>,
     cooks: Mutex<Vec<JoinHandle<()>>>,
+    /// The process that started the cooks: a fork child has none of them.
+    pid: u32,
 }
 
 #[pymethods]
@@ -91,26 +124,33 @@ impl Kitchen {
     fn new(
         py: Python<'_>,
         prep_times: Option<HashMap<String, f64>>,
-        pool_size: usize,
+        pool_size: i64,
     ) -> PyResult<Self> {
         let menu = Menu::with_times(prep_times)?;
+        // What ThreadPoolExecutor(max_workers=0) says: a kitchen whose pools
+        // hold nothing could only time out.
+        let pool_size = usize::try_from(pool_size)
+            .ok()
+            .filter(|&size| size > 0)
+            .ok_or_else(|| PyValueError::new_err("pool_size must be greater than 0"))?;
         let shared = Arc::new(Shared {
             pools: Item::ALL.map(|_| PyList::empty(py).unbind()),
             cooked: Default::default(),
             served: Default::default(),
-            stop: AtomicBool::new(false),
+            stop: Stop::new()?,
         });
         let cooks = Item::ALL
             .into_iter()
             .map(|item| {
                 let shared = shared.clone();
                 let prep = menu.prep(item);
-                std::thread::spawn(move || cook(&shared, item, prep, pool_size))
+                spawn_thread(move || cook(&shared, item, prep, pool_size))
             })
             .collect();
         Ok(Kitchen {
             shared,
             cooks: Mutex::new(cooks),
+            pid: std::process::id(),
         })
     }
 
@@ -120,7 +160,8 @@ impl Kitchen {
     /// ``release=True`` detaches from the interpreter while waiting (correct).
     /// ``release=False`` waits attached, which starves the cooks: once the pools
     /// run dry it can only give up, after ``timeout`` seconds, with
-    /// ``TimeoutError`` explaining the deadlock.
+    /// ``TimeoutError`` explaining the deadlock. Either way Ctrl-C interrupts
+    /// the wait. A closed kitchen raises ``RuntimeError``.
     #[pyo3(signature = (items, *, release = true, timeout = 5.0))]
     fn order(
         &self,
@@ -129,12 +170,14 @@ impl Kitchen {
         release: bool,
         timeout: f64,
     ) -> PyResult<Vec<&'static str>> {
-        let deadline = Instant::now() + seconds("timeout", timeout)?;
+        self.ensure_serving()?;
+        // A timeout too long to add to now is no deadline at all.
+        let deadline = Instant::now().checked_add(seconds("timeout", timeout)?);
         let mut served = Vec::new();
         for item in parse_order(&items)? {
             let pool = self.shared.pools[item.index()].bind(py);
             while pool.is_empty() {
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                     let why = if release { TOO_SLOW } else { DEADLOCK };
                     return Err(PyTimeoutError::new_err(why));
                 }
@@ -143,9 +186,12 @@ impl Kitchen {
                 } else {
                     std::thread::sleep(POLL); // still attached: no cook can append
                 }
+                py.check_signals()?;
+                self.ensure_serving()?;
             }
             pool.del_item(0)?;
             self.shared.served[item.index()].fetch_add(1, Ordering::Relaxed);
+            self.shared.stop.notify();
             served.push(item.name());
         }
         Ok(served)
@@ -165,11 +211,14 @@ impl Kitchen {
         Ok(stats)
     }
 
-    /// Stop the cooks and wait for them (detached, since they may be waiting
-    /// to attach).
+    /// Stop the cooks and wait for them (detached, since one may be waiting to
+    /// attach). Prompt: a cook waits on the kitchen's stop signal, not a sleep.
     fn close(&self, py: Python<'_>) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.stop.stop();
         let cooks = std::mem::take(&mut *self.cooks.lock().unwrap_or_else(PoisonError::into_inner));
+        if self.pid != std::process::id() {
+            return; // a fork child: the cook threads stayed in the parent
+        }
         py.detach(|| {
             for cook in cooks {
                 let _ = cook.join();
@@ -192,27 +241,54 @@ impl Kitchen {
     }
 }
 
-impl Drop for Kitchen {
-    fn drop(&mut self) {
-        // Not joined here: this runs attached, and a cook may be waiting to attach.
-        self.shared.stop.store(true, Ordering::Release);
+impl Kitchen {
+    /// `RuntimeError` unless the cooks are at work: closed (by `close()` or at
+    /// interpreter exit), or left behind in the parent by a `fork()`.
+    fn ensure_serving(&self) -> PyResult<()> {
+        if self.pid != std::process::id() {
+            Err(PyRuntimeError::new_err(FORKED))
+        } else if self.shared.stop.is_stopped() {
+            Err(PyRuntimeError::new_err(CLOSED))
+        } else {
+            Ok(())
+        }
     }
 }
 
-/// One cook: cook an item, attach to put it in the pool if there is room, repeat
-/// until told to stop (or the interpreter is shutting down).
+impl Drop for Kitchen {
+    fn drop(&mut self) {
+        // Not joined here: this runs attached, and a cook may be waiting to attach.
+        self.shared.stop.stop();
+    }
+}
+
+/// One cook: cook an item, attach to put it in the pool if there is room, and
+/// when the pool is full wait for an item to be served rather than cook in
+/// vain; until told to stop. Every wait is on the stop signal, so stopping is
+/// immediate, and an idle cook sleeps (a zero prep time does not spin).
 fn cook(shared: &Shared, item: Item, prep: Duration, pool_size: usize) {
     let pool = &shared.pools[item.index()];
-    while !shared.stop.load(Ordering::Acquire) {
-        std::thread::sleep(prep);
-        let stocked = Python::try_attach(|py| {
-            let pool = pool.bind(py);
-            if pool.len() < pool_size && pool.append(item.name()).is_ok() {
-                shared.cooked[item.index()].fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        if stocked.is_none() {
+    loop {
+        if !shared.stop.sleep(prep) {
             return;
+        }
+        loop {
+            // Read before looking at the pool: a serve in between is noticed.
+            let seen = shared.stop.changes();
+            let stocked = Python::try_attach(|py| {
+                let pool = pool.bind(py);
+                let room = pool.len() < pool_size;
+                if room && pool.append(item.name()).is_ok() {
+                    shared.cooked[item.index()].fetch_add(1, Ordering::Relaxed);
+                }
+                room
+            });
+            match stocked {
+                None => return, // the interpreter is going away
+                Some(true) => break,
+                Some(false) if !shared.stop.wait_for_change(seen) => return,
+                Some(false) => {}
+            }
         }
     }
 }

@@ -10,8 +10,9 @@
 //!
 //! - **No reactor.** The future is polled outside tokio, so a tokio timer or
 //!   socket made inside it panics with "there is no reactor running". Work that
-//!   needs tokio is spawned onto a runtime (here pyo3-async-runtimes' shared
-//!   one) and the `JoinHandle`, which any thread may poll, is awaited.
+//!   needs tokio is spawned onto a runtime (here the kit's own, see
+//!   [`crate::runtime`]) and the `JoinHandle`, which any thread may poll, is
+//!   awaited.
 //! - **asyncio only**: the coroutine's waker talks to an asyncio loop (no trio).
 //! - **`Send + 'static`**: the future may not borrow from the call's arguments
 //!   or hold a `Bound`; methods take `&self` or `&mut self` through a borrow
@@ -37,7 +38,7 @@ pub async fn order_native(
     let (items, menu) = take_order(&items, prep_times)?;
     // Spawned, not awaited in place: `make_order` needs tokio's timers. A
     // spawned task outlives the handle, so cancelling must abort it by hand.
-    let cooking = pyo3_async_runtimes::tokio::get_runtime().spawn(make_order(items, menu));
+    let cooking = crate::runtime::handle()?.spawn(make_order(items, menu));
     let _abort_if_cancelled = AbortOnDrop(cooking.abort_handle());
     cooking
         .await

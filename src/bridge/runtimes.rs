@@ -13,33 +13,28 @@
 //!
 //! Context (contextvars) travels: `future_into_py` captures the caller's
 //! context, and `into_future` runs the awaitable in it.
+//!
+//! Which tokio? Not the one pyo3-async-runtimes' `tokio` module keeps: that
+//! one lives in a `&'static` and can never be shut down, which is how a script
+//! that simply ends could abort at exit. The same functions come from its
+//! `generic` module here, on the runtime the kit owns and shuts down at exit
+//! ([`crate::runtime`], which tells the crash step by step).
 
 use std::collections::HashMap;
 use std::future::Future as RustFuture;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use pyo3::exceptions::{PyTimeoutError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTimeoutError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
-use pyo3_async_runtimes::tokio::{
-    future_into_py, get_current_loop, into_future, run_until_complete,
-};
 use tokio::sync::oneshot;
 
 use super::{make_order, take_order};
+use crate::args::seconds;
 use crate::asyncio::{copy_context, post_threadsafe, running_loop};
 use crate::awaitable::Alive;
 use crate::awaitable::rust_future::yield_now;
-
-/// Seconds as a `Duration`, or `ValueError` naming what was wrong.
-pub fn seconds(what: &str, seconds: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| {
-        PyValueError::new_err(format!(
-            "{what} must be a finite, non-negative number of seconds, not {seconds}"
-        ))
-    })
-}
+use crate::runtime::{future_into_py, get_current_loop, into_future, run_until_complete};
 
 /// ``await rust_sleep(seconds)``: a tokio timer, through ``future_into_py``
 /// (tokio's timer ticks every millisecond: even ``rust_sleep(0)`` waits for one).
@@ -103,6 +98,10 @@ pub fn order(
     future_into_py(py, async move { Ok(make_order(items, menu).await) })
 }
 
+/// Why `order_blocking` refuses to run inside a running loop.
+pub const BLOCKING_IN_A_LOOP: &str = "order_blocking() cannot be called from a running event loop: \
+    await order(...) there instead";
+
 /// ``order_blocking(items, *, prep_times=None)``: the same order from plain
 /// (non-async) code: Rust starts an asyncio loop in this thread and runs it
 /// until the order is done (pyo3-async-runtimes' ``run_until_complete``), then
@@ -115,12 +114,22 @@ pub fn order_blocking(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
     let (items, menu) = take_order(&items, prep_times)?;
+    // Refused before anything starts, in asyncio.run's words: from a running
+    // loop, the order would be cooking on tokio when run_until_complete fails.
+    if !py
+        .import("asyncio")?
+        .call_method0("_get_running_loop")?
+        .is_none()
+    {
+        return Err(PyRuntimeError::new_err(BLOCKING_IN_A_LOOP));
+    }
     // What pyo3-async-runtimes' `run` does: a fresh loop, run until the Rust
     // future is done, then closed.
     let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
-    let served = run_until_complete(event_loop.clone(), async move {
-        Ok(make_order(items, menu).await)
-    });
+    let served = run_until_complete(
+        &event_loop,
+        async move { Ok(make_order(items, menu).await) },
+    );
     event_loop.call_method0("close")?;
     served
 }
@@ -256,7 +265,7 @@ pub fn into_cancelling_future(
         let result = receiver.await;
         guard.disarm();
         result.unwrap_or_else(|_| {
-            Err(pyo3::exceptions::PyRuntimeError::new_err(
+            Err(PyRuntimeError::new_err(
                 "the Python task was dropped without finishing",
             ))
         })

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::AbortHandle;
 
-use super::runtimes::seconds;
+use crate::args::seconds;
 use crate::awaitable::{Alive, RustAwaitable, into_awaitable};
 
 /// An async iterator over ticks ``0, 1, ..., n - 1``, one every ``interval``
@@ -37,7 +37,7 @@ pub struct Ticks {
 pub fn ticks(n: u64, interval: f64) -> PyResult<Ticks> {
     let interval = seconds("interval", interval)?;
     let (sender, receiver) = mpsc::channel(1);
-    let producer = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+    let producer = crate::runtime::handle()?.spawn(async move {
         let _alive = Alive::new();
         // tokio's interval refuses a zero period: zero means "as fast as the
         // consumer takes them", which the one-slot channel already paces.

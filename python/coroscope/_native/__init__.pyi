@@ -6,6 +6,17 @@ from . import await_from_rust as await_from_rust
 from . import awaitable as awaitable
 from . import bridge as bridge
 
-__all__ = ["await_from_rust", "awaitable", "bridge", "build_info"]
+__all__ = [
+    "await_from_rust",
+    "awaitable",
+    "bridge",
+    "build_info",
+    "is_shut_down",
+    "quiesce",
+    "shutdown",
+]
 
 def build_info() -> dict[str, Any]: ...
+def shutdown(timeout: float = 2.0) -> None: ...
+def is_shut_down() -> bool: ...
+def quiesce(timeout: float = 10.0) -> bool: ...

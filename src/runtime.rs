@@ -1,0 +1,464 @@
+//! The kit's tokio runtime and threads, owned from first use to interpreter
+//! exit, and across `fork()`.
+//!
+//! Every Rust future the kit runs on tokio runs here: pyo3-async-runtimes'
+//! routes (through its `generic` API, with [`KitTokio`] as the runtime), the
+//! Rust timers, the spawned kitchens, the `ticks` producer. The cook threads of
+//! a `Kitchen` are registered here too ([`Stop`], [`spawn_thread`]).
+//!
+//! # Why the kit owns its runtime
+//!
+//! pyo3-async-runtimes' `tokio` module keeps its runtime in a `&'static`: it
+//! can never be shut down. A script that awaits `future_into_py` routes inside
+//! `asyncio.run(...)` and then simply ends could abort with SIGABRT, like this:
+//!
+//! 1. `asyncio.run` returns; tokio workers are still finishing completions
+//!    (a `spawn_blocking` closure per `future_into_py` call, which attaches to
+//!    the interpreter to call `set_result` or to find the future cancelled).
+//! 2. The main thread runs `Py_FinalizeEx`. From the moment the runtime is
+//!    marked as finalizing, a thread that takes the GIL back (attaching, or
+//!    returning from `call_soon_threadsafe`'s write to the loop's self-pipe) is
+//!    ended by CPython on the spot with `pthread_exit`.
+//! 3. `pthread_exit` unwinds the thread with a *forced* unwind, through Rust
+//!    frames that are not allowed to unwind: Rust aborts the whole process.
+//!
+//! The window is small, so the crash is intermittent: the worst kind to learn
+//! from. The fix is to make sure that no thread of ours can still touch Python
+//! by the time finalization starts:
+//!
+//! - [`shutdown`] runs at `atexit`, when the interpreter is still whole: it
+//!   refuses new work, stops the kit's threads, drops every tokio task and joins
+//!   the workers, with a bounded wait, *detached* from the interpreter, so that a
+//!   worker in the middle of a completion can still attach and finish it. After
+//!   it, nothing of ours runs, and a late call into the kit raises
+//!   [`SHUT_DOWN`] instead of starting anything.
+//! - After `fork()`, the child has the parent's memory but none of its threads:
+//!   the parent's runtime is a shell whose workers will never run a task. The
+//!   child forgets it (dropping it would wait for threads that do not exist)
+//!   and starts a fresh one on first use.
+//!
+//! [`quiesce`] is the other half of owning the runtime: a real synchronisation
+//! point for measurements ("tokio has nothing of ours in flight"), where a
+//! sleep would only be a guess.
+
+use std::cell::OnceCell;
+use std::future::Future as RustFuture;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyCFunction;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
+use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::task::JoinHandle;
+
+use crate::args::seconds;
+
+/// What any entry point raises once the runtime is shut down, in the words
+/// `concurrent.futures` uses for an executor after shutdown.
+pub const SHUT_DOWN: &str = "cannot schedule new futures after shutdown: coroscope's runtime \
+    stopped (at interpreter exit, or by coroscope.shutdown())";
+
+/// Where the runtime is in its life.
+enum State {
+    /// Not started yet: in a fresh process, or in a fork child before first use.
+    Idle,
+    /// Started on first use. The runtime is owned here, not leaked, so that
+    /// [`shutdown`] can take it and shut it down.
+    Running(Runtime),
+    /// Shut down. The handle belongs to the stopped runtime: a task spawned on
+    /// it (by pyo3-async-runtimes, from a task being dropped) is dropped at once
+    /// and its `JoinHandle` says cancelled, so nothing can start again.
+    ShutDown(Handle),
+}
+
+/// The runtime's state. Locked only briefly, never across a wait, and (from
+/// Python threads) only while attached: a `fork()`, which happens attached,
+/// cannot copy it locked by a Python thread. A tokio worker holding it at the
+/// instant of a fork is the one window left (a few instructions wide).
+static STATE: Mutex<State> = Mutex::new(State::Idle);
+
+fn state() -> MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The running runtime's handle, started on first use; once shut down, the
+/// stopped runtime's handle as the error.
+fn running() -> Result<Handle, Handle> {
+    let mut state = state();
+    match &*state {
+        State::Running(runtime) => Ok(runtime.handle().clone()),
+        State::ShutDown(stopped) => Err(stopped.clone()),
+        State::Idle => {
+            let runtime = Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("coroscope-tokio")
+                .build()
+                .expect("tokio's runtime starts (it fails only if no thread can be spawned)");
+            let handle = runtime.handle().clone();
+            *state = State::Running(runtime);
+            Ok(handle)
+        }
+    }
+}
+
+/// The runtime to spawn on or enter, started on first use; `RuntimeError`
+/// ([`SHUT_DOWN`]) once shut down. Every entry point of the kit that starts work
+/// on tokio goes through here first, so a call after shutdown starts nothing.
+pub fn handle() -> PyResult<Handle> {
+    running().map_err(|_| PyRuntimeError::new_err(SHUT_DOWN))
+}
+
+/// `RuntimeError` ([`SHUT_DOWN`]) once shut down, for entry points that start
+/// threads of their own rather than tokio tasks.
+pub fn ensure_open() -> PyResult<()> {
+    handle().map(drop)
+}
+
+// --- pyo3-async-runtimes on the kit's runtime -----------------------------
+
+/// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
+/// what its `tokio` module does, minus the runtime nobody can shut down.
+pub struct KitTokio;
+
+/// Blocking closures handed to tokio and not yet finished or dropped: what
+/// [`quiesce`] waits for, besides tasks. pyo3-async-runtimes finishes every
+/// `future_into_py` in one of these, holding the loop and the asyncio future.
+static BLOCKING_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one blocking closure in flight until dropped (run or not).
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        BLOCKING_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        BLOCKING_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl GenericRuntime for KitTokio {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = JoinHandle<()>;
+
+    fn spawn<F>(fut: F) -> JoinHandle<()>
+    where
+        F: RustFuture<Output = ()> + Send + 'static,
+    {
+        running().unwrap_or_else(|stopped| stopped).spawn(fut)
+    }
+
+    fn spawn_blocking<F>(f: F) -> JoinHandle<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let in_flight = InFlight::new();
+        running()
+            .unwrap_or_else(|stopped| stopped)
+            .spawn_blocking(move || {
+                let _in_flight = in_flight;
+                f();
+            })
+    }
+}
+
+tokio::task_local! {
+    /// The event loop and context of the Python call that started this task:
+    /// how `get_current_loop` finds the loop from inside a Rust future.
+    static TASK_LOCALS: OnceCell<TaskLocals>;
+}
+
+impl ContextExt for KitTokio {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn RustFuture<Output = R> + Send>>
+    where
+        F: RustFuture<Output = R> + Send + 'static,
+    {
+        Box::pin(TASK_LOCALS.scope(OnceCell::from(locals), fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS
+            .try_with(|cell| cell.get().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// pyo3-async-runtimes' `future_into_py` on the kit's runtime (or
+/// [`SHUT_DOWN`], before anything is started).
+pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    ensure_open()?;
+    generic::future_into_py::<KitTokio, F, T>(py, fut)
+}
+
+/// pyo3-async-runtimes' `run_until_complete` on the kit's runtime.
+pub fn run_until_complete<F, T>(event_loop: &Bound<'_, PyAny>, fut: F) -> PyResult<T>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: Send + Sync + 'static,
+{
+    ensure_open()?;
+    generic::run_until_complete::<KitTokio, F, T>(event_loop, fut)
+}
+
+/// pyo3-async-runtimes' `into_future`: the Python awaitable as a Rust future.
+pub fn into_future(
+    awaitable: Bound<'_, PyAny>,
+) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + use<>> {
+    generic::into_future::<KitTokio>(awaitable)
+}
+
+/// pyo3-async-runtimes' `get_current_loop`: the task's loop inside a Rust
+/// future it runs, the running loop otherwise.
+pub fn get_current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    generic::get_current_loop::<KitTokio>(py)
+}
+
+// --- the kit's own threads ------------------------------------------------
+
+/// A stop signal a thread of ours waits on instead of sleeping, so that its
+/// owner (`Kitchen.close()`) or [`shutdown`] wakes it at once. It also carries
+/// "something changed" notifications (an item served) to its waiters.
+pub struct Stop {
+    /// `(stopped, changes)`: the change counter lets a waiter that read it
+    /// before looking at shared state notice a change made in between.
+    state: Mutex<(bool, u64)>,
+    changed: Condvar,
+}
+
+/// Every live [`Stop`], so that [`shutdown`] can stop them all.
+static STOPS: Mutex<Vec<Weak<Stop>>> = Mutex::new(Vec::new());
+
+impl Stop {
+    /// A new signal, registered for [`shutdown`]; `RuntimeError` after it.
+    pub fn new() -> PyResult<Arc<Self>> {
+        ensure_open()?;
+        let stop = Arc::new(Stop {
+            state: Mutex::new((false, 0)),
+            changed: Condvar::new(),
+        });
+        let mut stops = STOPS.lock().unwrap_or_else(PoisonError::into_inner);
+        stops.retain(|live| live.strong_count() > 0);
+        stops.push(Arc::downgrade(&stop));
+        Ok(stop)
+    }
+
+    fn state(&self) -> MutexGuard<'_, (bool, u64)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stop, and wake every waiter.
+    pub fn stop(&self) {
+        self.state().0 = true;
+        self.changed.notify_all();
+    }
+
+    /// Whether [`Stop::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.state().0
+    }
+
+    /// Something changed: wake the waiters so they look again.
+    pub fn notify(&self) {
+        self.state().1 += 1;
+        self.changed.notify_all();
+    }
+
+    /// How many changes so far: read it, look at what you wait for, then
+    /// [`Stop::wait_for_change`] with it.
+    pub fn changes(&self) -> u64 {
+        self.state().1
+    }
+
+    /// Sleep for `duration`, unless stopped first; `false` if stopped.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        let mut state = self.state();
+        while !state.0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        false
+    }
+
+    /// Wait until a change after `seen` ([`Stop::changes`]) or a stop; `false`
+    /// if stopped.
+    pub fn wait_for_change(&self, seen: u64) -> bool {
+        let state = self
+            .changed
+            .wait_while(self.state(), |(stopped, changes)| {
+                !*stopped && *changes == seen
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        !state.0
+    }
+}
+
+/// The kit's threads still running, and a condition to wait for none.
+static THREADS: Mutex<usize> = Mutex::new(0);
+static THREADS_CHANGED: Condvar = Condvar::new();
+
+/// Counts one running thread until dropped (on return or panic).
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *THREADS.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        THREADS_CHANGED.notify_all();
+    }
+}
+
+/// Start a thread that [`shutdown`] waits for. `work` must return soon after
+/// its [`Stop`] is stopped (wait on it rather than sleeping).
+pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    let running = Running;
+    std::thread::spawn(move || {
+        let _running = running;
+        work();
+    })
+}
+
+// --- shutdown, fork, quiesce -------------------------------------------------
+
+/// ``shutdown(timeout=2.0)``: stop coroscope's tokio runtime and threads.
+///
+/// Runs by itself at interpreter exit (``atexit``); call it yourself to stop
+/// earlier. Pending Rust work is dropped (its asyncio futures never finish),
+/// the kit's threads stop, and the wait for tokio's workers and those threads
+/// is bounded by ``timeout`` seconds. It waits detached from the interpreter,
+/// so a worker finishing a completion can still attach and end it. Afterwards
+/// every call that would start Rust work raises ``RuntimeError``. Calling it
+/// again does nothing.
+#[pyfunction]
+#[pyo3(signature = (timeout = 2.0))]
+pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
+    let limit = seconds("timeout", timeout)?;
+    let runtime = {
+        let mut state = state();
+        let stopped = match &*state {
+            State::Running(runtime) => runtime.handle().clone(),
+            State::ShutDown(_) => return Ok(()),
+            // Never started: a runtime that runs nothing stands for it, so
+            // that spawns after shutdown are dropped like any other.
+            State::Idle => Builder::new_current_thread()
+                .build()
+                .map_err(|err| PyRuntimeError::new_err(err.to_string()))?
+                .handle()
+                .clone(),
+        };
+        match std::mem::replace(&mut *state, State::ShutDown(stopped)) {
+            State::Running(runtime) => Some(runtime),
+            _ => None,
+        }
+    };
+    let stops: Vec<Arc<Stop>> =
+        std::mem::take(&mut *STOPS.lock().unwrap_or_else(PoisonError::into_inner))
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+    py.detach(move || {
+        let deadline = Instant::now() + limit;
+        for stop in &stops {
+            stop.stop();
+        }
+        if let Some(runtime) = runtime {
+            runtime.shutdown_timeout(limit);
+        }
+        let threads = THREADS.lock().unwrap_or_else(PoisonError::into_inner);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = THREADS_CHANGED.wait_timeout_while(threads, left, |running| *running > 0);
+    });
+    Ok(())
+}
+
+/// ``is_shut_down()``: whether ``shutdown()`` has run.
+#[pyfunction]
+pub fn is_shut_down() -> bool {
+    matches!(*state(), State::ShutDown(_))
+}
+
+/// In a fork child: the parent's runtime has no threads here. Forget it (not
+/// drop: dropping waits for workers that do not exist) and start afresh on
+/// first use. The kit's threads stayed in the parent too.
+fn after_fork_in_child() {
+    let mut state = state();
+    if let State::Running(runtime) = std::mem::replace(&mut *state, State::Idle) {
+        std::mem::forget(runtime);
+    }
+    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) = 0;
+    STOPS.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    BLOCKING_IN_FLIGHT.store(0, Ordering::Release);
+}
+
+/// ``quiesce(timeout=10.0)``: wait until tokio has no task of the kit's alive
+/// and no blocking closure in flight; ``False`` if ``timeout`` seconds pass
+/// first. Decrefs Rust made without the interpreter are applied on return.
+///
+/// A synchronisation point for measurements: a Rust future that ends on tokio
+/// lets go of its Python objects there, and pyo3-async-runtimes finishes (or
+/// finds cancelled) every ``future_into_py`` future in a blocking closure that
+/// holds the loop and the future until it runs, after the Rust future is gone.
+#[pyfunction]
+#[pyo3(signature = (timeout = 10.0))]
+pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
+    let limit = seconds("timeout", timeout)?;
+    let tasks = match &*state() {
+        State::Running(runtime) => Some(runtime.metrics()),
+        _ => None,
+    };
+    // Detached while waiting, and PyO3 applies deferred decrefs when this
+    // thread attaches again, so what the finished work released is released.
+    Ok(py.detach(move || {
+        let deadline = Instant::now() + limit;
+        loop {
+            let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
+            if !busy_tasks && BLOCKING_IN_FLIGHT.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }))
+}
+
+/// Wire [`shutdown`] to `atexit` and the fork hook to `os.register_at_fork`,
+/// and export the functions.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(is_shut_down, m)?)?;
+    m.add_function(wrap_pyfunction!(quiesce, m)?)?;
+    // atexit handlers run last registered first, and before finalization
+    // begins: user handlers registered after importing coroscope still find it
+    // running.
+    py.import("atexit")?
+        .call_method1("register", (m.getattr("shutdown")?,))?;
+    let in_child = PyCFunction::new_closure(py, None, None, |_, _| after_fork_in_child())?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", in_child)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+"""The kit owns its runtime's whole life: exit, shutdown, fork, close and Ctrl-C.
+
+What happens at exit never shows inside pytest's own process, so most stories
+here run fresh interpreters (``coroscope.exits`` writes and judges the scripts;
+``make soak`` runs the same trials at full size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from coroscope import exits, quiesce
+from coroscope.awaitable import alive
+from coroscope.bridge import Kitchen, rust_sleep
+
+# Fresh interpreters per exit trial: enough to catch what crashed one exit in
+# two before (make soak runs 20 each).
+RUNS = 4
+
+
+@pytest.mark.parametrize(
+    ("scenario", "route", "loop"), exits.trials(), ids=["-".join(t) for t in exits.trials()]
+)
+def test_every_route_exits_cleanly_every_time(scenario: str, route: str, loop: str) -> None:
+    trial = exits.run_trial(scenario, route, loop, RUNS)
+    assert trial.bad == []
+
+
+def run_python(source: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> None:
+    done = run_python(
+        """
+        import asyncio, coroscope
+        from coroscope.awaitable import alive, sleep_rust, TimerFuture
+        from coroscope.bridge import Kitchen, order, rust_sleep, ticks
+
+        async def main():
+            # Rust futures that run on tokio (not polled by the loop's thread).
+            pending = [asyncio.ensure_future(rust_sleep(60)), TimerFuture(None, 60)]
+            await asyncio.sleep(0.01)
+            assert alive() == 2
+            coroscope.shutdown()
+            assert coroscope.is_shut_down()
+            assert alive() == 0, "the pending Rust futures were dropped"
+            coroscope.shutdown()  # twice is harmless
+            for start in (lambda: sleep_rust(1), lambda: order(["soda"]),
+                          lambda: TimerFuture(1, 1), lambda: ticks(1, 0),
+                          lambda: Kitchen()):
+                try:
+                    start()
+                except RuntimeError as err:
+                    assert "cannot schedule new futures after shutdown" in str(err), err
+                else:
+                    raise AssertionError("started after shutdown")
+            for future in pending:
+                future.cancel()
+
+        asyncio.run(main())
+        print("refused")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused"
+
+
+def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop() -> None:
+    async def storm() -> None:
+        waiting = [asyncio.ensure_future(rust_sleep(60)) for _ in range(2_000)]
+        await asyncio.sleep(0.01)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+
+    with asyncio.Runner() as runner:
+        loop = runner.get_loop()
+        assert quiesce()
+        gc.collect()
+        before = sys.getrefcount(loop)
+        runner.run(storm())
+        assert quiesce()
+        gc.collect()
+        assert sys.getrefcount(loop) == before
+
+
+def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
+    done = run_python(
+        """
+        import asyncio, os
+        from coroscope.awaitable import sleep_rust
+        from coroscope.bridge import Kitchen
+
+        asyncio.run(sleep_rust(0.001))  # the parent's runtime is running
+        kitchen = Kitchen()
+        pid = os.fork()
+        if pid == 0:
+            assert asyncio.run(sleep_rust(0.001, "child")) == "child"
+            try:
+                kitchen.order(["soda"])
+            except RuntimeError as err:
+                assert "stayed in the parent process" in str(err), err
+                kitchen.close()
+                os._exit(0)
+            os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        kitchen.close()
+        print("child exited", os.waitstatus_to_exitcode(status))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "child exited 0"
+
+
+def test_closing_a_kitchen_does_not_wait_for_the_cooks_to_finish_cooking() -> None:
+    kitchen = Kitchen(prep_times={"burger": 3600.0, "fries": 3600.0, "soda": 3600.0})
+    closing = threading.Thread(target=kitchen.close)
+    closing.start()
+    closing.join(30)  # an hour if close() joined sleeping cooks
+    assert not closing.is_alive()
+
+
+def test_a_closed_kitchen_refuses_orders_like_a_shut_down_executor() -> None:
+    kitchen = Kitchen(prep_times={"soda": 0.0})
+    kitchen.close()
+    with pytest.raises(RuntimeError, match="cannot take new orders after the kitchen is closed"):
+        kitchen.order(["soda"])
+
+
+@pytest.mark.parametrize("pool_size", [0, -1])
+def test_a_kitchen_with_no_room_in_its_pools_is_refused(pool_size: int) -> None:
+    with pytest.raises(ValueError, match="pool_size must be greater than 0"):
+        Kitchen(pool_size=pool_size)
+
+
+def test_an_idle_kitchen_with_instant_items_sleeps() -> None:
+    """A zero prep time used to keep a core busy: the cook retried a full pool."""
+    with Kitchen(prep_times={"burger": 0.0, "fries": 0.0, "soda": 0.0}) as kitchen:
+        idle = 0.5
+        used_before = time.process_time()
+        time.sleep(idle)
+        cpu_used = time.process_time() - used_before
+        assert kitchen.order(["value_meal"]) == ["burger", "soda", "fries"]
+    assert cpu_used < idle / 2, f"busy for {cpu_used:.2f} of {idle} idle seconds"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "order_threads(['burger'], prep_times={'burger': 60})",
+        "Kitchen(prep_times={'burger': 60}).order(['burger'], timeout=60)",
+        "Kitchen(prep_times={'burger': 60}).order(['burger'], release=False, timeout=60)",
+        "order_blocking(['burger'], prep_times={'burger': 60})",
+    ],
+)
+def test_ctrl_c_interrupts_a_blocking_wait(call: str) -> None:
+    script = f"""
+import sys
+from coroscope.bridge import Kitchen, order_blocking, order_threads
+print("waiting", flush=True)
+try:
+    {call}
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "waiting"
+    time.sleep(0.3)  # inside the wait
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)  # 60 s if the wait ignored it
+    assert out.strip() == "interrupted", err
+    assert process.returncode == 0, err
+
+
+def test_order_blocking_inside_a_loop_is_refused_before_anything_starts() -> None:
+    from coroscope.bridge import order_blocking
+
+    async def main() -> None:
+        before = alive()
+        with pytest.raises(RuntimeError, match="cannot be called from a running event loop"):
+            order_blocking(["burger"], prep_times={"burger": 60.0})
+        assert alive() == before
+
+    asyncio.run(main())
