@@ -69,8 +69,8 @@ stubtest: develop ## Check the _native stubs against the built module (mypy.stub
 	$(PY) -m mypy.stubtest coroscope._native  # and, recursively, its submodules
 	$(PY) -m mypy python/coroscope
 
-test-python: develop ## pytest, plus every notebook executed on a real kernel (nbmake)
-	$(PY) -m pytest tests $(wildcard notebooks/*.ipynb) $(if $(wildcard notebooks/*.ipynb),--nbmake)
+test-python: develop ## pytest, every Python block of README.md (pytest-markdown-docs), every notebook on a real kernel (nbmake)
+	$(PY) -m pytest tests README.md --markdown-docs $(wildcard notebooks/*.ipynb) $(if $(wildcard notebooks/*.ipynb),--nbmake)
 
 # pytest runs last so that its summary is the last line of `make test`.
 test: lint test-rust stubtest test-python ## Every check; ends with pytest's summary line

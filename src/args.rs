@@ -17,3 +17,12 @@ pub fn seconds(what: &str, seconds: f64) -> PyResult<Duration> {
         ))
     })
 }
+
+/// A count from Python (an `int` that may be negative) as a `u64`, or
+/// `ValueError` naming `what`: Rust's `u64` would turn `-1` into an
+/// `OverflowError` about C types, which names nothing the caller wrote.
+pub fn count(what: &str, n: i64) -> PyResult<u64> {
+    u64::try_from(n).map_err(|_| {
+        PyValueError::new_err(format!("{what} must be a non-negative integer, not {n}"))
+    })
+}

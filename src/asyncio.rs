@@ -1,10 +1,14 @@
-//! asyncio's own pieces, looked up once per interpreter and shared by every module.
+//! asyncio's (and CPython's) own pieces, looked up once per interpreter and
+//! shared by every module. A leaf: it imports no lesson, so every lesson can use it.
 //!
 //! Users of this kit already know asyncio's exception types and rules for
 //! finding a loop; raising anything else would teach a second vocabulary. Each
 //! helper here is the exact asyncio function or type, cached in a
 //! [`PyOnceLock`] so the lookup costs one pointer read after the first call.
 
+use std::ffi::CStr;
+
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -146,4 +150,21 @@ pub fn caller_stack(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     EXTRACT_STACK
         .import(py, "asyncio.format_helpers", "extract_stack")?
         .call1((frame,))
+}
+
+/// The type's name as CPython's own error messages print it (`tp_name`).
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    // SAFETY: every type object has a NUL-terminated `tp_name` that lives as long
+    // as the type, and the type outlives `obj`, which we hold.
+    unsafe { CStr::from_ptr((*ffi::Py_TYPE(obj.as_ptr())).tp_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The `TypeError` Python's `await` raises for an object it cannot await.
+pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "object {} can't be used in 'await' expression",
+        type_name(obj)
+    ))
 }

@@ -30,18 +30,19 @@
 //! A reader would get wrong: a *step* here is one resumption of the coroutine,
 //! so a coroutine that yields `k` times takes `k + 1` steps to finish.
 
-use std::ffi::CStr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyRecursionError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyList;
 use pyo3::{ffi, intern};
 
-use crate::asyncio::invalid_state;
+use crate::asyncio::{invalid_state, not_awaitable, type_name};
 
 pub mod task;
 
@@ -50,7 +51,7 @@ pub use task::{Task, task_factory};
 /// How many steps a driver takes before it decides a coroutine never finishes.
 /// A million bare yields take well under a second through [`drive_send`], yet no
 /// real coroutine driven without a loop yields that often.
-pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+pub const DEFAULT_MAX_STEPS: i64 = 1_000_000;
 
 /// Raised when a coroutine yields a pending future to a driver that has no loop.
 pub const NEEDS_A_LOOP: &str = "needs an event loop: it yielded a pending future, which only \
@@ -102,15 +103,6 @@ fn is_coroutine(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(is_native_coroutine(obj) || is_generator_coroutine(obj)?)
 }
 
-/// The type's name as CPython's own error messages print it (`tp_name`).
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    // SAFETY: every type object has a NUL-terminated `tp_name` that lives as long
-    // as the type, and the type outlives `obj`, which we hold.
-    unsafe { CStr::from_ptr((*ffi::Py_TYPE(obj.as_ptr())).tp_name) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// Is `obj` a function whose call makes a coroutine (`async def`, or a generator
 /// function decorated with `types.coroutine`)? The drivers call such a function
 /// with no arguments, so that `await_foo(main)` works as well as `await_foo(main())`.
@@ -136,14 +128,6 @@ fn is_coroutine_function(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
         Some(code) => Ok(code.getattr("co_flags")?.extract::<i64>()? & CO_ITERABLE_COROUTINE != 0),
         None => Ok(false),
     }
-}
-
-/// The `TypeError` Python's `await` raises for an object it cannot await.
-pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
-    PyTypeError::new_err(format!(
-        "object {} can't be used in 'await' expression",
-        type_name(obj)
-    ))
 }
 
 /// The iterator that `await obj` steps, found by CPython's own rules
@@ -287,12 +271,15 @@ fn serve_yield(yielded: &Bound<'_, PyAny>) -> PyResult<()> {
 /// coroutine's result. Both drivers and [`trace`] are this loop; they differ only
 /// in how one step is taken.
 fn run_to_completion<'py>(
-    max_steps: u64,
+    py: Python<'py>,
+    max_steps: i64,
     mut step: impl FnMut() -> PyResult<Step<'py>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let max_steps = crate::args::count("max_steps", max_steps)?;
     if max_steps == 0 {
         return Err(PyValueError::new_err("max_steps must be at least 1"));
     }
+    let _depth = Depth::enter(py)?;
     for _ in 0..max_steps {
         match step()? {
             Step::Return(value) => return Ok(value),
@@ -303,6 +290,44 @@ fn run_to_completion<'py>(
         "coroutine {NEVER_FINISHES} within max_steps={max_steps} steps; \
          pass a larger max_steps if it is meant to run that long"
     )))
+}
+
+/// One level of driving, counted like a Python call: a coroutine that drives
+/// another from inside (nested `await_foo`) recurses through C, and each level
+/// costs C stack that a raised recursion limit does not make larger. Entering
+/// checks Python's depth counter (`Py_EnterRecursiveCall`) and the stack that is
+/// really left, so deep nesting raises `RecursionError` instead of crashing.
+struct Depth;
+
+/// Stack kept free below the deepest drive: one more level of nesting (our
+/// frames, the interpreter's, the coroutine's own C calls) needs far less.
+const STACK_RESERVE: usize = 256 * 1024;
+
+/// What a drive raises when the C stack is nearly used up.
+const STACK_EXHAUSTED: &str =
+    "maximum recursion depth exceeded while driving a coroutine (the C stack is nearly used up)";
+
+impl Depth {
+    fn enter(py: Python<'_>) -> PyResult<Depth> {
+        // SAFETY: attached (we hold `py`); the string is NUL-terminated and
+        // static. On failure RecursionError is set and the depth is unchanged.
+        if unsafe { ffi::Py_EnterRecursiveCall(c" while driving a coroutine".as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        let depth = Depth;
+        if stacker::remaining_stack().is_some_and(|left| left < STACK_RESERVE) {
+            return Err(PyRecursionError::new_err(STACK_EXHAUSTED));
+        }
+        Ok(depth)
+    }
+}
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        // SAFETY: pairs with the successful `Py_EnterRecursiveCall` in `enter`,
+        // on the same thread, still attached (a `Depth` never leaves the drive).
+        unsafe { ffi::Py_LeaveRecursiveCall() }
+    }
 }
 
 /// Run an awaitable to completion the classic way: `__await__`, then `__next__`
@@ -319,7 +344,7 @@ fn run_to_completion<'py>(
     signature = (obj, /, *, max_steps = DEFAULT_MAX_STEPS),
     text_signature = "(obj, /, *, max_steps=1000000)"
 )]
-pub fn await_foo<'py>(obj: &Bound<'py, PyAny>, max_steps: u64) -> PyResult<Bound<'py, PyAny>> {
+pub fn await_foo<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py, PyAny>> {
     let iter = awaitable_iter(obj)?;
     // A native coroutine has no `__next__`: it is stepped with `send`, or through
     // the wrapper its `__await__()` returns, which is what the classic way uses.
@@ -328,7 +353,7 @@ pub fn await_foo<'py>(obj: &Bound<'py, PyAny>, max_steps: u64) -> PyResult<Bound
     } else {
         iter
     };
-    run_to_completion(max_steps, || next_step(&iter))
+    run_to_completion(obj.py(), max_steps, || next_step(&iter))
 }
 
 /// Run an awaitable to completion the fast way, with ``PyIter_Send``.
@@ -341,10 +366,10 @@ pub fn await_foo<'py>(obj: &Bound<'py, PyAny>, max_steps: u64) -> PyResult<Bound
     signature = (obj, /, *, max_steps = DEFAULT_MAX_STEPS),
     text_signature = "(obj, /, *, max_steps=1000000)"
 )]
-pub fn drive_send<'py>(obj: &Bound<'py, PyAny>, max_steps: u64) -> PyResult<Bound<'py, PyAny>> {
+pub fn drive_send<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py, PyAny>> {
     let iter = awaitable_iter(obj)?;
     let none = obj.py().None().into_bound(obj.py());
-    run_to_completion(max_steps, || send_step(&iter, &none))
+    run_to_completion(obj.py(), max_steps, || send_step(&iter, &none))
 }
 
 // ---------------------------------------------------------------------------
@@ -427,13 +452,13 @@ fn recorded_step<'py>(
     signature = (obj, /, *, max_steps = DEFAULT_MAX_STEPS),
     text_signature = "(obj, /, *, max_steps=1000000)"
 )]
-pub fn trace<'py>(obj: &Bound<'py, PyAny>, max_steps: u64) -> PyResult<Bound<'py, PyList>> {
+pub fn trace<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py, PyList>> {
     let py = obj.py();
     let iter = awaitable_iter(obj)?;
     let none = py.None().into_bound(py);
     let mut records = Vec::new();
     let mut coroutine_raised = false;
-    let outcome = run_to_completion(max_steps, || {
+    let outcome = run_to_completion(obj.py(), max_steps, || {
         let (record, result) =
             recorded_step(&iter, records.len() as u64 + 1, "send", &none, || {
                 send_step(&iter, &none)
@@ -508,6 +533,10 @@ impl Stepper {
             Ok(Step::Return(value)) if action == "close" && value.is_none() => State::Closed,
             Ok(Step::Return(value)) => State::Returned(value.clone().unbind()),
             Err(err) if action == "close" && is_close_signal(py, err) => State::Closed,
+            // Refused without running (a value sent into a just-started
+            // coroutine, a throw of something that is no exception): CPython
+            // leaves the coroutine as it was, unstarted and closable.
+            Err(_) if has_live_frame(iter)? => State::Suspended,
             Err(err) => State::Raised(err.clone_ref(py)),
         };
         let replaced = {
@@ -533,6 +562,19 @@ impl Stepper {
             Step::Return(value) => Err(PyStopIteration::new_err((value.unbind(),))),
         }
     }
+}
+
+/// Whether `iter` is a coroutine or generator whose frame still exists: it has
+/// not finished, whatever the step that just failed. Other iterators have no
+/// frame to ask, and a failed step ends them.
+fn has_live_frame(iter: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = iter.py();
+    for frame in [intern!(py, "cr_frame"), intern!(py, "gi_frame")] {
+        if let Some(frame) = iter.getattr_opt(frame)? {
+            return Ok(!frame.is_none());
+        }
+    }
+    Ok(false)
 }
 
 /// `close()` succeeded if the coroutine let `GeneratorExit` (or, having caught

@@ -40,7 +40,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
-use crate::await_from_rust::not_awaitable;
+use crate::asyncio::not_awaitable;
+use crate::trashcan::Flat;
 
 pub mod future;
 pub mod rust_future;
@@ -74,7 +75,8 @@ pub(crate) fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<Py
 /// Like a coroutine, a ``Ready`` can be awaited once.
 #[pyclass(frozen, subclass, module = "coroscope.awaitable")]
 pub struct Ready {
-    value: Py<PyAny>,
+    /// Released flat: a chain of `Ready`s is freed without deep recursion.
+    value: Flat,
     /// Set by the first step: the iterator is exhausted from then on.
     awaited: AtomicBool,
 }
@@ -85,7 +87,7 @@ impl Ready {
     #[new]
     pub fn new(value: Py<PyAny>) -> Self {
         Self {
-            value,
+            value: Flat::new(value),
             awaited: AtomicBool::new(false),
         }
     }
@@ -95,7 +97,7 @@ impl Ready {
     /// both, say), and a cycle through an object the collector cannot see
     /// through is never freed.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.value)
+        visit.call(&*self.value)
     }
 
     fn __await__(slf: Py<Self>) -> Py<Self> {
@@ -165,7 +167,7 @@ impl AmSend for ReadySend {
 /// as with ``await asyncio.sleep(0)``. Each yield costs one loop iteration.
 #[pyclass(frozen, module = "coroscope.awaitable")]
 pub struct YieldN {
-    value: Py<PyAny>,
+    value: Flat,
     /// Yields still to make; [`YieldN::DONE`] once finished.
     remaining: AtomicU64,
 }
@@ -179,18 +181,19 @@ impl YieldN {
 impl YieldN {
     #[new]
     #[pyo3(signature = (n, value = None))]
-    fn new(py: Python<'_>, n: u64, value: Option<Py<PyAny>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, n: i64, value: Option<Py<PyAny>>) -> PyResult<Self> {
+        let n = crate::args::count("n", n)?;
         if n == Self::DONE {
             return Err(PyOverflowError::new_err("n is too large"));
         }
         Ok(Self {
-            value: value.unwrap_or_else(|| py.None()),
+            value: Flat::new(value.unwrap_or_else(|| py.None())),
             remaining: AtomicU64::new(n),
         })
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.value)
+        visit.call(&*self.value)
     }
 
     fn __await__(slf: Py<Self>) -> Py<Self> {
@@ -245,13 +248,13 @@ impl YieldN {
 /// writing any stepping code of its own.
 #[pyclass(frozen, module = "coroscope.awaitable")]
 pub struct Delegate {
-    inner: Py<PyAny>,
+    inner: Flat,
 }
 
 #[pymethods]
 impl Delegate {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.inner)
+        visit.call(&*self.inner)
     }
 
     #[new]
@@ -265,7 +268,7 @@ impl Delegate {
             return Err(not_awaitable(&awaitable));
         }
         Ok(Self {
-            inner: awaitable.unbind(),
+            inner: Flat::new(awaitable.unbind()),
         })
     }
 

@@ -20,6 +20,8 @@
 //!   use, shut down at interpreter exit (the exit crash it prevents is told
 //!   there), started afresh in a fork child.
 //! - [`args`]: argument checks every entry point shares.
+//! - [`trashcan`]: Python objects held by Rust fields, freed without deep
+//!   recursion (a chain of 40,000 `Ready`s is one `del` away otherwise).
 //! - [`build_info`]: what this build is (profile, versions), so that benchmark
 //!   numbers always say what produced them.
 //!
@@ -33,6 +35,7 @@ pub mod awaitable;
 pub mod bridge;
 pub mod build_info;
 pub mod runtime;
+pub mod trashcan;
 
 use pyo3::prelude::*;
 

@@ -63,6 +63,10 @@ use crate::args::seconds;
 pub const SHUT_DOWN: &str = "cannot schedule new futures after shutdown: coroscope's runtime \
     stopped (at interpreter exit, or by coroscope.shutdown())";
 
+/// How often a blocking wait of the kit's attaches to let Ctrl-C raise (a
+/// signal handler runs only when the main thread attaches and checks).
+pub const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
 /// Where the runtime is in its life.
 enum State {
     /// Not started yet: in a fresh process, or in a fork child before first use.
@@ -426,21 +430,29 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
         State::Running(runtime) => Some(runtime.metrics()),
         _ => None,
     };
-    // Detached while waiting, and PyO3 applies deferred decrefs when this
-    // thread attaches again, so what the finished work released is released.
-    Ok(py.detach(move || {
-        let deadline = Instant::now() + limit;
-        loop {
-            let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
-            if !busy_tasks && BLOCKING_IN_FLIGHT.load(Ordering::Acquire) == 0 {
-                return true;
+    let idle = || {
+        let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
+        !busy_tasks && BLOCKING_IN_FLIGHT.load(Ordering::Acquire) == 0
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        // Detached while waiting, and PyO3 applies deferred decrefs when this
+        // thread attaches again, so what the finished work released is
+        // released by the time this returns.
+        let until = deadline.min(Instant::now() + SIGNAL_CHECK);
+        if py.detach(|| {
+            while !idle() && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(200));
             }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_micros(200));
+            idle()
+        }) {
+            return Ok(true);
         }
-    }))
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        py.check_signals()?;
+    }
 }
 
 /// Wire [`shutdown`] to `atexit` and the fork hook to `os.register_at_fork`,

@@ -131,9 +131,9 @@ def test_yieldn_counts_down_and_can_be_awaited_once() -> None:
         drive_send(awaitable)
 
 
-@pytest.mark.parametrize("n", [-1, 2**64 - 1])
-def test_yieldn_refuses_impossible_counts(n: int) -> None:
-    with pytest.raises(OverflowError):
+@pytest.mark.parametrize(("n", "error"), [(-1, ValueError), (2**64 - 1, OverflowError)])
+def test_yieldn_refuses_impossible_counts(n: int, error: type[Exception]) -> None:
+    with pytest.raises(error):
         YieldN(n)
 
 

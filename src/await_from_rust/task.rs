@@ -76,6 +76,11 @@ struct TaskState {
     /// The future part finished; kept here because the report on destruction
     /// runs when the future part is already gone.
     finished: bool,
+    /// The task's loop and, in debug mode, where the task was made: copied
+    /// from the future part for the same reason, so that a task destroyed
+    /// while pending is reported to its own loop's exception handler.
+    event_loop: Option<Py<PyAny>>,
+    source_traceback: Option<Py<PyAny>>,
 }
 
 /// An asyncio Task implemented in Rust: steps a coroutine on its loop with
@@ -287,7 +292,10 @@ impl Task {
                 slf.get().mark_finished();
                 let fatal = err.is_instance_of::<PyKeyboardInterrupt>(py)
                     || err.is_instance_of::<PySystemExit>(py);
-                Future::set_exception(future, err.value(py).clone().into_any())?;
+                // `into_value`, not `value`: it puts the traceback back on the
+                // exception, so whoever awaits the task sees the coroutine's frames.
+                let exception = err.clone_ref(py).into_value(py).into_any();
+                Future::set_exception(future, exception.into_bound(py))?;
                 // Like asyncio: these stop the loop too, after failing the task.
                 if fatal { Err(err) } else { Ok(()) }
             }
@@ -319,6 +327,8 @@ impl Task {
                 num_cancels_requested: 0,
                 log_destroy_pending: true,
                 finished: false,
+                event_loop: None,
+                source_traceback: None,
             }),
         })
     }
@@ -332,7 +342,13 @@ impl Task {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        slf.as_super().get().__init__(py, r#loop)?;
+        let future = slf.as_super().get();
+        future.__init__(py, r#loop)?;
+        {
+            let mut state = slf.get().state();
+            state.event_loop = Some(future.get_loop(py)?.unbind());
+            state.source_traceback = future._source_traceback(py);
+        }
         let registry = registry(py)?;
         if !registry
             .is_coroutine
@@ -530,6 +546,9 @@ impl Task {
 
     fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         static TASK_REPR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        // A subclass whose `__init__` skipped ours: the C Task's error, not
+        // an assertion deep inside asyncio's repr helpers.
+        slf.as_super().get().get_loop(slf.py())?;
         TASK_REPR
             .import(slf.py(), "asyncio.base_tasks", "_task_repr")?
             .call1((slf,))
@@ -573,6 +592,8 @@ impl Task {
             &state.fut_waiter,
             &state.step,
             &state.wakeup,
+            &state.event_loop,
+            &state.source_traceback,
         ] {
             visit.call(object)?;
         }
@@ -593,6 +614,8 @@ impl Task {
                     state.fut_waiter.take(),
                     state.step.take(),
                     state.wakeup.take(),
+                    state.event_loop.take(),
+                    state.source_traceback.take(),
                 ],
                 state.in_context.take(),
             )
@@ -644,15 +667,18 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
         let context = PyDict::new(py);
         context.set_item("message", DESTROYED_PENDING)?;
         context.set_item("task", Bound::new(py, stand_in)?)?;
-        // The task's loop is gone with its future part: report through the
-        // running loop, as asyncio would for a task of the running loop.
-        let asyncio = py.import("asyncio")?;
-        match asyncio.call_method0("get_running_loop") {
-            Ok(event_loop) => {
-                event_loop.call_method1("call_exception_handler", (context,))?;
+        if let Some(source_traceback) = &state.source_traceback {
+            context.set_item("source_traceback", source_traceback.bind(py))?;
+        }
+        // To the task's own loop, as asyncio's `Task.__del__` does.
+        match &state.event_loop {
+            Some(event_loop) => {
+                event_loop
+                    .bind(py)
+                    .call_method1("call_exception_handler", (context,))?;
             }
-            Err(_) => {
-                asyncio
+            None => {
+                py.import("asyncio")?
                     .getattr("log")?
                     .getattr("logger")?
                     .call_method1("error", (DESTROYED_PENDING,))?;

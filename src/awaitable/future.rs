@@ -52,6 +52,7 @@ use super::slots::{AmSend, Sent};
 use crate::asyncio::{
     call_soon, caller_stack, cancelled_error, copy_context, default_loop, invalid_state,
 };
+use crate::trashcan::Flat;
 
 const NOT_INITIALIZED: &str = "Future object is not initialized.";
 const RESULT_NOT_READY: &str = "Result is not ready.";
@@ -96,7 +97,9 @@ struct Core {
     /// `None` until `__init__` has run.
     event_loop: Option<Py<PyAny>>,
     state: State,
-    result: Option<Py<PyAny>>,
+    /// Released flat: a chain of futures, each the result of the next, is
+    /// freed without deep recursion.
+    result: Option<Flat>,
     exception: Option<Py<PyBaseException>>,
     /// The traceback at `set_exception` time: the first `result()` re-raises
     /// with it, so the traceback does not grow with each raise.
@@ -277,7 +280,13 @@ impl Future {
     fn cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (saved, message) = {
             let mut core = self.core();
-            let message = core.cancel_message.as_ref().map(|m| m.clone_ref(py));
+            // A message of None is no message, as in asyncio's own
+            // `_make_cancelled_error`: `CancelledError()`, not `CancelledError(None)`.
+            let message = core
+                .cancel_message
+                .as_ref()
+                .filter(|m| !m.is_none(py))
+                .map(|m| m.clone_ref(py));
             (core.cancelled_exc.take(), message)
         };
         match saved {
@@ -389,7 +398,9 @@ impl Future {
     ///
     /// Raises ``InvalidStateError`` if it is already done.
     pub fn set_result(slf: &Bound<'_, Self>, result: Py<PyAny>) -> PyResult<()> {
-        if Self::complete(slf, State::Finished, |core| core.result = Some(result))? {
+        if Self::complete(slf, State::Finished, |core| {
+            core.result = Some(Flat::new(result))
+        })? {
             Ok(())
         } else {
             Err(Self::already_done(slf))
@@ -625,7 +636,7 @@ impl Future {
     }
 
     #[getter]
-    fn _source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+    pub(crate) fn _source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.core()
             .source_traceback
             .as_ref()
@@ -653,9 +664,9 @@ impl Future {
         let Ok(core) = self.core.try_lock() else {
             return Ok(());
         };
+        visit.call(core.result.as_deref())?;
         for object in [
             &core.event_loop,
-            &core.result,
             &core.exception_tb,
             &core.cancel_message,
             &core.cancelled_exc,
@@ -850,9 +861,10 @@ pub fn thrown<'py>(
         }
         r#type
     } else {
-        return Err(PyTypeError::new_err(
-            "exceptions must be classes or instances deriving from BaseException, not type",
-        ));
+        return Err(PyTypeError::new_err(format!(
+            "exceptions must be classes or instances deriving from BaseException, not {}",
+            r#type.get_type().name()?
+        )));
     };
     let err = PyErr::from_value(exception);
     if traceback.is_some() {

@@ -345,6 +345,10 @@ impl Wake for LoopWaker {
     }
 }
 
+/// What a second `await` of a suspended [`RustAwaitable`] raises: the words of
+/// CPython's coroutine for the same mistake.
+pub const AWAITED_ALREADY: &str = "RustAwaitable is being awaited already";
+
 /// A Rust future, awaitable from Python.
 ///
 /// Made by Rust code (``into_awaitable``) or by the examples ``sleep_rust`` and
@@ -559,8 +563,26 @@ impl AmSend for RustAwaitable {
 
 #[pymethods]
 impl RustAwaitable {
-    fn __await__(slf: Py<Self>) -> Py<Self> {
-        slf
+    /// A second ``await`` while a task is parked on this one raises at once,
+    /// as for a coroutine suspended in an ``await``: both awaiters would share
+    /// one waker, and the one whose wait is overwritten would sleep forever.
+    /// (Stepped by hand to a bare yield, nobody is parked: awaiting it then is
+    /// fine, as for a coroutine suspended at its own ``yield``.)
+    fn __await__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        let parked = slf
+            .get()
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|waker| {
+                let waiting = waker.waiting();
+                waiting.waiter.is_some() || waiting.trap.is_some()
+            });
+        if parked {
+            return Err(PyRuntimeError::new_err(AWAITED_ALREADY));
+        }
+        Ok(slf)
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
@@ -784,7 +806,8 @@ pub fn sleep_rust(
 /// 10,000 and yielding to the loop between chunks: a Rust future that wakes
 /// itself, so other tasks run in between.
 #[pyfunction]
-pub fn compute(py: Python<'_>, n: u64) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn compute(py: Python<'_>, n: i64) -> PyResult<Bound<'_, RustAwaitable>> {
+    let n = crate::args::count("n", n)?;
     const CHUNK: u64 = 10_000;
     into_awaitable(py, async move {
         let mut total: u128 = 0;

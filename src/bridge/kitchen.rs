@@ -27,7 +27,7 @@ use pyo3::types::{PyDict, PyList};
 
 use super::{Item, Menu, parse_order, take_order};
 use crate::args::seconds;
-use crate::runtime::{Stop, spawn_thread};
+use crate::runtime::{SIGNAL_CHECK, Stop, spawn_thread};
 
 /// How often a waiting order looks at the pools again.
 const POLL: Duration = Duration::from_millis(1);
@@ -46,10 +46,6 @@ const CLOSED: &str = "cannot take new orders after the kitchen is closed";
 /// Why a kitchen inherited through `fork()` takes no order.
 const FORKED: &str = "this Kitchen's cooks stayed in the parent process: after fork(), \
     make a new Kitchen in the child";
-
-/// How often a blocking wait of ours looks for Ctrl-C (a signal handler runs
-/// only when the main thread attaches and checks).
-const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
 /// ``order_threads(items, *, prep_times=None)``: cook each item on its own OS
 /// thread and return the names in the order they finished. The caller detaches

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::future::Future as RustFuture;
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyRuntimeError, PyTimeoutError};
+use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use tokio::sync::oneshot;
@@ -141,18 +141,29 @@ pub fn current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     get_current_loop(py)
 }
 
-/// The awaitable to run: ``coro_or_fn`` itself, or what calling it returns.
+/// What `asyncio.ensure_future` says of something that cannot be awaited.
+const NOT_AWAITABLE: &str = "An asyncio.Future, a coroutine or an awaitable is required";
+
+/// The awaitable to run: ``coro_or_fn`` itself, or what calling it returns;
+/// `TypeError` at once (in `ensure_future`'s words) for anything else, rather
+/// than a task that fails where nobody awaits it.
 fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
-    let inspect = py.import("inspect")?;
-    if inspect
-        .call_method1("isawaitable", (&coro_or_fn,))?
-        .is_truthy()?
-    {
-        Ok(coro_or_fn)
+    let isawaitable = py.import("inspect")?.getattr("isawaitable")?;
+    let awaitable = if isawaitable.call1((&coro_or_fn,))?.is_truthy()? {
+        coro_or_fn
+    } else if coro_or_fn.is_callable() {
+        coro_or_fn.call0()?
     } else {
-        coro_or_fn.call0()
+        return Err(PyTypeError::new_err(NOT_AWAITABLE));
+    };
+    if !isawaitable.call1((&awaitable,))?.is_truthy()? {
+        return Err(PyTypeError::new_err(format!(
+            "{NOT_AWAITABLE}: the function returned {}",
+            awaitable.get_type().name()?
+        )));
     }
+    Ok(awaitable)
 }
 
 /// ``await call_python(coro_or_fn)``: Rust awaits a Python coroutine (or the one

@@ -34,7 +34,8 @@ pub struct Ticks {
 /// ``async for tick in ticks(n, interval)``: ``n`` ticks, ``interval`` seconds
 /// apart, from a Rust stream. Stopping early (break, cancel) stops the producer.
 #[pyfunction]
-pub fn ticks(n: u64, interval: f64) -> PyResult<Ticks> {
+pub fn ticks(n: i64, interval: f64) -> PyResult<Ticks> {
+    let n = crate::args::count("n", n)?;
     let interval = seconds("interval", interval)?;
     let (sender, receiver) = mpsc::channel(1);
     let producer = crate::runtime::handle()?.spawn(async move {
@@ -63,9 +64,14 @@ impl Ticks {
         slf
     }
 
-    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, RustAwaitable>> {
-        let receiver = self.receiver.clone();
-        into_awaitable(py, async move {
+    /// The next tick's awaitable. It keeps its iterator alive, as an async
+    /// generator's ``__anext__`` does: ``await anext(ticks(3, 0))`` must not
+    /// free the iterator (and so stop its producer) before the tick arrives.
+    fn __anext__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, RustAwaitable>> {
+        let receiver = slf.get().receiver.clone();
+        let iterator = slf.clone().unbind();
+        into_awaitable(slf.py(), async move {
+            let _iterator = iterator;
             match receiver.lock().await.recv().await {
                 Some(tick) => Ok(tick),
                 None => Err(PyStopAsyncIteration::new_err(())),
