@@ -94,8 +94,10 @@ def test_nesting_within_the_recursion_limit_still_works() -> None:
 
 
 PENDING_RUST: dict[str, Callable[[], Awaitable[object]]] = {
-    "sleep_rust": lambda: sleep_rust(0.05, "v"),
-    "fast_sleep": lambda: fast_sleep(0.05, "v"),
+    # Long enough to be pending when the second await comes, even on a
+    # machine busy enough to pause this process for a while.
+    "sleep_rust": lambda: sleep_rust(1.0, "v"),
+    "fast_sleep": lambda: fast_sleep(1.0, "v"),
     "hop_rust": lambda: hop_rust("v"),
     "fast_hop": lambda: fast_hop("v"),
 }
@@ -168,11 +170,16 @@ def test_pyo3_async_fn_awaited_twice_leaves_one_awaiter_waiting_forever() -> Non
         first = asyncio.ensure_future(await_it(shared))
         await asyncio.sleep(0)
         second = asyncio.ensure_future(await_it(shared))
-        done, pending = await asyncio.wait([first, second], timeout=2)
+        # One of them is served...
+        done, pending = await asyncio.wait(
+            [first, second], timeout=60, return_when=asyncio.FIRST_COMPLETED
+        )
+        # ...and the other, woken by nothing, is still waiting after it.
+        _, still_waiting = await asyncio.wait(pending, timeout=0.5)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        return len(done), len(pending)
+        return len(done), len(still_waiting)
 
     assert asyncio.run(main()) == (1, 1)
 

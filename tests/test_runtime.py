@@ -171,8 +171,8 @@ def test_ctrl_c_interrupts_a_blocking_wait(call: str) -> None:
     script = f"""
 import sys
 from coroscope.bridge import Kitchen, order_blocking, order_threads
-print("waiting", flush=True)
 try:
+    print("waiting", flush=True)  # inside the try: an early signal is caught too
     {call}
 except KeyboardInterrupt:
     print("interrupted", flush=True)

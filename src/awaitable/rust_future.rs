@@ -41,7 +41,7 @@
 use std::future::Future as RustFuture;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -364,6 +364,9 @@ pub struct RustAwaitable {
     route_for: RouteFor,
     /// Made at the first step.
     waker: Mutex<Option<Arc<LoopWaker>>>,
+    /// The last step parked its awaiter on a wait (not a bare yield): a task
+    /// is suspended *in* this awaitable until its next step, woken or not.
+    suspended: AtomicBool,
 }
 
 /// Turn a Rust future into a Python awaitable (see [`RustAwaitable`]).
@@ -391,6 +394,7 @@ where
             stage: Mutex::new(Stage::Idle(Tracked::new(Box::pin(future)))),
             route_for,
             waker: Mutex::new(None),
+            suspended: AtomicBool::new(false),
         },
     )
 }
@@ -427,6 +431,7 @@ impl RustAwaitable {
 
     /// One step: poll once and say what the awaiting coroutine gets.
     fn step<'py>(&self, py: Python<'py>) -> PyResult<Sent<'py>> {
+        self.suspended.store(false, Ordering::Release);
         // Bound first: a guard made in the `match` head would live through the arms.
         let taken = std::mem::replace(&mut *self.stage(), Stage::Polling);
         let mut future = match taken {
@@ -512,6 +517,7 @@ impl RustAwaitable {
             // Woken while parking: resume the task at once.
             route.deliver(WaitingTask(Arc::downgrade(waker)));
         }
+        self.suspended.store(true, Ordering::Release);
         Ok(Sent::Yield(parked.yielded.into_bound(py)))
     }
 
@@ -563,23 +569,15 @@ impl AmSend for RustAwaitable {
 
 #[pymethods]
 impl RustAwaitable {
-    /// A second ``await`` while a task is parked on this one raises at once,
-    /// as for a coroutine suspended in an ``await``: both awaiters would share
-    /// one waker, and the one whose wait is overwritten would sleep forever.
-    /// (Stepped by hand to a bare yield, nobody is parked: awaiting it then is
-    /// fine, as for a coroutine suspended at its own ``yield``.)
+    /// A second ``await`` while a task is suspended in this one raises at
+    /// once, as for a coroutine suspended in an ``await``: both awaiters would
+    /// share one waker, and the one whose wait is overwritten would sleep
+    /// forever (or the second would take the first one's result). Stepped by
+    /// hand to a bare yield, nobody waits in it: awaiting it then is fine, as
+    /// for a coroutine suspended at its own ``yield``.
     fn __await__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
-        let parked = slf
-            .get()
-            .waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|waker| {
-                let waiting = waker.waiting();
-                waiting.waiter.is_some() || waiting.trap.is_some()
-            });
-        if parked {
+        let this = slf.get();
+        if this.suspended.load(Ordering::Acquire) && !this.done() {
             return Err(PyRuntimeError::new_err(AWAITED_ALREADY));
         }
         Ok(slf)
