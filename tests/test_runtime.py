@@ -169,8 +169,11 @@ def test_an_idle_kitchen_with_instant_items_sleeps() -> None:
 )
 def test_ctrl_c_interrupts_a_blocking_wait(call: str) -> None:
     script = f"""
-import sys
+import signal
 from coroscope.bridge import Kitchen, order_blocking, order_threads
+# Python raises KeyboardInterrupt only if SIGINT was not ignored when it
+# started, and a shell without job control ignores it for background commands.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     print("waiting", flush=True)  # inside the try: an early signal is caught too
     {call}
