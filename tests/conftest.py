@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -40,3 +43,14 @@ def rust_futures_all_dropped() -> Iterator[None]:
     yield
     gc.collect()
     assert alive() == before, "a Rust future outlived its test"
+
+
+def run_python(source: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` (dedented) in a fresh interpreter: for stories where a
+    crash or a hang is possible, or that happen at interpreter exit."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

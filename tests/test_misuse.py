@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
-import subprocess
-import sys
-import textwrap
 import traceback
 import types
 from collections.abc import Awaitable, Callable
@@ -36,17 +33,7 @@ from coroscope.bridge import (
     ticks,
 )
 
-from tests.conftest import Run
-
-
-def run_python(source: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
+from tests.conftest import Run, run_python
 
 # --- crashes -----------------------------------------------------------------------
 
@@ -77,7 +64,8 @@ def test_drivers_nested_past_the_c_stack_raise_recursion_error(driver: str) -> N
             drive(nest(200_000))
         except RecursionError as err:
             print("RecursionError:", err)
-        """
+        """,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("RecursionError: maximum recursion depth exceeded")

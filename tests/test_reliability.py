@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -48,6 +47,8 @@ from coroscope.bridge import (
     rust_sleep,
     ticks,
 )
+
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 
@@ -320,12 +321,7 @@ print("exiting with Rust work pending")
 
 
 def test_the_interpreter_exits_cleanly_with_rust_work_pending() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_WITH_WORK_PENDING],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python(EXIT_WITH_WORK_PENDING, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "exiting with Rust work pending" in done.stdout
     assert "Fatal Python error" not in done.stderr

@@ -12,7 +12,6 @@ import gc
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
@@ -21,26 +20,20 @@ from coroscope import exits, quiesce
 from coroscope.awaitable import alive
 from coroscope.bridge import Kitchen, rust_sleep
 
+from tests.conftest import run_python
+
 # Fresh interpreters per exit trial: enough to catch what crashed one exit in
 # two before (make soak runs 20 each).
 RUNS = 4
 
 
-@pytest.mark.parametrize(
-    ("scenario", "route", "loop"), exits.trials(), ids=["-".join(t) for t in exits.trials()]
-)
+TRIALS = exits.trials()
+
+
+@pytest.mark.parametrize(("scenario", "route", "loop"), TRIALS, ids=["-".join(t) for t in TRIALS])
 def test_every_route_exits_cleanly_every_time(scenario: str, route: str, loop: str) -> None:
     trial = exits.run_trial(scenario, route, loop, RUNS)
     assert trial.bad == []
-
-
-def run_python(source: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> None:

@@ -6,11 +6,9 @@ ending pytest.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
+
+from tests.conftest import run_python
 
 CHAINS = {
     "Ready": "r = Ready(r)",
@@ -25,11 +23,8 @@ CHAINS = {
 def test_a_chain_two_hundred_thousand_deep_is_freed_without_crashing(kind: str) -> None:
     """``del`` of the outermost used to free the next inside its own
     deallocation, down the chain, until the C stack ran out (40,000 deep)."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
+    done = run_python(
+        f"""
         import asyncio
         from coroscope.awaitable import Delegate, Future, Ready, ReadySend, YieldN
         loop = asyncio.new_event_loop()
@@ -38,10 +33,7 @@ def test_a_chain_two_hundred_thousand_deep_is_freed_without_crashing(kind: str) 
             {CHAINS[kind]}
         del r
         print("freed")
-        """),
-        ],
-        capture_output=True,
-        text=True,
+        """,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
