@@ -51,7 +51,8 @@ soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task st
 	$(PY) -m coroscope.soak
 	$(PY) -m coroscope.exits --runs 20
 
-lint: setup ## cargo fmt --check, clippy -D warnings, ruff
+lint: setup ## cargo fmt --check, clippy -D warnings, ruff, no import circle between src/ files
+	$(PY) tools/circles.py
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
 	ruff check python tests tools

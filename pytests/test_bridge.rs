@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use coroscope::awaitable::rust_future::alive;
-use coroscope::bridge::{Menu, make_order, parse_order};
+use coroscope::bridge::burger::{Menu, make_order, parse_order};
+use coroscope::live::alive;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 

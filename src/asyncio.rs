@@ -8,10 +8,10 @@
 
 use std::ffi::CStr;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyBaseException, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyTraceback, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
@@ -167,4 +167,98 @@ pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
         "object {} can't be used in 'await' expression",
         type_name(obj)
     ))
+}
+
+/// The exception `throw(type, value=None, traceback=None)` asks to raise,
+/// checked as CPython checks a generator's `throw` arguments.
+pub fn thrown<'py>(
+    r#type: Bound<'py, PyAny>,
+    value: Option<Bound<'py, PyAny>>,
+    traceback: Option<Bound<'py, PyAny>>,
+) -> PyResult<PyErr> {
+    let py = r#type.py();
+    let value = value.filter(|v| !v.is_none());
+    let traceback = match traceback.filter(|tb| !tb.is_none()) {
+        Some(tb) => Some(
+            tb.cast_into::<PyTraceback>()
+                .map_err(|_| PyTypeError::new_err("throw() third argument must be a traceback"))?,
+        ),
+        None => None,
+    };
+    let exception = if let Ok(class) = r#type.cast::<PyType>()
+        && class.is_subclass_of::<PyBaseException>()?
+    {
+        match value {
+            Some(value) if value.is_instance(class)? => value,
+            Some(value) => match value.cast::<PyTuple>() {
+                Ok(args) => class.call1(args)?,
+                Err(_) => class.call1((value,))?,
+            },
+            None => class.call0()?,
+        }
+    } else if r#type.is_instance_of::<PyBaseException>() {
+        if value.is_some() {
+            return Err(PyTypeError::new_err(
+                "instance exception may not have a separate value",
+            ));
+        }
+        r#type
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "exceptions must be classes or instances deriving from BaseException, not {}",
+            r#type.get_type().name()?
+        )));
+    };
+    let err = PyErr::from_value(exception);
+    if traceback.is_some() {
+        err.set_traceback(py, traceback);
+    }
+    Ok(err)
+}
+
+/// Report a lost object from a destructor, as asyncio's `__del__`s do: a
+/// context with `message`, what `fill` adds, and `source_traceback` (debug
+/// mode) goes to `event_loop`'s exception handler, or, with no loop, to
+/// asyncio's logger.
+///
+/// Rust's `Drop` runs once the object is gone (PyO3 has no `tp_finalize`), so
+/// callers put a stand-in with the same `repr` in the context. A destructor
+/// may run while an exception is being raised (objects die during unwinding):
+/// it is set aside so the handler starts clean, and put back after.
+pub fn report_from_drop(
+    py: Python<'_>,
+    event_loop: Option<&Py<PyAny>>,
+    message: &str,
+    source_traceback: Option<&Py<PyAny>>,
+    fill: impl FnOnce(&Bound<'_, PyDict>) -> PyResult<()>,
+) {
+    let in_flight = PyErr::take(py);
+    let reported = (|| -> PyResult<()> {
+        let context = PyDict::new(py);
+        context.set_item("message", message)?;
+        fill(&context)?;
+        if let Some(stack) = source_traceback {
+            context.set_item("source_traceback", stack.bind(py))?;
+        }
+        match event_loop {
+            Some(event_loop) => {
+                event_loop
+                    .bind(py)
+                    .call_method1(intern!(py, "call_exception_handler"), (context,))?;
+            }
+            None => {
+                py.import("asyncio")?
+                    .getattr("log")?
+                    .getattr("logger")?
+                    .call_method1("error", (message,))?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(err) = reported {
+        err.write_unraisable(py, None);
+    }
+    if let Some(err) = in_flight {
+        err.restore(py);
+    }
 }

@@ -19,6 +19,10 @@
 //! - [`runtime`]: the tokio runtime and threads the kit owns: started on first
 //!   use, shut down at interpreter exit (the exit crash it prevents is told
 //!   there), started afresh in a fork child.
+//! - [`live`]: the one counter of Rust futures alive, which proves a drop.
+//! - [`shapes`]: the example futures (yield, hop, sleep, panic) every bridge
+//!   wraps, written once, so benchmarks compare bridges, not examples.
+//! - [`finish`]: the two ways an await finishes, and their costs.
 //! - [`args`]: argument checks every entry point shares.
 //! - [`trashcan`]: Python objects held by Rust fields, freed without deep
 //!   recursion (a chain of 40,000 `Ready`s is one `del` away otherwise).
@@ -34,7 +38,10 @@ pub mod await_from_rust;
 pub mod awaitable;
 pub mod bridge;
 pub mod build_info;
+pub mod finish;
+pub mod live;
 pub mod runtime;
+pub mod shapes;
 pub mod trashcan;
 
 use pyo3::prelude::*;
@@ -54,6 +61,8 @@ mod native {
     use crate::bridge::bridge;
     #[pymodule_export]
     use crate::build_info::build_info;
+    #[pymodule_export]
+    use crate::live::alive;
 
     /// The submodules above, by the name they are exported under.
     const SUBMODULES: [&str; 3] = ["await_from_rust", "awaitable", "bridge"];

@@ -54,7 +54,7 @@ use pyo3::types::PyCFunction;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::runtime::{Builder, Handle, Runtime};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::args::seconds;
 
@@ -473,4 +473,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py.import("os")?
         .call_method("register_at_fork", (), Some(&kwargs))?;
     Ok(())
+}
+
+/// Aborts a spawned tokio task when dropped (when whatever awaits it is
+/// cancelled or closed): a spawned task outlives its `JoinHandle` otherwise.
+/// Aborting a finished task does nothing.
+pub struct AbortOnDrop(pub AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -37,7 +37,7 @@ def run(request: pytest.FixtureRequest) -> Run[Any]:
 @pytest.fixture
 def rust_futures_all_dropped() -> Iterator[None]:
     """Fails the test if a Rust future it made is still alive once it is over."""
-    from coroscope.awaitable import alive
+    from coroscope import alive
 
     before = alive()
     yield

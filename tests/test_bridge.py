@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from coroscope import alive
 from coroscope.awaitable import hop_rust, ready_rust, yield_rust
 from coroscope.bridge import (
     Kitchen,
     RustPanic,
-    alive,
     call_python,
     call_python_with_timeout,
     current_loop,

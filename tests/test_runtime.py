@@ -16,8 +16,7 @@ import threading
 import time
 
 import pytest
-from coroscope import exits, quiesce
-from coroscope.awaitable import alive
+from coroscope import alive, exits, quiesce
 from coroscope.bridge import Kitchen, rust_sleep
 
 from tests.conftest import run_python
@@ -40,7 +39,8 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
     done = run_python(
         """
         import asyncio, coroscope
-        from coroscope.awaitable import alive, sleep_rust, TimerFuture
+        from coroscope.awaitable import sleep_rust, TimerFuture
+        from coroscope import alive
         from coroscope.bridge import Kitchen, order, rust_sleep, ticks
 
         async def main():

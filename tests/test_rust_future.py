@@ -10,11 +10,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from coroscope import alive
 from coroscope.await_from_rust import drive_send
 from coroscope.awaitable import (
     Future,
     RustAwaitable,
-    alive,
     compute,
     panicking,
     ready_rust,

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from coroscope.awaitable import Future, TimerFuture, alive
+from coroscope import alive
+from coroscope.awaitable import Future, TimerFuture
 from coroscope.soak import settle
 
 from tests.conftest import Run

@@ -6,7 +6,9 @@ Modules, one mechanism each (the Rust source of each is in ``src/<name>.rs``):
 - ``coroscope.awaitable``: Rust objects that Python can ``await``.
 - ``coroscope.bridge``: asyncio and tokio, bridged.
 
-``coroscope.build_info()`` says what this build is (profile, versions).
+``coroscope.build_info()`` says what this build is (profile, versions), and
+``coroscope.alive()`` how many Rust futures are alive (made and not yet
+dropped), whichever bridge made them.
 
 The kit owns the tokio runtime and the threads its Rust side runs on
 (``src/runtime.rs``): ``coroscope.shutdown()`` stops them (it runs by itself at
@@ -14,7 +16,7 @@ interpreter exit), ``coroscope.is_shut_down()`` tells, and
 ``coroscope.quiesce()`` waits until tokio has nothing of the kit's in flight.
 """
 
-from coroscope._native import build_info, is_shut_down, quiesce, shutdown
+from coroscope._native import alive, build_info, is_shut_down, quiesce, shutdown
 
-__all__ = ["__version__", "build_info", "is_shut_down", "quiesce", "shutdown"]
+__all__ = ["__version__", "alive", "build_info", "is_shut_down", "quiesce", "shutdown"]
 __version__: str = build_info()["coroscope"]

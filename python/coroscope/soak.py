@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from coroscope import quiesce
+from coroscope import alive, quiesce
 from coroscope._memory import c_heap_bytes, python_bytes, rss_bytes
 from coroscope.await_from_rust import await_foo, drive_send, task_factory, trace
 from coroscope.awaitable import (
@@ -52,7 +52,6 @@ from coroscope.awaitable import (
     ReadySend,
     TimerFuture,
     YieldN,
-    alive,
     hop_rust,
     ready_rust,
     sleep_rust,

@@ -8,17 +8,9 @@ from __future__ import annotations
 import asyncio
 
 import coroscope
+from coroscope import alive
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
-from coroscope.awaitable import (
-    Delegate,
-    Future,
-    Ready,
-    TimerFuture,
-    YieldN,
-    alive,
-    compute,
-    sleep_rust,
-)
+from coroscope.awaitable import Delegate, Future, Ready, TimerFuture, YieldN, compute, sleep_rust
 from coroscope.bridge import Kitchen, call_python, order, order_native, ticks
 
 

@@ -33,6 +33,10 @@
 //!
 //! The task is a [`Future`] subclass: its completion is the future's, and all
 //! of asyncio's rules for futures (callbacks, `await`, repr) come with it.
+//!
+//! Why one file of ~700 lines: it is one class whose steps, wake-up and
+//! cancellation share one state, checked whole by CPython's own Task tests
+//! (`BaseTaskTests`, run against it); the step loop reads top to bottom.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -43,8 +47,8 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::{Step, send_step, throw_step};
-use crate::asyncio::{cancelled_error_type, copy_context, invalid_state};
+use super::drive::{Step, send_step, throw_step};
+use crate::asyncio::{cancelled_error_type, copy_context, invalid_state, report_from_drop};
 use crate::awaitable::Future;
 
 const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
@@ -644,10 +648,9 @@ impl DestroyedTask {
     }
 }
 
-/// asyncio's "Task was destroyed but it is pending!" report, made once.
-///
-/// As for `Future`, PyO3 gives no hook while the object still exists, so the
-/// report carries a stand-in whose repr is the task's.
+/// asyncio's "Task was destroyed but it is pending!" report, made once, to
+/// the task's own loop (as asyncio's `Task.__del__`), with a stand-in whose
+/// repr is the task's.
 fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
     if state.finished || !std::mem::take(&mut state.log_destroy_pending) {
         return;
@@ -655,43 +658,22 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
     let (Some(coro), Some(name)) = (&state.coro, &state.name) else {
         return;
     };
-    let in_flight = PyErr::take(py);
-    let reported = (|| -> PyResult<()> {
-        let coroutine = py
-            .import("asyncio.coroutines")?
-            .call_method1("_format_coroutine", (coro.bind(py),))?;
-        let stand_in = DestroyedTask(format!(
-            "<Task pending name={} coro=<{coroutine}>>",
-            name.bind(py).repr()?
-        ));
-        let context = PyDict::new(py);
-        context.set_item("message", DESTROYED_PENDING)?;
-        context.set_item("task", Bound::new(py, stand_in)?)?;
-        if let Some(source_traceback) = &state.source_traceback {
-            context.set_item("source_traceback", source_traceback.bind(py))?;
-        }
-        // To the task's own loop, as asyncio's `Task.__del__` does.
-        match &state.event_loop {
-            Some(event_loop) => {
-                event_loop
-                    .bind(py)
-                    .call_method1("call_exception_handler", (context,))?;
-            }
-            None => {
-                py.import("asyncio")?
-                    .getattr("log")?
-                    .getattr("logger")?
-                    .call_method1("error", (DESTROYED_PENDING,))?;
-            }
-        }
-        Ok(())
-    })();
-    if let Err(err) = reported {
-        err.write_unraisable(py, None);
-    }
-    if let Some(err) = in_flight {
-        err.restore(py);
-    }
+    report_from_drop(
+        py,
+        state.event_loop.as_ref(),
+        DESTROYED_PENDING,
+        state.source_traceback.as_ref(),
+        |context| {
+            let coroutine = py
+                .import("asyncio.coroutines")?
+                .call_method1("_format_coroutine", (coro.bind(py),))?;
+            let stand_in = DestroyedTask(format!(
+                "<Task pending name={} coro=<{coroutine}>>",
+                name.bind(py).repr()?
+            ));
+            context.set_item("task", Bound::new(py, stand_in)?)
+        },
+    );
 }
 
 /// ``loop.set_task_factory(task_factory)``: every task the loop creates

@@ -36,6 +36,11 @@
 //!   for this lock. So every method reads or changes the state under the lock,
 //!   lets go, and only then calls Python, and objects leaving the state are
 //!   dropped after the guard.
+//!
+//! Why one file of ~850 lines: asyncio's Future is one contract, and CPython's
+//! own future tests (run against this class) check it whole. The four duties
+//! share one lock and one state, and `FutureIter` reads the state as the Task
+//! handshake needs it; split apart, the pieces would import each other.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -46,11 +51,12 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTraceback, PyTuple, PyType};
+use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTuple, PyType};
 
 use super::slots::{AmSend, Sent};
 use crate::asyncio::{
     call_soon, caller_stack, cancelled_error, copy_context, default_loop, invalid_state,
+    report_from_drop, thrown,
 };
 use crate::trashcan::Flat;
 
@@ -550,10 +556,7 @@ impl Future {
         if slf.get().core().event_loop.is_none() {
             return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
         }
-        Ok(FutureIter {
-            future: slf.clone().unbind(),
-            spent: AtomicBool::new(false),
-        })
+        Ok(FutureIter::new(slf.clone().unbind()))
     }
 
     fn __iter__(slf: &Bound<'_, Self>) -> PyResult<FutureIter> {
@@ -699,12 +702,9 @@ impl Drop for Future {
     }
 }
 
-/// asyncio's "exception was never retrieved" report, made once.
-///
-/// asyncio's futures report from `__del__`/`tp_finalize`, which runs while the
-/// object still exists and can be passed as `'future'`. PyO3 has no such hook
-/// (`Drop` runs once the object is gone), so the report carries a stand-in: a
-/// new, done `Future` with the same exception, whose repr is the same.
+/// asyncio's "exception was never retrieved" report, made once, with a
+/// stand-in for the future: a new, done `Future` with the same exception,
+/// whose repr is the same.
 fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
     if !std::mem::take(&mut core.log_traceback) {
         return;
@@ -720,28 +720,16 @@ fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
             ..Core::new(Some(event_loop.clone_ref(py)), None)
         }),
     };
-    // This may run while an exception is being raised (objects die during
-    // unwinding): set it aside so the handler starts clean, and put it back.
-    let in_flight = PyErr::take(py);
-    let reported = (|| -> PyResult<()> {
-        let context = PyDict::new(py);
-        context.set_item("message", format!("{class_name} {NEVER_RETRIEVED}"))?;
-        context.set_item("exception", exception.bind(py))?;
-        context.set_item("future", Bound::new(py, stand_in)?)?;
-        if let Some(stack) = &core.source_traceback {
-            context.set_item("source_traceback", stack.bind(py))?;
-        }
-        event_loop
-            .bind(py)
-            .call_method1(intern!(py, "call_exception_handler"), (context,))?;
-        Ok(())
-    })();
-    if let Err(err) = reported {
-        err.write_unraisable(py, None);
-    }
-    if let Some(err) = in_flight {
-        err.restore(py);
-    }
+    report_from_drop(
+        py,
+        Some(event_loop),
+        &format!("{class_name} {NEVER_RETRIEVED}"),
+        core.source_traceback.as_ref(),
+        |context| {
+            context.set_item("exception", exception.bind(py))?;
+            context.set_item("future", Bound::new(py, stand_in)?)
+        },
+    );
 }
 
 /// The iterator `await fut` steps: ``Future.__await__()`` returns one.
@@ -754,6 +742,16 @@ pub struct FutureIter {
     future: Py<Future>,
     /// Set once the result has been returned: the iterator is exhausted.
     spent: AtomicBool,
+}
+
+impl FutureIter {
+    /// The iterator for one `await future`.
+    fn new(future: Py<Future>) -> Self {
+        FutureIter {
+            future,
+            spent: AtomicBool::new(false),
+        }
+    }
 }
 
 impl AmSend for FutureIter {
@@ -824,51 +822,4 @@ impl FutureIter {
     fn close(&self) {
         self.spent.store(true, Ordering::Release);
     }
-}
-
-/// The exception `throw(type, value=None, traceback=None)` asks to raise,
-/// checked as CPython checks a generator's `throw` arguments.
-pub fn thrown<'py>(
-    r#type: Bound<'py, PyAny>,
-    value: Option<Bound<'py, PyAny>>,
-    traceback: Option<Bound<'py, PyAny>>,
-) -> PyResult<PyErr> {
-    let py = r#type.py();
-    let value = value.filter(|v| !v.is_none());
-    let traceback = match traceback.filter(|tb| !tb.is_none()) {
-        Some(tb) => Some(
-            tb.cast_into::<PyTraceback>()
-                .map_err(|_| PyTypeError::new_err("throw() third argument must be a traceback"))?,
-        ),
-        None => None,
-    };
-    let exception = if let Ok(class) = r#type.cast::<PyType>()
-        && class.is_subclass_of::<PyBaseException>()?
-    {
-        match value {
-            Some(value) if value.is_instance(class)? => value,
-            Some(value) => match value.cast::<PyTuple>() {
-                Ok(args) => class.call1(args)?,
-                Err(_) => class.call1((value,))?,
-            },
-            None => class.call0()?,
-        }
-    } else if r#type.is_instance_of::<PyBaseException>() {
-        if value.is_some() {
-            return Err(PyTypeError::new_err(
-                "instance exception may not have a separate value",
-            ));
-        }
-        r#type
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "exceptions must be classes or instances deriving from BaseException, not {}",
-            r#type.get_type().name()?
-        )));
-    };
-    let err = PyErr::from_value(exception);
-    if traceback.is_some() {
-        err.set_traceback(py, traceback);
-    }
-    Ok(err)
 }

@@ -25,42 +25,41 @@
 //! - Cancellation is dropping. Cancelling the Task cancels the waiter and
 //!   throws `CancelledError` into the coroutine, whose `await` hands it to our
 //!   `throw`: the Rust future is dropped there, which is how a Rust future is
-//!   cancelled (its destructors release what it held). [`alive`] counts Rust
+//!   cancelled (its destructors release what it held). [`alive`](crate::live::alive) counts Rust
 //!   futures still held, so tests can prove the drop.
 //!
 //! Which scheduler is waiting is asked once, at the first wait that parks, with
 //! `sniffio`: asyncio's Task sleeps on a waiter future; a trio task parks in
 //! `wait_task_rescheduled` and is rescheduled through the run's token
-//! ([`TrioRoute`]). A [`WakeRoute`] holds each scheduler's way.
+//! ([`TrioRoute`]). A [`WakeRoute`](super::wake::WakeRoute) holds each scheduler's way.
 //!
 //! Cost per pending step, on the classic [`ThreadsafeRoute`]: one waiter
 //! future, one `call_soon_threadsafe` (with the waking thread waiting for the
 //! GIL), one extra loop iteration for the waiter's callback. The fast bridge
-//! ([`crate::bridge::fast`]) is this same awaitable on another [`WakeRoute`].
+//! ([`crate::bridge::fast`]) is this same awaitable on another [`WakeRoute`](super::wake::WakeRoute).
 
 use std::future::Future as RustFuture;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
-use super::REUSED;
-use super::future::{Future, thrown};
+use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
-use crate::asyncio::{cancelled_error, running_loop, set_result_threadsafe};
+use super::trio_route::{TrioRoute, under_trio};
+use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask};
+use crate::asyncio::{cancelled_error, running_loop, thrown};
+use crate::finish::REUSED;
+use crate::live::Alive;
+use crate::shapes::{explode, hop, yield_now};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
-
-/// Rust futures alive now: held by a [`RustAwaitable`] or carrying an [`Alive`].
-static ALIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// A Rust future whose output becomes a Python object when it is ready: the one
 /// shape every awaitable stores, whatever `F` and `T` it was made from.
@@ -86,32 +85,6 @@ where
             .map(|output| output.and_then(|value| value.into_py_any(py)))
     }
 }
-
-/// Counts one live Rust future in [`alive`] from creation to drop: a future
-/// holds one (as a field, or a local of its `async` block), so its drop, on
-/// completion or cancellation, shows in the count.
-pub struct Alive(());
-
-impl Alive {
-    /// Count one more live future, until this guard is dropped.
-    pub fn new() -> Self {
-        ALIVE.fetch_add(1, Ordering::Relaxed);
-        Alive(())
-    }
-}
-
-impl Default for Alive {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for Alive {
-    fn drop(&mut self) {
-        ALIVE.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// The boxed future, counted while it lives.
 struct Tracked(Pin<Box<dyn PollPy>>, Alive);
 
@@ -132,219 +105,6 @@ enum Stage {
     /// Returned, raised, thrown into or closed.
     Done,
 }
-
-/// What the waker and the stepping code share about the current wait.
-struct Waiting {
-    /// Set by a wake that came before a waiter was installed.
-    woken: bool,
-    /// What a wake-up must finish to resume the waiting task: the asyncio
-    /// future its Task sleeps on, or the trio task itself.
-    waiter: Option<Py<PyAny>>,
-    /// Under trio: the `wait_task_rescheduled` coroutine we are suspended in,
-    /// which the outcome trio sends back must go through.
-    trap: Option<Py<PyAny>>,
-}
-
-/// How a route suspends the awaiting task (see [`WakeRoute::park`]).
-pub struct Parked {
-    /// Kept until a wake-up takes it ([`WaitingTask::take_waiter`]).
-    pub waiter: Py<PyAny>,
-    /// What the awaitable yields to the task's scheduler.
-    pub yielded: Py<PyAny>,
-    /// The coroutine to resume with what the scheduler sends back, if any.
-    pub trap: Option<Py<PyAny>>,
-}
-
-/// Park an asyncio Task on a fresh waiter future: the Task sees a future with
-/// `_asyncio_future_blocking` set and waits for it, as for `await future`.
-pub fn park_on_waiter(event_loop: &Bound<'_, PyAny>) -> PyResult<Parked> {
-    let waiter = Future::waiter(event_loop)?.into_any().unbind();
-    Ok(Parked {
-        waiter: waiter.clone_ref(event_loop.py()),
-        yielded: waiter,
-        trap: None,
-    })
-}
-
-/// Where a wake-up goes: how the task waiting on a Rust future is suspended,
-/// and resumed from whatever thread the Rust side wakes on. [`ThreadsafeRoute`]
-/// is asyncio's classic one, [`TrioRoute`] trio's; the fast bridge
-/// ([`crate::bridge::fast`]) has its own.
-pub trait WakeRoute: Send + Sync {
-    /// Suspend the awaiting task, on the loop's thread. `anchor` is what the
-    /// route was made for (the asyncio loop, or trio's token).
-    fn park(&self, anchor: &Bound<'_, PyAny>, waiting: WaitingTask) -> PyResult<Parked>;
-
-    /// The future woke while a task waits: get it resumed soon. Called from
-    /// any thread, attached or not.
-    fn deliver(&self, waiting: WaitingTask);
-
-    /// Whether a bare `None` yield means "step me again soon" to this
-    /// scheduler (asyncio's Task: yes; trio: no).
-    fn bare_yield_ok(&self) -> bool {
-        true
-    }
-}
-
-/// Makes the route for the asyncio loop an awaitable first waits on.
-pub type RouteFor = fn(&Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>>;
-
-/// A handle on a waiting task's waiter, for a route to take when it is ready
-/// to resume it. It holds no Python object (only a weak link to the waker),
-/// so a route may keep it anywhere, on any thread, without creating a
-/// reference cycle the garbage collector cannot see.
-pub struct WaitingTask(Weak<LoopWaker>);
-
-impl WaitingTask {
-    /// The waiter, if the awaitable still has one (it may have finished, or
-    /// been cancelled, meanwhile). Taking it makes this wake-up the one that
-    /// resumes the task.
-    pub fn take_waiter(&self) -> Option<Py<PyAny>> {
-        self.0.upgrade()?.waiting().waiter.take()
-    }
-}
-
-/// The classic route: attach, then `loop.call_soon_threadsafe` a `set_result`
-/// on the waiter, which schedules the Task's wake-up: two loop iterations, and
-/// a waking thread that waits for the GIL.
-pub struct ThreadsafeRoute {
-    event_loop: Py<PyAny>,
-}
-
-impl ThreadsafeRoute {
-    /// The route for `event_loop` (a [`RouteFor`]).
-    pub fn for_loop(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> {
-        Ok(Arc::new(ThreadsafeRoute {
-            event_loop: event_loop.clone().unbind(),
-        }))
-    }
-}
-
-impl WakeRoute for ThreadsafeRoute {
-    fn park(&self, anchor: &Bound<'_, PyAny>, _waiting: WaitingTask) -> PyResult<Parked> {
-        park_on_waiter(anchor)
-    }
-
-    fn deliver(&self, waiting: WaitingTask) {
-        if let Some(waiter) = waiting.take_waiter() {
-            Python::try_attach(|py| {
-                set_result_threadsafe(&self.event_loop, waiter, py.None());
-            });
-        }
-    }
-}
-
-/// trio's route: the task parks in `trio.lowlevel.wait_task_rescheduled` and a
-/// wake-up calls `trio.lowlevel.reschedule(task)` through the run's token
-/// (`run_sync_soon`, trio's thread-safe entry). Cancellation comes through the
-/// abort function: if no wake-up has taken the task yet, trio may cancel it.
-pub struct TrioRoute {
-    token: Py<PyAny>,
-    lowlevel: Py<PyModule>,
-}
-
-impl TrioRoute {
-    /// The route for the trio run this thread is in; its anchor is the token.
-    pub fn here(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Arc<dyn WakeRoute>)> {
-        let lowlevel = py.import("trio.lowlevel")?;
-        let token = lowlevel.call_method0("current_trio_token")?;
-        let route = Arc::new(TrioRoute {
-            token: token.clone().unbind(),
-            lowlevel: lowlevel.unbind(),
-        });
-        Ok((token, route))
-    }
-}
-
-impl WakeRoute for TrioRoute {
-    fn park(&self, anchor: &Bound<'_, PyAny>, waiting: WaitingTask) -> PyResult<Parked> {
-        let py = anchor.py();
-        let lowlevel = self.lowlevel.bind(py);
-        let task = lowlevel.call_method0("current_task")?;
-        let abort = lowlevel.getattr("Abort")?;
-        let (succeeded, failed) = (abort.getattr("SUCCEEDED")?, abort.getattr("FAILED")?);
-        let (succeeded, failed) = (succeeded.unbind(), failed.unbind());
-        // trio calls this to cancel the wait: allowed only if no wake-up has
-        // taken the task (it would reschedule it a second time).
-        let on_abort = PyCFunction::new_closure(
-            py,
-            None,
-            None,
-            move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
-                let py = args.py();
-                match waiting.take_waiter() {
-                    Some(_) => succeeded.clone_ref(py),
-                    None => failed.clone_ref(py),
-                }
-            },
-        )?;
-        let trap = lowlevel.call_method1("wait_task_rescheduled", (on_abort,))?;
-        let yielded = trap.call_method1("send", (py.None(),))?;
-        Ok(Parked {
-            waiter: task.unbind(),
-            yielded: yielded.unbind(),
-            trap: Some(trap.unbind()),
-        })
-    }
-
-    fn deliver(&self, waiting: WaitingTask) {
-        if let Some(task) = waiting.take_waiter() {
-            Python::try_attach(|py| {
-                let posted = self
-                    .lowlevel
-                    .bind(py)
-                    .getattr("reschedule")
-                    .and_then(|reschedule| {
-                        self.token
-                            .bind(py)
-                            .call_method1("run_sync_soon", (reschedule, task))
-                    });
-                // The run has finished: nobody is left to resume.
-                if let Err(err) = posted {
-                    err.write_unraisable(py, Some(self.token.bind(py)));
-                }
-            });
-        }
-    }
-
-    fn bare_yield_ok(&self) -> bool {
-        false
-    }
-}
-
-/// The `Waker` behind every poll: reaches the loop from any thread.
-pub struct LoopWaker {
-    /// The loop and the route to it, set the first time the future is
-    /// pending: a future that is ready at its first poll never needs a loop
-    /// (nor pays for finding one).
-    route: OnceLock<(Py<PyAny>, Arc<dyn WakeRoute>)>,
-    waiting: Mutex<Waiting>,
-}
-
-impl LoopWaker {
-    fn waiting(&self) -> MutexGuard<'_, Waiting> {
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Wake for LoopWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let has_waiter = {
-            let mut waiting = self.waiting();
-            waiting.woken = true;
-            waiting.waiter.is_some()
-        };
-        // A waiter exists only once the route is known (see `wait_for_wake`).
-        if let (true, Some((_, route))) = (has_waiter, self.route.get()) {
-            route.deliver(WaitingTask(Arc::downgrade(self)));
-        }
-    }
-}
-
 /// What a second `await` of a suspended [`RustAwaitable`] raises: the words of
 /// CPython's coroutine for the same mistake.
 pub const AWAITED_ALREADY: &str = "RustAwaitable is being awaited already";
@@ -398,14 +158,6 @@ where
         },
     )
 }
-
-/// How many Rust futures are alive: held by awaitables, or carrying an ``Alive``
-/// guard (the bridge's examples do): made and not yet dropped.
-#[pyfunction]
-pub fn alive() -> usize {
-    ALIVE.load(Ordering::Relaxed)
-}
-
 impl RustAwaitable {
     fn stage(&self) -> MutexGuard<'_, Stage> {
         self.stage.lock().unwrap_or_else(PoisonError::into_inner)
@@ -416,16 +168,7 @@ impl RustAwaitable {
         self.waker
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert_with(|| {
-                Arc::new(LoopWaker {
-                    route: OnceLock::new(),
-                    waiting: Mutex::new(Waiting {
-                        woken: false,
-                        waiter: None,
-                        trap: None,
-                    }),
-                })
-            })
+            .get_or_insert_with(|| Arc::new(LoopWaker::new()))
             .clone()
     }
 
@@ -506,7 +249,7 @@ impl RustAwaitable {
         if route.bare_yield_ok() && waker.waiting().woken {
             return Ok(Sent::Yield(py.None().into_bound(py)));
         }
-        let parked = route.park(anchor.bind(py), WaitingTask(Arc::downgrade(waker)))?;
+        let parked = route.park(anchor.bind(py), WaitingTask::of(waker))?;
         let woken = {
             let mut waiting = waker.waiting();
             waiting.waiter = Some(parked.waiter);
@@ -515,7 +258,7 @@ impl RustAwaitable {
         };
         if woken {
             // Woken while parking: resume the task at once.
-            route.deliver(WaitingTask(Arc::downgrade(waker)));
+            route.deliver(WaitingTask::of(waker));
         }
         self.suspended.store(true, Ordering::Release);
         Ok(Sent::Yield(parked.yielded.into_bound(py)))
@@ -651,7 +394,7 @@ impl RustAwaitable {
         } else {
             // trio: resume the parked task the way a wake-up would.
             if let Some((_, route)) = waker.route.get() {
-                route.deliver(WaitingTask(Arc::downgrade(&waker)));
+                route.deliver(WaitingTask::of(&waker));
             }
             self.end(stage);
         }
@@ -692,54 +435,7 @@ impl RustAwaitable {
         }
     }
 }
-
-/// Whether the awaiting task is trio's. This is sniffio's own test (trio sets
-/// `sniffio.thread_local.name` while it runs; trio-asyncio uses the context
-/// variable), read directly rather than through `current_async_library()`,
-/// which costs a Python call plus `asyncio.current_task()` on asyncio: a future
-/// that wakes itself asks on every await. False when sniffio is not installed.
-fn under_trio(py: Python<'_>) -> PyResult<bool> {
-    static SNIFFIO: PyOnceLock<Option<(Py<PyAny>, Py<PyAny>)>> = PyOnceLock::new();
-    let sniffio = SNIFFIO.get_or_init(py, || {
-        let sniffio = py.import("sniffio").ok()?;
-        let thread_local = sniffio.getattr("thread_local").ok()?;
-        let cvar = sniffio.getattr("current_async_library_cvar").ok()?;
-        Some((thread_local.unbind(), cvar.unbind()))
-    });
-    let Some((thread_local, cvar)) = sniffio else {
-        return Ok(false);
-    };
-    let mut name = thread_local.bind(py).getattr("name")?;
-    if name.is_none() {
-        name = cvar.bind(py).call_method0("get")?;
-    }
-    Ok(!name.is_none() && name.eq("trio")?)
-}
-
 // --- examples --------------------------------------------------------------
-
-/// Pending once, woken at once from inside its own poll, on the polling
-/// thread: like `tokio::task::yield_now`, but needing no runtime. What each
-/// bridge does with a future that waits without any other thread involved.
-pub fn yield_now() -> impl RustFuture<Output = ()> + Send {
-    YieldNow(false)
-}
-
-/// The future behind [`yield_now`]; `true` once it has been pending.
-struct YieldNow(bool);
-
-impl RustFuture for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
 
 /// ``await ready_rust(value)`` gives ``value`` from a Rust future that is ready
 /// at its first poll: the whole cost of crossing, with nothing to wait for.
@@ -767,15 +463,6 @@ pub fn hop_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwai
     into_awaitable(py, hop(value))
 }
 
-/// A future that hands `value` to a tokio worker and waits to get it back:
-/// spawned at the first poll, so the wake-up comes from the worker thread.
-pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    crate::runtime::handle()?
-        .spawn(async move { value })
-        .await
-        .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
-}
-
 /// ``await sleep_rust(seconds, value=None)`` gives ``value`` after a tokio
 /// timer of ``seconds``: the waker is called from a tokio thread. tokio's timer
 /// ticks every millisecond, so even ``sleep_rust(0)`` waits for the next tick.
@@ -788,12 +475,7 @@ pub fn sleep_rust(
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let delay = crate::args::seconds("seconds", seconds)?;
     let value = value.unwrap_or_else(|| py.None());
-    // A tokio timer finds its runtime when it is made, so make it inside one:
-    // polling it later from the loop's thread (outside tokio) is then fine.
-    let sleep = {
-        let _runtime = crate::runtime::handle()?.enter();
-        tokio::time::sleep(delay)
-    };
+    let sleep = crate::shapes::sleep(delay)?;
     into_awaitable(py, async move {
         sleep.await;
         Ok(value)
@@ -825,9 +507,4 @@ pub fn panicking(py: Python<'_>, message: String) -> PyResult<Bound<'_, RustAwai
         yield_now().await;
         explode(&message)
     })
-}
-
-/// Panics with `message`; typed as a result so the future's output type is known.
-fn explode(message: &str) -> PyResult<()> {
-    panic!("{message}")
 }

@@ -22,9 +22,9 @@ use pyo3::types::{PyDict, PyTuple};
 
 use tokio::task::AbortHandle;
 
-use super::Alive;
 use super::future::Future;
 use crate::asyncio::set_result_threadsafe;
+use crate::live::Alive;
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a
 /// tokio timer thread through ``loop.call_soon_threadsafe``.

@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use tokio::sync::Semaphore;
 
 use super::fast::route_for;
-use crate::awaitable::rust_future::{RouteFor, ThreadsafeRoute};
+use crate::awaitable::wake::{RouteFor, ThreadsafeRoute};
 use crate::awaitable::{RustAwaitable, into_awaitable_with};
 
 /// A bell any thread may ring and the loop may await: ``await bell.wait()``

@@ -41,12 +41,12 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
-use super::{AbortOnDrop, make_order, take_order};
+use super::burger::{make_order, take_order};
 use crate::args::seconds;
-use crate::awaitable::rust_future::{
-    Parked, WaitingTask, WakeRoute, hop, park_on_waiter, yield_now,
-};
+use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
+use crate::runtime::AbortOnDrop;
+use crate::shapes::{hop, yield_now};
 
 /// Wake-ups delivered through the queues, and drains that delivered any: their
 /// ratio is the batching (see [`wake_stats`]).
@@ -204,10 +204,7 @@ pub fn fast_sleep(
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let delay = self::seconds("seconds", seconds)?;
     let value = value.unwrap_or_else(|| py.None());
-    let sleep = {
-        let _runtime = crate::runtime::handle()?.enter();
-        tokio::time::sleep(delay)
-    };
+    let sleep = crate::shapes::sleep(delay)?;
     into_awaitable_with(
         py,
         async move {

@@ -25,7 +25,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::{Item, Menu, parse_order, take_order};
+use super::burger::{Item, Menu, parse_order, take_order};
 use crate::args::seconds;
 use crate::runtime::{SIGNAL_CHECK, Stop, spawn_thread};
 

@@ -24,7 +24,8 @@ use std::collections::HashMap;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use super::{AbortOnDrop, make_order, take_order};
+use super::burger::{make_order, take_order};
+use crate::runtime::AbortOnDrop;
 
 /// ``await order_native(items, *, prep_times=None)``: PyBurger as a PyO3
 /// ``async fn``: the same contract as ``order``, but a real coroutine, so
@@ -57,7 +58,7 @@ pub async fn ready_async_fn(value: Py<PyAny>) -> Py<PyAny> {
 /// to the loop (its ``asyncio.sleep(0)``) instead of an asyncio future.
 #[pyfunction]
 pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
-    crate::awaitable::rust_future::yield_now().await;
+    crate::shapes::yield_now().await;
     value
 }
 
@@ -65,7 +66,7 @@ pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
 /// awaited in a PyO3 ``async fn`` (woken from the tokio worker).
 #[pyfunction]
 pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    crate::awaitable::rust_future::hop(value).await
+    crate::shapes::hop(value).await
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -29,12 +29,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use tokio::sync::oneshot;
 
-use super::{make_order, take_order};
+use super::burger::{make_order, take_order};
 use crate::args::seconds;
 use crate::asyncio::{copy_context, post_threadsafe, running_loop};
-use crate::awaitable::Alive;
-use crate::awaitable::rust_future::yield_now;
+use crate::live::Alive;
 use crate::runtime::{future_into_py, get_current_loop, into_future, run_until_complete};
+use crate::shapes::{explode, hop, yield_now};
 
 /// ``await rust_sleep(seconds)``: a tokio timer, through ``future_into_py``
 /// (tokio's timer ticks every millisecond: even ``rust_sleep(0)`` waits for one).
@@ -72,7 +72,7 @@ pub fn yield_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<
 /// tokio, through ``future_into_py`` (which itself runs on tokio).
 #[pyfunction]
 pub fn hop_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, PyAny>> {
-    future_into_py(py, crate::awaitable::rust_future::hop(value))
+    future_into_py(py, hop(value))
 }
 
 /// ``await order(items, *, prep_times=None)``: PyBurger through
@@ -206,11 +206,6 @@ pub fn rust_panic(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>>
         tokio::task::yield_now().await;
         explode(&message)
     })
-}
-
-/// Panics with `message`; typed as a result so the future's output type is known.
-fn explode(message: &str) -> PyResult<()> {
-    panic!("{message}")
 }
 
 /// Cancels the Task on the loop when dropped, unless disarmed first.

@@ -19,7 +19,8 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::args::seconds;
-use crate::awaitable::{Alive, RustAwaitable, into_awaitable};
+use crate::awaitable::{RustAwaitable, into_awaitable};
+use crate::live::Alive;
 
 /// An async iterator over ticks ``0, 1, ..., n - 1``, one every ``interval``
 /// seconds, produced by a tokio task. Made by ``ticks(n, interval)``.

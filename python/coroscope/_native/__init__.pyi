@@ -7,6 +7,7 @@ from . import awaitable as awaitable
 from . import bridge as bridge
 
 __all__ = [
+    "alive",
     "await_from_rust",
     "awaitable",
     "bridge",
@@ -16,6 +17,7 @@ __all__ = [
     "shutdown",
 ]
 
+def alive() -> int: ...
 def build_info() -> dict[str, Any]: ...
 def shutdown(timeout: float = 2.0) -> None: ...
 def is_shut_down() -> bool: ...

@@ -1,0 +1,34 @@
+//! How an await ends: the two ways a Rust `__next__` finishes, and the words
+//! for a second await.
+//!
+//! An awaitable's iterator finishes by returning from `__next__` with nothing
+//! left to yield. PyO3 offers two ways, and a reader is most often surprised
+//! here:
+//!
+//! - return `None` from a `__next__` declared `-> Option<T>`: CPython sees
+//!   "exhausted, no exception" and the await's result is `None`. Nothing is
+//!   allocated: this is the cheap path, and the only way to finish with `None`
+//!   for free;
+//! - return `Err(PyStopIteration::new_err((value,)))`: the result is `value`,
+//!   carried by a `StopIteration` exception that the awaiting frame creates,
+//!   raises and catches. The 1-tuple matters: `StopIteration(value)` keeps
+//!   `value` as `.value` even when `value` is itself a tuple.
+//!
+//! The C-level third way, an `am_send` slot that returns the value with a flag,
+//! is in `awaitable/slots.rs`.
+
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+
+/// Raised when an awaitable that is its own iterator is awaited a second time,
+/// worded as Python words it for a coroutine.
+pub const REUSED: &str = "cannot reuse already awaited";
+
+/// Finish an await with `value`: the cheap path for `None`, `StopIteration` otherwise.
+pub fn finish(py: Python<'_>, value: &Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    if value.is_none(py) {
+        Ok(None)
+    } else {
+        Err(PyStopIteration::new_err((value.clone_ref(py),)))
+    }
+}

@@ -1,0 +1,65 @@
+//! The example shapes every bridge is measured on, written once as plain Rust
+//! futures.
+//!
+//! Each bridge (`RustAwaitable`, `future_into_py`, PyO3's `async fn`, the fast
+//! bridge) wraps the same few futures, so that a difference in the benchmarks
+//! is the bridge's, never the example's:
+//!
+//! - *ready*: `async { Ok(value) }`, written inline by each bridge;
+//! - *yield*: [`yield_now`], pending once and woken on the polling thread;
+//! - *hop*: [`hop`], woken from a tokio worker;
+//! - *sleep*: [`sleep`], woken by tokio's timer;
+//! - *panic*: [`explode`], a panic inside the future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+/// Pending once, woken at once from inside its own poll, on the polling
+/// thread: like `tokio::task::yield_now`, but needing no runtime. What each
+/// bridge does with a future that waits without any other thread involved.
+pub fn yield_now() -> impl Future<Output = ()> + Send {
+    YieldNow(false)
+}
+
+/// The future behind [`yield_now`]; `true` once it has been pending.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A future that hands `value` to a tokio worker and waits to get it back:
+/// spawned at the first poll, so the wake-up comes from the worker thread.
+pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    crate::runtime::handle()?
+        .spawn(async move { value })
+        .await
+        .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
+}
+
+/// A tokio timer of `delay`, made now. A tokio timer finds its runtime when it
+/// is made, so it is made inside the kit's runtime: polling it later from the
+/// loop's thread (outside tokio) is then fine.
+pub fn sleep(delay: Duration) -> PyResult<tokio::time::Sleep> {
+    let _runtime = crate::runtime::handle()?.enter();
+    Ok(tokio::time::sleep(delay))
+}
+
+/// Panics with `message`; typed as a result so the future's output type is known.
+pub fn explode(message: &str) -> PyResult<()> {
+    panic!("{message}")
+}
