@@ -43,8 +43,8 @@ const SHAPES: [(&str, [&str; 4]); 3] = [
         [
             "bridge.ready_future_into_py",
             "bridge.ready_async_fn",
-            "awaitable.ready_rust",
-            "bridge.fast_ready",
+            "awaitable.ready_awaitable",
+            "bridge.ready_fast",
         ],
     ),
     (
@@ -52,8 +52,8 @@ const SHAPES: [(&str, [&str; 4]); 3] = [
         [
             "bridge.yield_future_into_py",
             "bridge.yield_async_fn",
-            "awaitable.yield_rust",
-            "bridge.fast_yield",
+            "awaitable.yield_awaitable",
+            "bridge.yield_fast",
         ],
     ),
     (
@@ -61,8 +61,8 @@ const SHAPES: [(&str, [&str; 4]); 3] = [
         [
             "bridge.hop_future_into_py",
             "bridge.hop_async_fn",
-            "awaitable.hop_rust",
-            "bridge.fast_hop",
+            "awaitable.hop_awaitable",
+            "bridge.hop_fast",
         ],
     ),
 ];

@@ -63,12 +63,12 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FutureIter>()?;
     m.add_class::<TimerFuture>()?;
     m.add_class::<RustAwaitable>()?;
-    m.add_function(wrap_pyfunction!(rust_future::ready_rust, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::yield_rust, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::hop_rust, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::sleep_rust, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::ready_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::yield_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::hop_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::sleep_awaitable, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::compute, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::panicking, m)?)?;
+    m.add_function(wrap_pyfunction!(rust_future::panic_awaitable, m)?)?;
     install_am_send::<ReadySend>(m.py())?;
     install_am_send::<FutureIter>(m.py())?;
     install_am_send::<RustAwaitable>(m.py())?;

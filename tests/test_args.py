@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from coroscope import quiesce, shutdown
 from coroscope.await_from_rust import await_foo, drive_send, trace
-from coroscope.awaitable import Ready, TimerFuture, YieldN, compute, sleep_rust
-from coroscope.bridge import Doorbell, Kitchen, fast_sleep, rust_sleep, ticks
+from coroscope.awaitable import Ready, TimerFuture, YieldN, compute, sleep_awaitable
+from coroscope.bridge import Doorbell, Kitchen, sleep_fast, sleep_future_into_py, ticks
 
 from tests.conftest import Run
 
@@ -41,9 +41,9 @@ def test_compute_of_a_negative_count_is_a_value_error(run: Run[Any]) -> None:
 
 
 SECONDS: dict[str, tuple[Callable[[float], object], str]] = {
-    "sleep_rust": (lambda s: sleep_rust(s), "seconds"),
-    "fast_sleep": (lambda s: fast_sleep(s), "seconds"),
-    "rust_sleep": (lambda s: rust_sleep(s), "seconds"),
+    "sleep_awaitable": (lambda s: sleep_awaitable(s), "seconds"),
+    "sleep_fast": (lambda s: sleep_fast(s), "seconds"),
+    "sleep_future_into_py": (lambda s: sleep_future_into_py(s), "seconds"),
     "TimerFuture": (lambda s: TimerFuture(None, s), "delay"),
     "ticks": (lambda s: ticks(1, s), "interval"),
     "Kitchen prep time": (lambda s: Kitchen(prep_times={"soda": s}), "prep time of soda"),

@@ -16,28 +16,28 @@ from typing import Any
 
 import pytest
 from coroscope import alive
-from coroscope.awaitable import hop_rust, ready_rust, yield_rust
+from coroscope.awaitable import hop_awaitable, ready_awaitable, yield_awaitable
 from coroscope.bridge import (
     Kitchen,
     RustPanic,
     call_python,
     call_python_with_timeout,
     current_loop,
-    fast_hop,
-    fast_ready,
-    fast_yield,
     hop_async_fn,
+    hop_fast,
     hop_future_into_py,
-    order,
+    order_async_fn,
     order_blocking,
-    order_native,
+    order_future_into_py,
     order_threads,
+    panic_future_into_py,
     ready_async_fn,
+    ready_fast,
     ready_future_into_py,
-    rust_panic,
-    rust_sleep,
+    sleep_future_into_py,
     ticks,
     yield_async_fn,
+    yield_fast,
     yield_future_into_py,
 )
 from coroscope.soak import settle
@@ -49,8 +49,8 @@ SLOW = {"burger": 60.0}
 MEAL_ORDER = ["soda", "fries", "burger"]
 
 ORDERS: dict[str, Callable[..., Any]] = {
-    "future_into_py": order,
-    "async_fn": order_native,
+    "future_into_py": order_future_into_py,
+    "async_fn": order_async_fn,
 }
 
 
@@ -112,17 +112,17 @@ def test_prep_times_are_checked() -> None:
 
 
 def test_the_no_running_loop_gotcha_and_its_fix() -> None:
-    # order(...) is evaluated before asyncio.run starts a loop: future_into_py
+    # order_future_into_py(...) is evaluated before asyncio.run starts a loop: future_into_py
     # has no running loop to make its asyncio future on.
     with pytest.raises(RuntimeError, match="no running event loop"):
-        asyncio.run(order(["soda"], prep_times=FAST))
+        asyncio.run(order_future_into_py(["soda"], prep_times=FAST))
 
     async def main() -> list[str]:
-        return await order(["soda"], prep_times=FAST)
+        return await order_future_into_py(["soda"], prep_times=FAST)
 
     assert asyncio.run(main()) == ["soda"]
     # A PyO3 async fn returns a real coroutine, so asyncio.run takes it as is.
-    assert asyncio.run(order_native(["soda"], prep_times=FAST)) == ["soda"]
+    assert asyncio.run(order_async_fn(["soda"], prep_times=FAST)) == ["soda"]
 
 
 def test_rust_can_run_the_loop_itself() -> None:
@@ -137,9 +137,9 @@ def test_current_loop_is_the_running_loop(run: Run[Any]) -> None:
 
 
 def test_rust_sleep_gives_none(run: Run[Any], baseline: int) -> None:
-    assert run(call(rust_sleep, 0.001)) is None
+    assert run(call(sleep_future_into_py, 0.001)) is None
     with pytest.raises(ValueError, match="seconds must be a finite"):
-        rust_sleep(-1)
+        sleep_future_into_py(-1)
 
 
 async def call(bridged: Callable[..., Any], *args: object) -> Any:
@@ -155,16 +155,16 @@ async def call(bridged: Callable[..., Any], *args: object) -> Any:
 CROSSINGS: dict[tuple[str, str], Callable[[object], Awaitable[object]]] = {
     ("ready", "future_into_py"): ready_future_into_py,
     ("ready", "pyo3_async_fn"): ready_async_fn,
-    ("ready", "rust_awaitable"): ready_rust,
-    ("ready", "fast_bridge"): fast_ready,
+    ("ready", "rust_awaitable"): ready_awaitable,
+    ("ready", "fast_bridge"): ready_fast,
     ("yield", "future_into_py"): yield_future_into_py,
     ("yield", "pyo3_async_fn"): yield_async_fn,
-    ("yield", "rust_awaitable"): yield_rust,
-    ("yield", "fast_bridge"): fast_yield,
+    ("yield", "rust_awaitable"): yield_awaitable,
+    ("yield", "fast_bridge"): yield_fast,
     ("hop", "future_into_py"): hop_future_into_py,
     ("hop", "pyo3_async_fn"): hop_async_fn,
-    ("hop", "rust_awaitable"): hop_rust,
-    ("hop", "fast_bridge"): fast_hop,
+    ("hop", "rust_awaitable"): hop_awaitable,
+    ("hop", "fast_bridge"): hop_fast,
 }
 
 
@@ -264,8 +264,8 @@ def test_dropping_the_rust_future_cancels_the_python_task(run: Run[Any]) -> None
 
 def test_a_panic_in_a_bridged_future_is_a_python_exception(run: Run[Any]) -> None:
     with pytest.raises(RustPanic):
-        run(call(rust_panic, "boom"))
-    assert run(call(rust_sleep, 0)) is None  # and the runtime goes on
+        run(call(panic_future_into_py, "boom"))
+    assert run(call(sleep_future_into_py, 0)) is None  # and the runtime goes on
 
 
 # --- threads and the GIL ------------------------------------------------------------

@@ -7,7 +7,7 @@ import contextvars
 from typing import Any
 
 import pytest
-from coroscope.bridge import fast_order, fast_ready, fast_sleep, wake_stats
+from coroscope.bridge import order_fast, ready_fast, sleep_fast, wake_stats
 
 from tests.conftest import Run
 
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 def test_the_examples_keep_the_contracts_of_the_other_bridges(run: Run[Any]) -> None:
     async def main() -> list[object]:
         return [
-            await fast_ready("r"),
-            await fast_sleep(0.001, "s"),
-            await fast_order(["value_meal"], prep_times=FAST),
+            await ready_fast("r"),
+            await sleep_fast(0.001, "s"),
+            await order_fast(["value_meal"], prep_times=FAST),
         ]
 
     assert run(main()) == ["r", "s", ["soda", "fries", "burger"]]
@@ -30,12 +30,12 @@ def test_the_examples_keep_the_contracts_of_the_other_bridges(run: Run[Any]) -> 
 
 def test_an_unknown_item_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="unknown item 'pizza'"):
-        fast_order(["pizza"])
+        order_fast(["pizza"])
 
 
 def test_a_ready_future_finishes_at_the_first_step(run: Run[Any]) -> None:
     async def main() -> object:
-        steps = fast_ready(42).__await__()
+        steps = ready_fast(42).__await__()
         try:
             steps.send(None)
         except StopIteration as stop:
@@ -79,10 +79,10 @@ def counted_wait(sleep: Any) -> dict[str, int]:
 
 
 def test_a_wake_reaches_the_task_without_any_loop_call() -> None:
-    from coroscope.awaitable import sleep_rust
+    from coroscope.awaitable import sleep_awaitable
 
-    classic = counted_wait(sleep_rust)
-    fast = counted_wait(fast_sleep)
+    classic = counted_wait(sleep_awaitable)
+    fast = counted_wait(sleep_fast)
     # Classic: the tokio thread posts set_result, which then schedules the wake-up.
     assert classic["call_soon_threadsafe"] == 1
     assert classic["call_soon"] >= 1
@@ -94,7 +94,7 @@ def test_a_wake_reaches_the_task_without_any_loop_call() -> None:
 def test_wakes_arriving_together_share_one_loop_wakeup(run: Run[Any]) -> None:
     async def main() -> tuple[int, int]:
         wakes, batches = wake_stats()
-        tasks = [asyncio.ensure_future(fast_sleep(0.05)) for _ in range(1000)]
+        tasks = [asyncio.ensure_future(sleep_fast(0.05)) for _ in range(1000)]
         await asyncio.sleep(0)  # every task is now waiting on its timer
         await asyncio.gather(*tasks)
         now_wakes, now_batches = wake_stats()
@@ -107,7 +107,7 @@ def test_wakes_arriving_together_share_one_loop_wakeup(run: Run[Any]) -> None:
 
 def test_cancelling_drops_the_rust_future(run: Run[Any]) -> None:
     async def main() -> bool:
-        task = asyncio.ensure_future(fast_order(["burger"], prep_times={"burger": 60}))
+        task = asyncio.ensure_future(order_fast(["burger"], prep_times={"burger": 60}))
         await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -122,7 +122,7 @@ def test_contextvars_are_the_awaiting_tasks(run: Run[Any]) -> None:
 
     async def child() -> list[str]:
         var.set("child")
-        await fast_sleep(0.001)
+        await sleep_fast(0.001)
         return [var.get()]
 
     async def main() -> list[object]:

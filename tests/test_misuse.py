@@ -20,16 +20,16 @@ import pytest
 from coroscope.await_from_rust import Stepper, Task, drive_send
 from coroscope.awaitable import (
     Future,
-    hop_rust,
-    sleep_rust,
+    hop_awaitable,
+    sleep_awaitable,
 )
 from coroscope.bridge import (
     Kitchen,
     call_python,
     call_python_with_timeout,
-    fast_hop,
-    fast_sleep,
-    order_native,
+    hop_fast,
+    order_async_fn,
+    sleep_fast,
     ticks,
 )
 
@@ -84,10 +84,10 @@ def test_nesting_within_the_recursion_limit_still_works() -> None:
 PENDING_RUST: dict[str, Callable[[], Awaitable[object]]] = {
     # Long enough to be pending when the second await comes, even on a
     # machine busy enough to pause this process for a while.
-    "sleep_rust": lambda: sleep_rust(1.0, "v"),
-    "fast_sleep": lambda: fast_sleep(1.0, "v"),
-    "hop_rust": lambda: hop_rust("v"),
-    "fast_hop": lambda: fast_hop("v"),
+    "sleep_awaitable": lambda: sleep_awaitable(1.0, "v"),
+    "sleep_fast": lambda: sleep_fast(1.0, "v"),
+    "hop_awaitable": lambda: hop_awaitable("v"),
+    "hop_fast": lambda: hop_fast("v"),
 }
 # A hop may finish before the second awaiter steps: then the second finds it
 # spent, as a second await of a finished coroutine does. Either way it raises.
@@ -154,7 +154,7 @@ def test_pyo3_async_fn_awaited_twice_leaves_one_awaiter_waiting_forever() -> Non
         return await awaitable
 
     async def main() -> tuple[int, int]:
-        shared = order_native(["soda"], prep_times={"soda": 0.05})
+        shared = order_async_fn(["soda"], prep_times={"soda": 0.05})
         first = asyncio.ensure_future(await_it(shared))
         await asyncio.sleep(0)
         second = asyncio.ensure_future(await_it(shared))
@@ -348,7 +348,7 @@ def test_a_kitchen_order_with_a_huge_timeout_just_waits() -> None:
         assert kitchen.order(["soda"], timeout=1e19) == ["soda"]
 
 
-@pytest.mark.parametrize("make", [lambda: sleep_rust(1), lambda: Future().__await__()])
+@pytest.mark.parametrize("make", [lambda: sleep_awaitable(1), lambda: Future().__await__()])
 def test_throwing_a_non_exception_names_what_was_thrown(make: Callable[[], Any]) -> None:
     async def main() -> str:
         awaitable = make()

@@ -30,21 +30,21 @@ from coroscope.awaitable import (
     TimerFuture,
     YieldN,
     compute,
-    ready_rust,
-    sleep_rust,
+    ready_awaitable,
+    sleep_awaitable,
 )
 from coroscope.bridge import (
     Doorbell,
     Kitchen,
     call_python,
     call_python_with_timeout,
-    fast_order,
-    fast_sleep,
-    order,
+    order_async_fn,
     order_blocking,
-    order_native,
+    order_fast,
+    order_future_into_py,
     order_threads,
-    rust_sleep,
+    sleep_fast,
+    sleep_future_into_py,
     ticks,
 )
 
@@ -67,14 +67,14 @@ def test_awaiting_ten_thousand_times_leaks_nothing(mechanism: soak.Mechanism) ->
 
 # The two routes every Rust awaitable takes storm at full size; the rest at a
 # size that takes seconds (``make soak`` storms them all with 100,000).
-STORM_TASKS = {"sleep_rust": 100_000, "fast_sleep": 100_000}
+STORM_TASKS = {"sleep_awaitable": 100_000, "sleep_fast": 100_000}
 
 
 @pytest.mark.parametrize("name", sorted(soak.STORM))
 def test_a_storm_of_cancelled_tasks_drops_every_rust_future(name: str) -> None:
     """Every Rust future is dropped, and every reference to the loop comes back.
 
-    This test used to fail about half the time for ``rust_sleep
+    This test used to fail about half the time for ``sleep_future_into_py
     (future_into_py)``, with "refcounts moved by 25" (or 63, or 461). The
     cause was the measurement, not a leak: the *baseline* was read too early.
     pyo3-async-runtimes ends every ``future_into_py`` call, cancelled or not, in
@@ -92,7 +92,7 @@ def test_a_storm_of_cancelled_tasks_drops_every_rust_future(name: str) -> None:
     row = soak.storm(name, STORM_TASKS.get(name, 20_000), warm_up=1_000)
     # A small warm-up: the pools grow during the measured storm, so memory is
     # the soak's to judge; what must hold whatever the size is checked here.
-    assert row.dropped == row.awaits * (2 if name == "fast_order" else 1)
+    assert row.dropped == row.awaits * (2 if name == "order_fast" else 1)
     # Nothing left alive, nothing reported, refcounts back within the soak's
     # handful (memory is not judged for a storm: see soak.Row.memory_judged).
     assert row.problems() == []
@@ -146,7 +146,7 @@ def test_make_soak_prints_one_table_with_a_verdict_per_trial(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(soak, "MECHANISMS", soak.MECHANISMS[:2])
-    monkeypatch.setattr(soak, "STORM", {"sleep_rust": soak.STORM["sleep_rust"]})
+    monkeypatch.setattr(soak, "STORM", {"sleep_awaitable": soak.STORM["sleep_awaitable"]})
     argv = ["--awaits", "1000", "--tasks", "1000", "--threads", "2", "--wakes", "200"]
     assert soak.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
@@ -162,15 +162,20 @@ def test_make_soak_prints_one_table_with_a_verdict_per_trial(
 # Rust futures of every route that wait 50 ms: long enough to be pending when
 # the fault strikes, short enough to fire during the test.
 PENDING: dict[str, Callable[[], Awaitable[object]]] = {
-    "sleep_rust": lambda: sleep_rust(0.05, "v"),
-    "fast_sleep": lambda: fast_sleep(0.05, "v"),
+    "sleep_awaitable": lambda: sleep_awaitable(0.05, "v"),
+    "sleep_fast": lambda: sleep_fast(0.05, "v"),
     "TimerFuture": lambda: TimerFuture("v", 0.05),
-    "rust_sleep": lambda: rust_sleep(0.05),
-    "order": lambda: order(["soda"], prep_times={"soda": 0.05}),
-    "order_native": lambda: order_native(["soda"], prep_times={"soda": 0.05}),
-    "fast_order": lambda: fast_order(["soda"], prep_times={"soda": 0.05}),
+    "sleep_future_into_py": lambda: sleep_future_into_py(0.05),
+    "order": lambda: order_future_into_py(["soda"], prep_times={"soda": 0.05}),
+    "order_async_fn": lambda: order_async_fn(["soda"], prep_times={"soda": 0.05}),
+    "order_fast": lambda: order_fast(["soda"], prep_times={"soda": 0.05}),
 }
-GIVES = {"rust_sleep": None, "order": ["soda"], "order_native": ["soda"], "fast_order": ["soda"]}
+GIVES = {
+    "sleep_future_into_py": None,
+    "order": ["soda"],
+    "order_async_fn": ["soda"],
+    "order_fast": ["soda"],
+}
 
 
 async def awaiting(make: Callable[[], Awaitable[object]]) -> object:
@@ -181,7 +186,7 @@ async def awaiting(make: Callable[[], Awaitable[object]]) -> object:
 # future_into_py finishes its asyncio future through call_soon_threadsafe,
 # which raises at a closed loop; pyo3-async-runtimes prints that error, and
 # printing keeps it in ``sys.last_value``, whose traceback holds the future.
-PRINTS_THE_CLOSED_LOOP = {"rust_sleep", "order"}
+PRINTS_THE_CLOSED_LOOP = {"sleep_future_into_py", "order"}
 ASYNC_FN_CYCLE = (
     "PyO3's Coroutine does not show its waker's asyncio future to the cycle "
     "collector: a task abandoned while it awaits an async fn is never freed"
@@ -192,7 +197,7 @@ ASYNC_FN_CYCLE = (
     "name",
     [
         pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=ASYNC_FN_CYCLE))
-        if name == "order_native"
+        if name == "order_async_fn"
         else name
         for name in sorted(PENDING)
     ],
@@ -298,18 +303,19 @@ def test_a_done_callback_that_raises_is_logged_and_the_others_still_run(
 
 EXIT_WITH_WORK_PENDING = """
 import asyncio, threading
-from coroscope.awaitable import TimerFuture, hop_rust, sleep_rust
-from coroscope.bridge import (Doorbell, Kitchen, fast_hop, fast_order, fast_sleep, order,
-                              order_native, rust_sleep, ticks)
+from coroscope.awaitable import TimerFuture, hop_awaitable, sleep_awaitable
+from coroscope.bridge import (Doorbell, Kitchen, hop_fast, order_async_fn, order_fast,
+                              order_future_into_py, sleep_fast, sleep_future_into_py, ticks)
 
 kitchen = Kitchen(prep_times={"burger": 0.001, "fries": 0.001, "soda": 0.001})
 slow = {"burger": 60}
 
 async def main():
-    for work in (order(["burger"], prep_times=slow), order_native(["burger"], prep_times=slow),
-                 fast_order(["burger"], prep_times=slow), sleep_rust(60), fast_sleep(60),
-                 rust_sleep(60), TimerFuture(None, 0.05), Doorbell().wait(),
-                 Doorbell(fast=True).wait(), hop_rust(1), fast_hop(1)):
+    for work in (order_future_into_py(["burger"], prep_times=slow),
+                 order_async_fn(["burger"], prep_times=slow),
+                 order_fast(["burger"], prep_times=slow), sleep_awaitable(60), sleep_fast(60),
+                 sleep_future_into_py(60), TimerFuture(None, 0.05), Doorbell().wait(),
+                 Doorbell(fast=True).wait(), hop_awaitable(1), hop_fast(1)):
         asyncio.ensure_future(work)
     stream = ticks(10**9, 0.001)
     await stream.__anext__()
@@ -402,7 +408,7 @@ async def _rust_task_needs_a_coroutine() -> None:
 
 
 async def _throw_needs_an_exception() -> None:
-    sleep_rust(1).throw(42)  # type: ignore[arg-type]
+    sleep_awaitable(1).throw(42)  # type: ignore[arg-type]
 
 
 # (id, what raises, its exception type, what the message must say)
@@ -489,26 +495,26 @@ BAD_INPUT: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
         "FINISHED: <TimerFuture finished result=1>",
     ),
     (
-        "sleep_rust: negative delay",
-        lambda: sleep_rust(-1),
+        "sleep_awaitable: negative delay",
+        lambda: sleep_awaitable(-1),
         ValueError,
         "seconds must be a finite, non-negative",
     ),
     (
-        "sleep_rust: not a number",
-        lambda: sleep_rust("1"),
+        "sleep_awaitable: not a number",
+        lambda: sleep_awaitable("1"),
         TypeError,
         "must be real number, not str",
     ),  # type: ignore[arg-type]
     (
-        "sleep_rust: stepped with no loop",
-        lambda: next(iter(sleep_rust(0))),
+        "sleep_awaitable: stepped with no loop",
+        lambda: next(iter(sleep_awaitable(0))),
         RuntimeError,
         "no running event loop",
     ),  # type: ignore[call-overload]
     (
         "RustAwaitable: awaited twice",
-        in_loop(lambda: _await_twice(lambda: ready_rust(1))),
+        in_loop(lambda: _await_twice(lambda: ready_awaitable(1))),
         RuntimeError,
         "cannot reuse already awaited RustAwaitable",
     ),
@@ -545,28 +551,43 @@ BAD_INPUT: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
         "a coroutine was expected, got",
     ),
     # bridges
-    ("order: no running loop", lambda: order(["burger"]), RuntimeError, "no running event loop"),
-    ("order: unknown item", in_loop(lambda: _call(order, ["pizza"])), ValueError, "'pizza'"),
     (
-        "order: negative prep time",
-        in_loop(lambda: _call(order, ["soda"], prep_times={"soda": -1})),
+        "order: no running loop",
+        lambda: order_future_into_py(["burger"]),
+        RuntimeError,
+        "no running event loop",
+    ),
+    (
+        "order: unknown item",
+        in_loop(lambda: _call(order_future_into_py, ["pizza"])),
+        ValueError,
+        "'pizza'",
+    ),
+    (
+        "order_future_into_py: negative prep time",
+        in_loop(lambda: _call(order_future_into_py, ["soda"], prep_times={"soda": -1})),
         ValueError,
         "soda",
     ),
-    ("order_native: unknown item", in_loop(lambda: order_native(["pizza"])), ValueError, "'pizza'"),
-    ("fast_order: unknown item", lambda: fast_order(["pizza"]), ValueError, "'pizza'"),
+    (
+        "order_async_fn: unknown item",
+        in_loop(lambda: order_async_fn(["pizza"])),
+        ValueError,
+        "'pizza'",
+    ),
+    ("order_fast: unknown item", lambda: order_fast(["pizza"]), ValueError, "'pizza'"),
     ("order_blocking: unknown item", lambda: order_blocking(["pizza"]), ValueError, "'pizza'"),
     ("order_threads: unknown item", lambda: order_threads(["pizza"]), ValueError, "'pizza'"),
     ("Kitchen: unknown item", lambda: Kitchen().order(["pizza"]), ValueError, "'pizza'"),
     (
-        "rust_sleep: negative delay",
-        lambda: rust_sleep(-1),
+        "sleep_future_into_py: negative delay",
+        lambda: sleep_future_into_py(-1),
         ValueError,
         "seconds must be a finite, non-negative",
     ),
     (
-        "fast_sleep: infinite delay",
-        lambda: fast_sleep(float("inf")),
+        "sleep_fast: infinite delay",
+        lambda: sleep_fast(float("inf")),
         ValueError,
         "seconds must be a finite, non-negative",
     ),
@@ -643,10 +664,11 @@ def test_every_public_name_has_a_bad_input_row_or_takes_no_input() -> None:
 
     takes_no_input_or_any_value = {
         "DEFAULT_MAX_STEPS", "StepRecord", "FutureIter", "RustAwaitable", "RustPanic",
-        "alive", "wake_stats", "current_loop", "Ticks", "ReadySend", "ready_rust",
-        "yield_rust", "hop_rust", "panicking", "ready_future_into_py", "yield_future_into_py",
-        "hop_future_into_py", "ready_async_fn", "yield_async_fn", "hop_async_fn", "fast_ready",
-        "fast_yield", "fast_hop", "rust_panic", "build_info", "is_shut_down", "__version__",
+        "alive", "wake_stats", "current_loop", "Ticks", "ReadySend", "ready_awaitable",
+        "yield_awaitable", "hop_awaitable", "panic_awaitable", "ready_future_into_py",
+        "yield_future_into_py", "hop_future_into_py", "ready_async_fn", "yield_async_fn",
+        "hop_async_fn", "ready_fast", "yield_fast", "hop_fast", "panic_future_into_py",
+        "build_info", "is_shut_down", "__version__",
     }  # fmt: skip
     covered = " ".join(row[0] for row in BAD_INPUT)
     for module in (coroscope, await_from_rust, awaitable, bridge):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 from coroscope import alive, exits, quiesce
-from coroscope.bridge import Kitchen, rust_sleep
+from coroscope.bridge import Kitchen, sleep_future_into_py
 
 from tests.conftest import run_python
 
@@ -39,20 +39,20 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
     done = run_python(
         """
         import asyncio, coroscope
-        from coroscope.awaitable import sleep_rust, TimerFuture
+        from coroscope.awaitable import sleep_awaitable, TimerFuture
         from coroscope import alive
-        from coroscope.bridge import Kitchen, order, rust_sleep, ticks
+        from coroscope.bridge import Kitchen, order_future_into_py, sleep_future_into_py, ticks
 
         async def main():
             # Rust futures that run on tokio (not polled by the loop's thread).
-            pending = [asyncio.ensure_future(rust_sleep(60)), TimerFuture(None, 60)]
+            pending = [asyncio.ensure_future(sleep_future_into_py(60)), TimerFuture(None, 60)]
             await asyncio.sleep(0.01)
             assert alive() == 2
             coroscope.shutdown()
             assert coroscope.is_shut_down()
             assert alive() == 0, "the pending Rust futures were dropped"
             coroscope.shutdown()  # twice is harmless
-            for start in (lambda: sleep_rust(1), lambda: order(["soda"]),
+            for start in (lambda: sleep_awaitable(1), lambda: order_future_into_py(["soda"]),
                           lambda: TimerFuture(1, 1), lambda: ticks(1, 0),
                           lambda: Kitchen()):
                 try:
@@ -74,7 +74,7 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
 
 def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop() -> None:
     async def storm() -> None:
-        waiting = [asyncio.ensure_future(rust_sleep(60)) for _ in range(2_000)]
+        waiting = [asyncio.ensure_future(sleep_future_into_py(60)) for _ in range(2_000)]
         await asyncio.sleep(0.01)
         for task in waiting:
             task.cancel()
@@ -95,14 +95,14 @@ def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
     done = run_python(
         """
         import asyncio, os
-        from coroscope.awaitable import sleep_rust
+        from coroscope.awaitable import sleep_awaitable
         from coroscope.bridge import Kitchen
 
-        asyncio.run(sleep_rust(0.001))  # the parent's runtime is running
+        asyncio.run(sleep_awaitable(0.001))  # the parent's runtime is running
         kitchen = Kitchen()
         pid = os.fork()
         if pid == 0:
-            assert asyncio.run(sleep_rust(0.001, "child")) == "child"
+            assert asyncio.run(sleep_awaitable(0.001, "child")) == "child"
             try:
                 kitchen.order(["soda"])
             except RuntimeError as err:

@@ -16,10 +16,10 @@ from coroscope.awaitable import (
     Future,
     RustAwaitable,
     compute,
-    panicking,
-    ready_rust,
-    sleep_rust,
-    yield_rust,
+    panic_awaitable,
+    ready_awaitable,
+    sleep_awaitable,
+    yield_awaitable,
 )
 
 from tests.conftest import Run
@@ -29,7 +29,11 @@ pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 
 def test_awaiting_rust_futures_gives_their_output(run: Run[Any]) -> None:
     async def main() -> list[object]:
-        return [await sleep_rust(0.01, "slept"), await sleep_rust(0), await compute(100_001)]
+        return [
+            await sleep_awaitable(0.01, "slept"),
+            await sleep_awaitable(0),
+            await compute(100_001),
+        ]
 
     assert run(main()) == ["slept", None, sum(range(100_001))]
 
@@ -38,7 +42,7 @@ def test_a_future_woken_from_a_tokio_thread_makes_the_task_wait_on_a_future(
     run: Run[Any],
 ) -> None:
     async def main() -> tuple[bool, bool, object]:
-        steps = sleep_rust(0.01, "v").__await__()
+        steps = sleep_awaitable(0.01, "v").__await__()
         waiter = steps.send(None)
         blocking = isinstance(waiter, Future) and waiter._asyncio_future_blocking
         await asyncio.sleep(0.05)
@@ -88,7 +92,7 @@ def test_a_computing_future_lets_other_tasks_run(run: Run[Any]) -> None:
 def test_cancelling_the_task_drops_the_rust_future(run: Run[Any]) -> None:
     async def main() -> tuple[int, int, bool]:
         before = alive()
-        task = asyncio.ensure_future(sleep_rust(60))
+        task = asyncio.ensure_future(sleep_awaitable(60))
         await asyncio.sleep(0.01)
         during = alive() - before
         task.cancel()
@@ -101,7 +105,7 @@ def test_cancelling_the_task_drops_the_rust_future(run: Run[Any]) -> None:
 
 def test_cancel_drops_the_rust_future_and_wakes_the_awaiter(run: Run[Any]) -> None:
     async def main() -> tuple[bool, tuple[object, ...], bool, bool]:
-        awaitable = sleep_rust(60)
+        awaitable = sleep_awaitable(60)
         task = asyncio.ensure_future(awaitable)
         await asyncio.sleep(0.01)
         first = awaitable.cancel("enough")
@@ -117,7 +121,7 @@ def test_cancel_drops_the_rust_future_and_wakes_the_awaiter(run: Run[Any]) -> No
 def test_a_panic_becomes_an_exception_and_the_process_goes_on(run: Run[Any]) -> None:
     async def main() -> str:
         try:
-            await panicking("boom")
+            await panic_awaitable("boom")
         except BaseException as exc:  # PanicException derives from BaseException
             return f"{type(exc).__name__}: {exc}"
         return "no panic"
@@ -127,12 +131,12 @@ def test_a_panic_becomes_an_exception_and_the_process_goes_on(run: Run[Any]) -> 
 
 
 async def _ok() -> str:
-    return await sleep_rust(0, "ok")
+    return await sleep_awaitable(0, "ok")
 
 
 def test_a_rust_awaitable_can_be_awaited_once(run: Run[Any]) -> None:
     async def main() -> None:
-        awaitable = sleep_rust(0)
+        awaitable = sleep_awaitable(0)
         await awaitable
         await awaitable
 
@@ -149,22 +153,22 @@ def test_a_finished_rust_future_returns_through_am_send() -> None:
     comes back with a flag, not in a ``StopIteration``; the ``send`` method still
     ends with ``StopIteration``, as every ``send`` must."""
     assert RustAwaitable.__flags__ & HAVE_AM_SEND
-    assert drive_send(ready_rust("v")) == "v"
+    assert drive_send(ready_awaitable("v")) == "v"
     with pytest.raises(StopIteration) as stop:
-        ready_rust(None).send(None)
+        ready_awaitable(None).send(None)
     assert stop.value.value is None
 
 
 def test_a_future_that_wakes_itself_needs_no_loop_to_yield() -> None:
     """Woken during its own poll, it yields a bare ``None``: no loop is looked up
     until a step would have to wait for someone else."""
-    steps = yield_rust("v")
+    steps = yield_awaitable("v")
     assert steps.send(None) is None
     assert drive_send(steps) == "v"
 
 
 def test_stepping_needs_a_running_loop() -> None:
-    awaitable = sleep_rust(0)
+    awaitable = sleep_awaitable(0)
     with pytest.raises(RuntimeError, match="no running event loop"):
         next(awaitable)
     awaitable.close()
@@ -172,7 +176,7 @@ def test_stepping_needs_a_running_loop() -> None:
 
 def test_throw_and_close_drop_the_rust_future() -> None:
     before = alive()
-    thrown, closed = sleep_rust(60), sleep_rust(60)
+    thrown, closed = sleep_awaitable(60), sleep_awaitable(60)
     assert alive() == before + 2
     with pytest.raises(KeyError):
         thrown.throw(KeyError("in"))
@@ -184,7 +188,7 @@ def test_throw_and_close_drop_the_rust_future() -> None:
 
 def test_a_never_awaited_rust_future_is_dropped_with_its_awaitable() -> None:
     before = alive()
-    holder: list[RustAwaitable[None]] = [sleep_rust(60)]
+    holder: list[RustAwaitable[None]] = [sleep_awaitable(60)]
     assert alive() == before + 1
     holder.clear()
     assert alive() == before
@@ -193,11 +197,11 @@ def test_a_never_awaited_rust_future_is_dropped_with_its_awaitable() -> None:
 @pytest.mark.parametrize("seconds", [-0.5, float("nan")])
 def test_sleep_rust_refuses_impossible_durations(seconds: float) -> None:
     with pytest.raises(ValueError, match="seconds must be a finite, non-negative number"):
-        sleep_rust(seconds)
+        sleep_awaitable(seconds)
 
 
 def test_ten_thousand_rust_timers_gathered_all_finish(run: Run[Any]) -> None:
     async def main() -> list[int]:
-        return await asyncio.gather(*(sleep_rust(0.01, i) for i in range(10_000)))
+        return await asyncio.gather(*(sleep_awaitable(0.01, i) for i in range(10_000)))
 
     assert run(main()) == list(range(10_000))

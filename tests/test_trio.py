@@ -13,8 +13,8 @@ from typing import Any
 import anyio
 import pytest
 import trio
-from coroscope.awaitable import Future, compute, ready_rust, sleep_rust
-from coroscope.bridge import fast_order, fast_ready, fast_sleep
+from coroscope.awaitable import Future, compute, ready_awaitable, sleep_awaitable
+from coroscope.bridge import order_fast, ready_fast, sleep_fast
 
 FAST = {"burger": 0.06, "fries": 0.03, "soda": 0.0}
 
@@ -24,12 +24,12 @@ pytestmark = pytest.mark.usefixtures("rust_futures_all_dropped")
 
 async def every_kind() -> list[object]:
     return [
-        await ready_rust("ready"),
-        await sleep_rust(0.002, "slept"),
+        await ready_awaitable("ready"),
+        await sleep_awaitable(0.002, "slept"),
         await compute(30_000),
-        await fast_ready("fast"),
-        await fast_sleep(0.002, "fast slept"),
-        await fast_order(["value_meal"], prep_times=FAST),
+        await ready_fast("fast"),
+        await sleep_fast(0.002, "fast slept"),
+        await order_fast(["value_meal"], prep_times=FAST),
     ]
 
 
@@ -45,7 +45,7 @@ def test_rust_awaitables_run_under_anyio(backend: str) -> None:
     assert anyio.run(every_kind, backend=backend) == EXPECTED
 
 
-@pytest.mark.parametrize("sleep", [sleep_rust, fast_sleep], ids=lambda s: s.__name__)
+@pytest.mark.parametrize("sleep", [sleep_awaitable, sleep_fast], ids=lambda s: s.__name__)
 def test_a_trio_cancel_scope_drops_the_rust_future(sleep: Callable[..., Awaitable[Any]]) -> None:
     async def main() -> bool:
         with trio.move_on_after(0.01) as scope:
@@ -59,7 +59,7 @@ def test_many_trio_tasks_wait_on_rust_timers_at_once() -> None:
     finished: list[int] = []
 
     async def one(i: int) -> None:
-        await sleep_rust(0.01)
+        await sleep_awaitable(0.01)
         finished.append(i)
 
     async def main() -> None:
@@ -73,7 +73,7 @@ def test_many_trio_tasks_wait_on_rust_timers_at_once() -> None:
 
 def test_cancel_resumes_a_parked_trio_task() -> None:
     async def main() -> str:
-        awaitable = sleep_rust(60)
+        awaitable = sleep_awaitable(60)
         async with trio.open_nursery() as nursery:
             outcome: list[str] = []
 
@@ -91,7 +91,7 @@ def test_cancel_resumes_a_parked_trio_task() -> None:
     assert trio.run(main) == "CancelledError"
 
 
-@pytest.mark.parametrize("make", [lambda: ready_rust(None)], ids=["RustAwaitable"])
+@pytest.mark.parametrize("make", [lambda: ready_awaitable(None)], ids=["RustAwaitable"])
 def test_send_ends_with_stop_iteration_for_a_none_result(make: Callable[[], Any]) -> None:
     steps = make().__await__()
     with pytest.raises(StopIteration) as stop:

@@ -39,25 +39,25 @@ from coroscope.awaitable import (
     Ready,
     ReadySend,
     TimerFuture,
-    hop_rust,
-    ready_rust,
-    sleep_rust,
-    yield_rust,
+    hop_awaitable,
+    ready_awaitable,
+    sleep_awaitable,
+    yield_awaitable,
 )
 from coroscope.bridge import (
-    fast_hop,
-    fast_order,
-    fast_ready,
-    fast_sleep,
-    fast_yield,
     hop_async_fn,
+    hop_fast,
     hop_future_into_py,
-    order,
-    order_native,
+    order_async_fn,
+    order_fast,
+    order_future_into_py,
     ready_async_fn,
+    ready_fast,
     ready_future_into_py,
-    rust_sleep,
+    sleep_fast,
+    sleep_future_into_py,
     yield_async_fn,
+    yield_fast,
     yield_future_into_py,
 )
 
@@ -302,8 +302,8 @@ GROUPS = [
         [
             ("future_into_py", _sequential(lambda: ready_future_into_py(1))),
             ("pyo3_async_fn", _sequential(lambda: ready_async_fn(1))),
-            ("rust_awaitable", _sequential(lambda: ready_rust(1))),
-            ("fast_bridge", _sequential(lambda: fast_ready(1))),
+            ("rust_awaitable", _sequential(lambda: ready_awaitable(1))),
+            ("fast_bridge", _sequential(lambda: ready_fast(1))),
         ],
         ops=20_000,
         reading="future_into_py pays for a spawn, an asyncio future, a done callback "
@@ -318,8 +318,8 @@ GROUPS = [
         [
             ("future_into_py", _sequential(lambda: yield_future_into_py(1))),
             ("pyo3_async_fn", _sequential(lambda: yield_async_fn(1))),
-            ("rust_awaitable", _sequential(lambda: yield_rust(1))),
-            ("fast_bridge", _sequential(lambda: fast_yield(1))),
+            ("rust_awaitable", _sequential(lambda: yield_awaitable(1))),
+            ("fast_bridge", _sequential(lambda: yield_fast(1))),
         ],
         ops=20_000,
         reading="A wake from inside the poll needs no other thread: the bridges that "
@@ -333,10 +333,10 @@ GROUPS = [
         "await a zero-length sleep, one after another",
         [
             ("asyncio_sleep", _sequential(lambda: asyncio.sleep(0))),
-            ("sleep_rust", _sequential(lambda: sleep_rust(0))),
+            ("sleep_awaitable", _sequential(lambda: sleep_awaitable(0))),
             ("timer_future", _sequential(lambda: TimerFuture(None, 0))),
-            ("future_into_py", _sequential(lambda: rust_sleep(0))),
-            ("fast_bridge", _sequential(lambda: fast_sleep(0))),
+            ("future_into_py", _sequential(lambda: sleep_future_into_py(0))),
+            ("fast_bridge", _sequential(lambda: sleep_fast(0))),
         ],
         ops=500,
         reading="tokio's timer wheel ticks every millisecond, so a zero-length tokio "
@@ -347,14 +347,17 @@ GROUPS = [
         "order_value_meal",
         "PyBurger: an order of burger, soda and fries with zero prep times",
         [
-            ("future_into_py", _sequential(lambda: order(["value_meal"], prep_times=FAST_MENU))),
+            (
+                "future_into_py",
+                _sequential(lambda: order_future_into_py(["value_meal"], prep_times=FAST_MENU)),
+            ),
             (
                 "pyo3_async_fn",
-                _sequential(lambda: order_native(["value_meal"], prep_times=FAST_MENU)),
+                _sequential(lambda: order_async_fn(["value_meal"], prep_times=FAST_MENU)),
             ),
             (
                 "fast_bridge",
-                _sequential(lambda: fast_order(["value_meal"], prep_times=FAST_MENU)),
+                _sequential(lambda: order_fast(["value_meal"], prep_times=FAST_MENU)),
             ),
         ],
         ops=2_000,
@@ -370,8 +373,8 @@ GROUPS = [
         [
             ("future_into_py", _fanout(lambda: hop_future_into_py(1))),
             ("pyo3_async_fn", _fanout(lambda: hop_async_fn(1))),
-            ("rust_awaitable", _fanout(lambda: hop_rust(1))),
-            ("fast_bridge", _fanout(lambda: fast_hop(1))),
+            ("rust_awaitable", _fanout(lambda: hop_awaitable(1))),
+            ("fast_bridge", _fanout(lambda: hop_fast(1))),
         ],
         ops=20_000,
         reading="Each wake crosses from a tokio worker to the loop. The classic routes "
@@ -384,9 +387,9 @@ GROUPS = [
         "heap bytes per task waiting on a 60 s timer, task included (ops = tasks)",
         [
             ("asyncio_sleep", _pending_memory(lambda: asyncio.sleep(60))),
-            ("sleep_rust", _pending_memory(lambda: sleep_rust(60))),
+            ("sleep_awaitable", _pending_memory(lambda: sleep_awaitable(60))),
             ("timer_future", _pending_memory(lambda: TimerFuture(None, 60))),
-            ("fast_bridge", _pending_memory(lambda: fast_sleep(60))),
+            ("fast_bridge", _pending_memory(lambda: sleep_fast(60))),
         ],
         ops=100_000,
         unit="B/await",
@@ -401,16 +404,16 @@ GROUPS = [
         "gather 100,000 concurrent 10 ms timers (ops = timers; wall time per timer)",
         [
             ("asyncio_sleep", _fanout(lambda: asyncio.sleep(0.01))),
-            ("sleep_rust", _fanout(lambda: sleep_rust(0.01))),
+            ("sleep_awaitable", _fanout(lambda: sleep_awaitable(0.01))),
             ("timer_future", _fanout(lambda: TimerFuture(None, 0.01))),
-            ("future_into_py", _fanout(lambda: rust_sleep(0.01))),
-            ("fast_bridge", _fanout(lambda: fast_sleep(0.01))),
+            ("future_into_py", _fanout(lambda: sleep_future_into_py(0.01))),
+            ("fast_bridge", _fanout(lambda: sleep_fast(0.01))),
         ],
         ops=100_000,
         rounds=2,
         reading="Every timer shares one timer wheel (asyncio's heap or tokio's); the "
         "cost that grows with the count is the wake-up of each waiting task.",
-        goals=(("sleep_rust", "asyncio_sleep", 1.0), ("fast_bridge", "asyncio_sleep", 1.0)),
+        goals=(("sleep_awaitable", "asyncio_sleep", 1.0), ("fast_bridge", "asyncio_sleep", 1.0)),
     ),
     Group(
         "task_sleep_zero_loops",

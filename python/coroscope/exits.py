@@ -39,18 +39,18 @@ from dataclasses import dataclass, field
 # Each route as the expression a script awaits (inside a coroutine, where the
 # ones built on future_into_py find their running loop), waiting a few ms.
 ROUTES: dict[str, str] = {
-    "rust_sleep": "rust_sleep(0.002)",
+    "sleep_future_into_py": "sleep_future_into_py(0.002)",
     "ready_future_into_py": "ready_future_into_py(1)",
     "yield_future_into_py": "yield_future_into_py(1)",
     "hop_future_into_py": "hop_future_into_py(1)",
-    "order": "order(['soda'], prep_times={'soda': 0.002})",
+    "order": "order_future_into_py(['soda'], prep_times={'soda': 0.002})",
     "call_python": "call_python(asyncio.sleep(0.002))",
-    "order_native": "order_native(['soda'], prep_times={'soda': 0.002})",
-    "sleep_rust": "sleep_rust(0.002)",
-    "hop_rust": "hop_rust(1)",
+    "order_async_fn": "order_async_fn(['soda'], prep_times={'soda': 0.002})",
+    "sleep_awaitable": "sleep_awaitable(0.002)",
+    "hop_awaitable": "hop_awaitable(1)",
     "TimerFuture": "TimerFuture(1, 0.002)",
-    "fast_sleep": "fast_sleep(0.002)",
-    "fast_order": "fast_order(['soda'], prep_times={'soda': 0.002})",
+    "sleep_fast": "sleep_fast(0.002)",
+    "order_fast": "order_fast(['soda'], prep_times={'soda': 0.002})",
     "ticks": "first_tick(ticks(2, 0.002))",
 }
 LOOPS = ("asyncio", "uvloop")
@@ -63,9 +63,10 @@ RUN_TIMEOUT = 60.0
 _PRELUDE = """
 import asyncio, multiprocessing, sys
 import uvloop
-from coroscope.awaitable import TimerFuture, hop_rust, sleep_rust
-from coroscope.bridge import (call_python, fast_order, fast_sleep, hop_future_into_py, order,
-    order_blocking, order_native, ready_future_into_py, rust_sleep, ticks, yield_future_into_py)
+from coroscope.awaitable import TimerFuture, hop_awaitable, sleep_awaitable
+from coroscope.bridge import (call_python, hop_future_into_py, order_async_fn, order_blocking,
+    order_fast, order_future_into_py, ready_future_into_py, sleep_fast, sleep_future_into_py, ticks,
+    yield_future_into_py)
 
 async def first_tick(stream):
     async for tick in stream:

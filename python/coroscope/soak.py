@@ -52,28 +52,28 @@ from coroscope.awaitable import (
     ReadySend,
     TimerFuture,
     YieldN,
-    hop_rust,
-    ready_rust,
-    sleep_rust,
-    yield_rust,
+    hop_awaitable,
+    ready_awaitable,
+    sleep_awaitable,
+    yield_awaitable,
 )
 from coroscope.bridge import (
     Doorbell,
     call_python,
-    fast_hop,
-    fast_order,
-    fast_ready,
-    fast_sleep,
-    fast_yield,
     hop_async_fn,
+    hop_fast,
     hop_future_into_py,
-    order,
-    order_native,
+    order_async_fn,
+    order_fast,
+    order_future_into_py,
     ready_async_fn,
+    ready_fast,
     ready_future_into_py,
-    rust_sleep,
+    sleep_fast,
+    sleep_future_into_py,
     ticks,
     yield_async_fn,
+    yield_fast,
     yield_future_into_py,
 )
 
@@ -173,10 +173,10 @@ MECHANISMS = [
     Mechanism("Delegate", lambda: Delegate(_passes(VALUE)), Delegate),
     Mechanism("Future", lambda: _future_round_trip(VALUE), Future),
     Mechanism("TimerFuture", lambda: TimerFuture(VALUE, 0), TimerFuture, batch=1000),
-    Mechanism("ready_rust", lambda: ready_rust(VALUE), ready_rust),
-    Mechanism("yield_rust", lambda: yield_rust(VALUE), yield_rust),
-    Mechanism("hop_rust", lambda: hop_rust(VALUE), hop_rust, batch=100),
-    Mechanism("sleep_rust", lambda: sleep_rust(0, VALUE), sleep_rust, batch=1000),
+    Mechanism("ready_awaitable", lambda: ready_awaitable(VALUE), ready_awaitable),
+    Mechanism("yield_awaitable", lambda: yield_awaitable(VALUE), yield_awaitable),
+    Mechanism("hop_awaitable", lambda: hop_awaitable(VALUE), hop_awaitable, batch=100),
+    Mechanism("sleep_awaitable", lambda: sleep_awaitable(0, VALUE), sleep_awaitable, batch=1000),
     Mechanism(
         "ready_future_into_py", lambda: ready_future_into_py(VALUE), ready_future_into_py, batch=100
     ),
@@ -186,28 +186,40 @@ MECHANISMS = [
     Mechanism(
         "hop_future_into_py", lambda: hop_future_into_py(VALUE), hop_future_into_py, batch=100
     ),
-    Mechanism("rust_sleep", lambda: rust_sleep(0), rust_sleep, expect=None, batch=1000),
+    Mechanism(
+        "sleep_future_into_py",
+        lambda: sleep_future_into_py(0),
+        sleep_future_into_py,
+        expect=None,
+        batch=1000,
+    ),
     Mechanism("call_python", lambda: call_python(_passes(VALUE)), call_python, batch=100),
-    Mechanism("order", lambda: order(["value_meal"], prep_times=FAST_MENU), order, MEAL, 1000),
+    Mechanism(
+        "order",
+        lambda: order_future_into_py(["value_meal"], prep_times=FAST_MENU),
+        order_future_into_py,
+        MEAL,
+        1000,
+    ),
     Mechanism("ready_async_fn", lambda: ready_async_fn(VALUE), ready_async_fn),
     Mechanism("yield_async_fn", lambda: yield_async_fn(VALUE), yield_async_fn),
     Mechanism("hop_async_fn", lambda: hop_async_fn(VALUE), hop_async_fn, batch=100),
     Mechanism(
-        "order_native",
-        lambda: order_native(["value_meal"], prep_times=FAST_MENU),
-        order_native,
+        "order_async_fn",
+        lambda: order_async_fn(["value_meal"], prep_times=FAST_MENU),
+        order_async_fn,
         MEAL,
         1000,
     ),
     Mechanism("ticks", _tick_once, ticks, batch=100),
-    Mechanism("fast_ready", lambda: fast_ready(VALUE), fast_ready),
-    Mechanism("fast_yield", lambda: fast_yield(VALUE), fast_yield),
-    Mechanism("fast_hop", lambda: fast_hop(VALUE), fast_hop, batch=100),
-    Mechanism("fast_sleep", lambda: fast_sleep(0, VALUE), fast_sleep, batch=1000),
+    Mechanism("ready_fast", lambda: ready_fast(VALUE), ready_fast),
+    Mechanism("yield_fast", lambda: yield_fast(VALUE), yield_fast),
+    Mechanism("hop_fast", lambda: hop_fast(VALUE), hop_fast, batch=100),
+    Mechanism("sleep_fast", lambda: sleep_fast(0, VALUE), sleep_fast, batch=1000),
     Mechanism(
-        "fast_order",
-        lambda: fast_order(["value_meal"], prep_times=FAST_MENU),
-        fast_order,
+        "order_fast",
+        lambda: order_fast(["value_meal"], prep_times=FAST_MENU),
+        order_fast,
         MEAL,
         1000,
     ),
@@ -216,15 +228,15 @@ MECHANISMS = [
 
 # Rust futures that wait for a minute unless cancelled: what a storm cancels.
 STORM: dict[str, Callable[[], Awaitable[object]]] = {
-    "sleep_rust": lambda: sleep_rust(60),
+    "sleep_awaitable": lambda: sleep_awaitable(60),
     "TimerFuture": lambda: TimerFuture(None, 60),
-    "rust_sleep (future_into_py)": lambda: rust_sleep(60),
-    "order (future_into_py)": lambda: order(["burger"], prep_times=SLOW_MENU),
-    "order_native (PyO3 async fn)": lambda: order_native(["burger"], prep_times=SLOW_MENU),
-    "fast_sleep": lambda: fast_sleep(60),
-    "fast_order": lambda: fast_order(["burger"], prep_times=SLOW_MENU),
+    "sleep_future_into_py (future_into_py)": lambda: sleep_future_into_py(60),
+    "order (future_into_py)": lambda: order_future_into_py(["burger"], prep_times=SLOW_MENU),
+    "order_async_fn (PyO3 async fn)": lambda: order_async_fn(["burger"], prep_times=SLOW_MENU),
+    "sleep_fast": lambda: sleep_fast(60),
+    "order_fast": lambda: order_fast(["burger"], prep_times=SLOW_MENU),
     "Doorbell.wait": lambda: Doorbell().wait(),
-    "sleep_rust in Rust Tasks": lambda: sleep_rust(60),
+    "sleep_awaitable in Rust Tasks": lambda: sleep_awaitable(60),
 }
 
 
@@ -497,7 +509,7 @@ def doorbells(threads: int, rings: int, *, fast: bool, paced: bool) -> Row:
 def loops_woken_from_tokio(threads: int, wakes: int, *, fast: bool) -> Row:
     """``threads`` threads each run their own loop awaiting ``wakes`` Rust futures
     woken from tokio's workers, 100 at a time: many loops, one runtime."""
-    hop = fast_hop if fast else hop_rust
+    hop = hop_fast if fast else hop_awaitable
     row = Row(f"threads: {threads} loops x {hop.__name__}", threads * wakes)
 
     def many_loops(wakes: int) -> int:

@@ -10,8 +10,16 @@ import asyncio
 import coroscope
 from coroscope import alive
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
-from coroscope.awaitable import Delegate, Future, Ready, TimerFuture, YieldN, compute, sleep_rust
-from coroscope.bridge import Kitchen, call_python, order, order_native, ticks
+from coroscope.awaitable import (
+    Delegate,
+    Future,
+    Ready,
+    TimerFuture,
+    YieldN,
+    compute,
+    sleep_awaitable,
+)
+from coroscope.bridge import Kitchen, call_python, order_async_fn, order_future_into_py, ticks
 
 
 def heading(text: str) -> None:
@@ -110,13 +118,15 @@ def tour_futures() -> None:
         values = await asyncio.gather(*(TimerFuture(i, 0.05) for i in range(1000)))
         took = loop.time() - start
         print(f"1000 TimerFuture(_, 0.05) gathered: {len(values)} values in {took:.3f} s")
-        print("await sleep_rust(0.01)  ->", repr(await sleep_rust(0.01, "woken from tokio")))
+        print(
+            "await sleep_awaitable(0.01)  ->", repr(await sleep_awaitable(0.01, "woken from tokio"))
+        )
         print("await compute(10**6)    ->", await compute(10**6), " (yields between chunks)")
-        task: asyncio.Future[None] = asyncio.ensure_future(sleep_rust(60))
+        task: asyncio.Future[None] = asyncio.ensure_future(sleep_awaitable(60))
         await asyncio.sleep(0.01)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        print("cancelled a 60 s sleep_rust: Rust futures still alive =", alive())
+        print("cancelled a 60 s sleep_awaitable: Rust futures still alive =", alive())
 
     asyncio.run(main())
 
@@ -127,11 +137,12 @@ def tour_bridge() -> None:
 
     async def main() -> None:
         print(
-            "await order(['value_meal'])        ->", await order(["value_meal"], prep_times=times)
+            "await order_future_into_py(['value_meal'])        ->",
+            await order_future_into_py(["value_meal"], prep_times=times),
         )
         print(
-            "await order_native(['value_meal']) ->",
-            await order_native(["value_meal"], prep_times=times),
+            "await order_async_fn(['value_meal']) ->",
+            await order_async_fn(["value_meal"], prep_times=times),
         )
 
         async def ask() -> str:

@@ -111,7 +111,7 @@ pub const AWAITED_ALREADY: &str = "RustAwaitable is being awaited already";
 
 /// A Rust future, awaitable from Python.
 ///
-/// Made by Rust code (``into_awaitable``) or by the examples ``sleep_rust`` and
+/// Made by Rust code (``into_awaitable``) or by the examples ``sleep_awaitable`` and
 /// ``compute``. Each step polls the Rust future on the loop's thread; while it
 /// is pending the awaiting task sleeps on an asyncio future that the Rust side
 /// wakes from any thread. Cancelling the awaiting task (or calling
@@ -437,38 +437,38 @@ impl RustAwaitable {
 }
 // --- examples --------------------------------------------------------------
 
-/// ``await ready_rust(value)`` gives ``value`` from a Rust future that is ready
+/// ``await ready_awaitable(value)`` gives ``value`` from a Rust future that is ready
 /// at its first poll: the whole cost of crossing, with nothing to wait for.
 #[pyfunction]
-pub fn ready_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn ready_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable(py, async move { Ok(value) })
 }
 
-/// ``await yield_rust(value)`` gives ``value`` from a Rust future that is
+/// ``await yield_awaitable(value)`` gives ``value`` from a Rust future that is
 /// pending once and wakes itself on the loop's thread: one bare yield to the
 /// loop, no other thread.
 #[pyfunction]
-pub fn yield_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn yield_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable(py, async move {
         yield_now().await;
         Ok(value)
     })
 }
 
-/// ``await hop_rust(value)`` gives ``value`` back from a task spawned on tokio
+/// ``await hop_awaitable(value)`` gives ``value`` back from a task spawned on tokio
 /// at the first poll: the awaiting task is woken from a tokio worker thread
 /// (one cross-thread wake-up).
 #[pyfunction]
-pub fn hop_rust(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn hop_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable(py, hop(value))
 }
 
-/// ``await sleep_rust(seconds, value=None)`` gives ``value`` after a tokio
+/// ``await sleep_awaitable(seconds, value=None)`` gives ``value`` after a tokio
 /// timer of ``seconds``: the waker is called from a tokio thread. tokio's timer
-/// ticks every millisecond, so even ``sleep_rust(0)`` waits for the next tick.
+/// ticks every millisecond, so even ``sleep_awaitable(0)`` waits for the next tick.
 #[pyfunction]
 #[pyo3(signature = (seconds, value = None))]
-pub fn sleep_rust(
+pub fn sleep_awaitable(
     py: Python<'_>,
     seconds: f64,
     value: Option<Py<PyAny>>,
@@ -499,10 +499,10 @@ pub fn compute(py: Python<'_>, n: i64) -> PyResult<Bound<'_, RustAwaitable>> {
     })
 }
 
-/// ``await panicking(message)`` panics inside the Rust future: the await raises
+/// ``await panic_awaitable(message)`` panics inside the Rust future: the await raises
 /// ``PanicException(message)`` and the process goes on.
 #[pyfunction]
-pub fn panicking(py: Python<'_>, message: String) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn panic_awaitable(py: Python<'_>, message: String) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable(py, async move {
         yield_now().await;
         explode(&message)

@@ -164,18 +164,18 @@ pub fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> 
     Ok(queue)
 }
 
-/// ``await fast_ready(value)``: a ready Rust future through the fast bridge:
+/// ``await ready_fast(value)``: a ready Rust future through the fast bridge:
 /// finished at the first step, with nothing allocated but the awaitable.
 #[pyfunction]
-pub fn fast_ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn ready_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable_with(py, async move { Ok(value) }, route_for)
 }
 
-/// ``await fast_yield(value)``: a Rust future pending once and woken on the
+/// ``await yield_fast(value)``: a Rust future pending once and woken on the
 /// loop's thread, through the fast bridge (the wake needs no queue: it is
 /// seen at the end of the poll, and the step yields to the loop bare).
 #[pyfunction]
-pub fn fast_yield(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn yield_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable_with(
         py,
         async move {
@@ -186,18 +186,18 @@ pub fn fast_yield(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAw
     )
 }
 
-/// ``await fast_hop(value)``: ``value`` back from a task spawned on tokio, the
+/// ``await hop_fast(value)``: ``value`` back from a task spawned on tokio, the
 /// wake-up coming from a tokio worker through the fast bridge's queue.
 #[pyfunction]
-pub fn fast_hop(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
+pub fn hop_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
     into_awaitable_with(py, hop(value), route_for)
 }
 
-/// ``await fast_sleep(seconds, value=None)``: a tokio timer through the fast
-/// bridge (tokio's timer ticks every millisecond, as for ``sleep_rust``).
+/// ``await sleep_fast(seconds, value=None)``: a tokio timer through the fast
+/// bridge (tokio's timer ticks every millisecond, as for ``sleep_awaitable``).
 #[pyfunction]
 #[pyo3(signature = (seconds, value = None))]
-pub fn fast_sleep(
+pub fn sleep_fast(
     py: Python<'_>,
     seconds: f64,
     value: Option<Py<PyAny>>,
@@ -215,12 +215,12 @@ pub fn fast_sleep(
     )
 }
 
-/// ``await fast_order(items, *, prep_times=None)``: PyBurger through the fast
+/// ``await order_fast(items, *, prep_times=None)``: PyBurger through the fast
 /// bridge, with the same contract as ``order``. The kitchen runs on tokio; its
 /// completion wakes the awaiting task from a tokio thread, without the GIL.
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
-pub fn fast_order(
+pub fn order_fast(
     py: Python<'_>,
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
@@ -252,11 +252,11 @@ pub fn wake_stats() -> (u64, u64) {
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(fast_ready, m)?)?;
-    m.add_function(wrap_pyfunction!(fast_yield, m)?)?;
-    m.add_function(wrap_pyfunction!(fast_hop, m)?)?;
-    m.add_function(wrap_pyfunction!(fast_sleep, m)?)?;
-    m.add_function(wrap_pyfunction!(fast_order, m)?)?;
+    m.add_function(wrap_pyfunction!(ready_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(yield_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(hop_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(sleep_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(order_fast, m)?)?;
     m.add_function(wrap_pyfunction!(wake_stats, m)?)?;
     Ok(())
 }

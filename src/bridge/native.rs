@@ -3,7 +3,7 @@
 //!
 //! PyO3 wraps the Rust future in a coroutine object whose steps poll it on the
 //! thread that awaits it (the loop's), and whose waker resumes it through
-//! `call_soon_threadsafe`. So `asyncio.run(order_native([...]))` works as is:
+//! `call_soon_threadsafe`. So `asyncio.run(order_async_fn([...]))` works as is:
 //! unlike `future_into_py`, nothing needs the loop until the first step.
 //!
 //! Its limits (PyO3 0.30, `experimental-async`):
@@ -27,12 +27,12 @@ use pyo3::prelude::*;
 use super::burger::{make_order, take_order};
 use crate::runtime::AbortOnDrop;
 
-/// ``await order_native(items, *, prep_times=None)``: PyBurger as a PyO3
+/// ``await order_async_fn(items, *, prep_times=None)``: PyBurger as a PyO3
 /// ``async fn``: the same contract as ``order``, but a real coroutine, so
-/// ``asyncio.run(order_native([...]))`` works directly (asyncio only).
+/// ``asyncio.run(order_async_fn([...]))`` works directly (asyncio only).
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
-pub async fn order_native(
+pub async fn order_async_fn(
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
@@ -70,7 +70,7 @@ pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(order_native, m)?)?;
+    m.add_function(wrap_pyfunction!(order_async_fn, m)?)?;
     m.add_function(wrap_pyfunction!(ready_async_fn, m)?)?;
     m.add_function(wrap_pyfunction!(yield_async_fn, m)?)?;
     m.add_function(wrap_pyfunction!(hop_async_fn, m)?)?;

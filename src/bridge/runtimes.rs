@@ -36,16 +36,22 @@ use crate::live::Alive;
 use crate::runtime::{future_into_py, get_current_loop, into_future, run_until_complete};
 use crate::shapes::{explode, hop, yield_now};
 
-/// ``await rust_sleep(seconds)``: a tokio timer, through ``future_into_py``
-/// (tokio's timer ticks every millisecond: even ``rust_sleep(0)`` waits for one).
+/// ``await sleep_future_into_py(seconds, value=None)`` gives ``value`` after a
+/// tokio timer, through ``future_into_py`` (tokio's timer ticks every
+/// millisecond: even ``sleep_future_into_py(0)`` waits for one).
 #[pyfunction]
-pub fn rust_sleep(py: Python<'_>, seconds: f64) -> PyResult<Bound<'_, PyAny>> {
+#[pyo3(signature = (seconds, value = None))]
+pub fn sleep_future_into_py(
+    py: Python<'_>,
+    seconds: f64,
+    value: Option<Py<PyAny>>,
+) -> PyResult<Bound<'_, PyAny>> {
     let delay = self::seconds("seconds", seconds)?;
+    let value = value.unwrap_or_else(|| py.None());
     future_into_py(py, async move {
         let _alive = Alive::new();
         tokio::time::sleep(delay).await;
-        // `None` in Python; `Ok(())` would arrive as an empty tuple.
-        Ok(None::<()>)
+        Ok(value)
     })
 }
 
@@ -75,21 +81,21 @@ pub fn hop_future_into_py(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_
     future_into_py(py, hop(value))
 }
 
-/// ``await order(items, *, prep_times=None)``: PyBurger through
+/// ``await order_future_into_py(items, *, prep_times=None)``: PyBurger through
 /// ``future_into_py``. Cooks every item concurrently on tokio and returns their
 /// names in the order they finished (``value_meal`` is burger, soda, fries).
 ///
 /// ``prep_times`` overrides preparation times, in seconds per item. An unknown
 /// item raises ``ValueError``. Cancelling the await stops the cooking.
 ///
-/// Gotcha: ``asyncio.run(order([...]))`` raises ``RuntimeError: no running event
-/// loop``. ``order(...)`` runs *before* ``asyncio.run`` starts the loop, and
+/// Gotcha: ``asyncio.run(order_future_into_py([...]))`` raises ``RuntimeError: no running event
+/// loop``. ``order_future_into_py(...)`` runs *before* ``asyncio.run`` starts the loop, and
 /// ``future_into_py`` needs the running loop to make its asyncio future. Call it
-/// from a coroutine (``async def main(): return await order([...])``, then
-/// ``asyncio.run(main())``), or use ``order_native``, which returns a coroutine.
+/// from a coroutine (``async def main(): return await order_future_into_py([...])``, then
+/// ``asyncio.run(main())``), or use ``order_async_fn``, which returns a coroutine.
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
-pub fn order(
+pub fn order_future_into_py(
     py: Python<'_>,
     items: Vec<String>,
     prep_times: Option<HashMap<String, f64>>,
@@ -100,7 +106,7 @@ pub fn order(
 
 /// Why `order_blocking` refuses to run inside a running loop.
 pub const BLOCKING_IN_A_LOOP: &str = "order_blocking() cannot be called from a running event loop: \
-    await order(...) there instead";
+    await order_future_into_py(...) there instead";
 
 /// ``order_blocking(items, *, prep_times=None)``: the same order from plain
 /// (non-async) code: Rust starts an asyncio loop in this thread and runs it
@@ -196,12 +202,12 @@ pub fn call_python_with_timeout(
     })
 }
 
-/// ``await rust_panic(message)``: a Rust future that panics. pyo3-async-runtimes
+/// ``await panic_future_into_py(message)``: a Rust future that panics. pyo3-async-runtimes
 /// catches it and raises ``pyo3_async_runtimes.RustPanic`` in Python (its text
 /// keeps only panic messages that are string literals, so here it says
 /// "unknown error"; the message goes to stderr through Rust's panic hook).
 #[pyfunction]
-pub fn rust_panic(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>> {
+pub fn panic_future_into_py(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>> {
     future_into_py(py, async move {
         tokio::task::yield_now().await;
         explode(&message)
@@ -279,23 +285,23 @@ pub fn into_cancelling_future(
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(rust_sleep, m)?)?;
+    m.add_function(wrap_pyfunction!(sleep_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(ready_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(yield_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(hop_future_into_py, m)?)?;
-    m.add_function(wrap_pyfunction!(order, m)?)?;
+    m.add_function(wrap_pyfunction!(order_future_into_py, m)?)?;
     m.add_function(wrap_pyfunction!(order_blocking, m)?)?;
     m.add_function(wrap_pyfunction!(current_loop, m)?)?;
     m.add_function(wrap_pyfunction!(call_python, m)?)?;
     m.add_function(wrap_pyfunction!(call_python_with_timeout, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(panic_future_into_py, m)?)?;
     // pyo3-async-runtimes' panic exception has no importable home (nor a
     // docstring) of its own.
-    let rust_panic = m.py().get_type::<pyo3_async_runtimes::err::RustPanic>();
-    rust_panic.setattr(
+    let panic_future_into_py = m.py().get_type::<pyo3_async_runtimes::err::RustPanic>();
+    panic_future_into_py.setattr(
         "__doc__",
         "Raised by pyo3-async-runtimes when a Rust future behind ``future_into_py`` panics.",
     )?;
-    m.add("RustPanic", rust_panic)?;
+    m.add("RustPanic", panic_future_into_py)?;
     Ok(())
 }
