@@ -1,11 +1,13 @@
 //! `bridge`: what each way across the Rust/Python async boundary costs, for
 //! the three shapes of wait a Rust future can have.
 //!
-//! The four bridges: `future_into_py` (pyo3-async-runtimes: spawned on tokio,
-//! finished through an asyncio future; the baseline), `pyo3_async_fn` (PyO3's
-//! own coroutine), `rust_awaitable` (coroscope's `RustAwaitable` on the classic
-//! `call_soon_threadsafe` route) and `fast_bridge` (the same awaitable on the
-//! fast bridge's wake queue). Each awaits the same Rust future, one of:
+//! The four bridges, named as in `coroscope.catalogue` and the Python runner:
+//! `future_into_py` (pyo3-async-runtimes: spawned on tokio, finished through an
+//! asyncio future; the baseline), `async_fn` (PyO3's own coroutine),
+//! `awaitable` (coroscope's `RustAwaitable` on the classic
+//! `call_soon_threadsafe` route) and `fast` (the same awaitable on the fast
+//! bridge's wake queue). Each awaits the same Rust future (`src/shapes.rs`),
+//! through the example the naming rule gives, `<shape>_<bridge>`, one of:
 //!
 //! - `ready`: ready at its first poll;
 //! - `pending_same_thread`: pending once, woken from inside its own poll;
@@ -28,43 +30,19 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pyo3::prelude::*;
 use support::LoopBench;
 
-/// The bridges, as variants are named.
-const BRIDGES: [&str; 4] = [
-    "future_into_py",
-    "pyo3_async_fn",
-    "rust_awaitable",
-    "fast_bridge",
+/// The bridges, as variants are named, and the module of their examples.
+const BRIDGES: [(&str, &str); 4] = [
+    ("future_into_py", "bridge"),
+    ("async_fn", "bridge"),
+    ("awaitable", "awaitable"),
+    ("fast", "bridge"),
 ];
 
-/// The shapes, each with its example per bridge (in the order of [`BRIDGES`]).
-const SHAPES: [(&str, [&str; 4]); 3] = [
-    (
-        "ready",
-        [
-            "bridge.ready_future_into_py",
-            "bridge.ready_async_fn",
-            "awaitable.ready_awaitable",
-            "bridge.ready_fast",
-        ],
-    ),
-    (
-        "pending_same_thread",
-        [
-            "bridge.yield_future_into_py",
-            "bridge.yield_async_fn",
-            "awaitable.yield_awaitable",
-            "bridge.yield_fast",
-        ],
-    ),
-    (
-        "woken_from_tokio",
-        [
-            "bridge.hop_future_into_py",
-            "bridge.hop_async_fn",
-            "awaitable.hop_awaitable",
-            "bridge.hop_fast",
-        ],
-    ),
+/// The shapes: the group's name for it, and the shape in the example's name.
+const SHAPES: [(&str, &str); 3] = [
+    ("ready", "ready"),
+    ("pending_same_thread", "yield"),
+    ("woken_from_tokio", "hop"),
 ];
 
 /// Children of each `gather`.
@@ -74,11 +52,12 @@ fn bridge(c: &mut Criterion) {
     Python::initialize();
     Python::attach(|py| {
         let bench = LoopBench::new(py);
-        for (shape, examples) in SHAPES {
+        for (group_shape, shape) in SHAPES {
             for (mode, width) in [("sequential", 1), ("gather", WIDTH)] {
-                let mut group = c.benchmark_group(format!("bridge_{shape}_{mode}"));
+                let mut group = c.benchmark_group(format!("bridge_{group_shape}_{mode}"));
                 group.throughput(Throughput::Elements(width));
-                for (bridge, example) in BRIDGES.into_iter().zip(examples) {
+                for (bridge, module) in BRIDGES {
+                    let example = format!("{module}.{shape}_{bridge}");
                     let workload = if width == 1 {
                         bench.eval(&format!("w.sequential(lambda: {example}(1), 1)"))
                     } else {

@@ -1,11 +1,13 @@
 //! `fanout`: N concurrent 1 ms timers, gathered, per mechanism (N = 1k, 10k, 100k).
 //!
-//! Variants: `asyncio_sleep` (asyncio's timer heap; the baseline), `sleep_awaitable`
-//! (a tokio timer in a `RustAwaitable`, woken through `call_soon_threadsafe`),
-//! `timer_future` (coroscope's asyncio-compatible `Future`, finished by a tokio
-//! timer), `future_into_py` (pyo3-async-runtimes' `sleep_future_into_py`) and
-//! `fast_bridge` (`sleep_fast`: a tokio timer on the fast bridge's batched
-//! wake queue). Groups are `fanout_<N>`.
+//! Variants, named as in the Python runner's `fanout_10ms_timers`:
+//! `asyncio_sleep` (asyncio's timer heap; the baseline), `timer_future`
+//! (coroscope's asyncio-compatible `Future`, finished by a tokio timer), and the
+//! *sleep* shape through each bridge that has it (`<shape>_<bridge>`):
+//! `future_into_py` (`sleep_future_into_py`), `awaitable` (`sleep_awaitable`: a
+//! tokio timer in a `RustAwaitable`, woken through `call_soon_threadsafe`) and
+//! `fast` (`sleep_fast`: the fast bridge's batched wake queue). Groups are
+//! `fanout_<N>`.
 //!
 //! Measured: wall time from the first timer made to the last one awaited,
 //! on asyncio's selector loop: making each awaitable, the Task `gather` makes
@@ -29,10 +31,10 @@ use support::LoopBench;
 /// `(variant, awaitable)`: every one gives `None` after 1 ms.
 const VARIANTS: [(&str, &str); 5] = [
     ("asyncio_sleep", "asyncio.sleep(0.001)"),
-    ("sleep_awaitable", "awaitable.sleep_awaitable(0.001)"),
     ("timer_future", "awaitable.TimerFuture(None, 0.001)"),
     ("future_into_py", "bridge.sleep_future_into_py(0.001)"),
-    ("fast_bridge", "bridge.sleep_fast(0.001)"),
+    ("awaitable", "awaitable.sleep_awaitable(0.001)"),
+    ("fast", "bridge.sleep_fast(0.001)"),
 ];
 
 fn fanout(c: &mut Criterion) {

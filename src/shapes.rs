@@ -14,7 +14,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -51,12 +50,25 @@ pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
         .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
 }
 
-/// A tokio timer of `delay`, made now. A tokio timer finds its runtime when it
-/// is made, so it is made inside the kit's runtime: polling it later from the
-/// loop's thread (outside tokio) is then fine.
-pub fn sleep(delay: Duration) -> PyResult<tokio::time::Sleep> {
-    let _runtime = crate::runtime::handle()?.enter();
-    Ok(tokio::time::sleep(delay))
+/// Gives `value` (default `None`) after a tokio timer of `seconds` (checked as
+/// every duration is: finite, not negative). The timer is made now, inside the
+/// kit's runtime: a tokio timer finds its runtime when it is made, so polling
+/// it later from the loop's thread (outside tokio) is then fine.
+pub fn sleep(
+    py: Python<'_>,
+    seconds: f64,
+    value: Option<Py<PyAny>>,
+) -> PyResult<impl Future<Output = PyResult<Py<PyAny>>> + Send + 'static> {
+    let delay = crate::args::seconds("seconds", seconds)?;
+    let value = value.unwrap_or_else(|| py.None());
+    let timer = {
+        let _runtime = crate::runtime::handle()?.enter();
+        tokio::time::sleep(delay)
+    };
+    Ok(async move {
+        timer.await;
+        Ok(value)
+    })
 }
 
 /// Panics with `message`; typed as a result so the future's output type is known.

@@ -34,6 +34,24 @@ def run(request: pytest.FixtureRequest) -> Run[Any]:
     return run
 
 
+# PyBurger prep times for the stories: milliseconds apart by a wide margin, so the
+# order things finish in is which timer is due first, not machine speed.
+FAST = {"burger": 0.06, "fries": 0.03, "soda": 0.0}
+SLOW = {"burger": 60.0}
+MEAL_ORDER = ["soda", "fries", "burger"]
+
+
+@pytest.fixture
+def baseline() -> Iterator[int]:
+    """``alive()`` before the test; it must come back to it afterwards."""
+    from coroscope import alive
+    from coroscope._settle import settle
+
+    before = alive()
+    yield before
+    assert settle(lambda: alive() == before), "a Rust future outlived its test"
+
+
 @pytest.fixture
 def rust_futures_all_dropped() -> Iterator[None]:
     """Fails the test if a Rust future it made is still alive once it is over."""

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 from coroscope import bench
+from coroscope.bench import cli
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -19,7 +22,7 @@ def tiny_groups(monkeypatch: pytest.MonkeyPatch) -> None:
         for group in bench.GROUPS
         if group.name in ("await_ready_value", "bridge_ready")
     ]
-    monkeypatch.setattr(bench, "GROUPS", tiny)
+    monkeypatch.setattr(cli, "GROUPS", tiny)
 
 
 def test_a_quick_run_writes_results_a_chart_and_a_table(
@@ -38,10 +41,44 @@ def test_a_quick_run_writes_results_a_chart_and_a_table(
         if row["variant"] == row["baseline"]:
             assert row["ratio"] == 1.0
     out = capsys.readouterr()
-    assert "await_ready_value/done_c_future (baseline)" in out.out
-    assert "goals:" in out.out
+    assert "bridge_ready" in out.out and "faster than future_into_py" in out.out
+    assert "goals on asyncio:" in out.out
+    assert "BENCHMARKS.md" in out.out and "notebooks/04_overhead.ipynb" in out.out
     assert "asyncio: bridge_ready (" in out.err  # progress goes to stderr as it runs
-    assert "[18/18] uvloop" in out.err
+    assert "uvloop: bridge_ready (" in out.err
+
+
+def test_the_summary_of_a_full_run_fits_on_one_screen() -> None:
+    data = json.loads(bench.committed_run(ROOT).read_text())
+    assert data["provenance"]["mode"] == "full"  # BENCHMARKS.md quotes a full run
+    lines = bench.summary([bench.Result(**r) for r in data["results"]])
+    assert len(lines) <= 40
+    assert any("x faster than" in line for line in lines)
+    assert all("why: " in line for line in lines if line.startswith("    "))
+
+
+def test_list_names_every_group_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    for group in bench.GROUPS:
+        assert f"{group.name}: {group.what}" in listed
+
+
+def test_an_unknown_group_is_refused_with_a_pointer_to_the_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--group", "bridge_redy"])
+    assert "unknown group(s): bridge_redy (see --list)" in capsys.readouterr().err
+
+
+def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--quick", "--loops", "--group", "--list", "--table", "--out", "--report"):
+        assert option in text
+    assert "BENCHMARKS.md" in text
 
 
 def test_the_report_is_markdown_with_every_ratio(
@@ -61,12 +98,12 @@ def test_the_report_is_markdown_with_every_ratio(
 def test_a_debug_build_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = bench.coroscope.build_info
+    real = cli.coroscope.build_info
 
     def debug_build() -> dict[str, Any]:
         return {**real(), "profile": "debug"}
 
-    monkeypatch.setattr(bench.coroscope, "build_info", debug_build)
+    monkeypatch.setattr(cli.coroscope, "build_info", debug_build)
     assert bench.main(["--quick"]) == 2
     assert "debug build" in capsys.readouterr().err
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from coroscope import alive
+from coroscope._settle import settle
 from coroscope.awaitable import Future, TimerFuture
-from coroscope.soak import settle
 
 from tests.conftest import Run
 

@@ -36,21 +36,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from coroscope.catalogue import CROSSINGS
+
 # Each route as the expression a script awaits (inside a coroutine, where the
-# ones built on future_into_py find their running loop), waiting a few ms.
+# ones built on future_into_py find their running loop), waiting a few ms: every
+# crossing of the catalogue that involves tokio's threads, and the routes that
+# are not crossings (Rust awaiting Python, a tokio-finished Future, a stream).
 ROUTES: dict[str, str] = {
-    "sleep_future_into_py": "sleep_future_into_py(0.002)",
-    "ready_future_into_py": "ready_future_into_py(1)",
-    "yield_future_into_py": "yield_future_into_py(1)",
-    "hop_future_into_py": "hop_future_into_py(1)",
-    "order": "order_future_into_py(['soda'], prep_times={'soda': 0.002})",
+    **{
+        c.name: f"crossing({c.shape.name!r}, {c.bridge.name!r})(1, 0.002)"
+        for c in CROSSINGS
+        if c.other_thread
+    },
     "call_python": "call_python(asyncio.sleep(0.002))",
-    "order_async_fn": "order_async_fn(['soda'], prep_times={'soda': 0.002})",
-    "sleep_awaitable": "sleep_awaitable(0.002)",
-    "hop_awaitable": "hop_awaitable(1)",
     "TimerFuture": "TimerFuture(1, 0.002)",
-    "sleep_fast": "sleep_fast(0.002)",
-    "order_fast": "order_fast(['soda'], prep_times={'soda': 0.002})",
     "ticks": "first_tick(ticks(2, 0.002))",
 }
 LOOPS = ("asyncio", "uvloop")
@@ -63,10 +62,9 @@ RUN_TIMEOUT = 60.0
 _PRELUDE = """
 import asyncio, multiprocessing, sys
 import uvloop
-from coroscope.awaitable import TimerFuture, hop_awaitable, sleep_awaitable
-from coroscope.bridge import (call_python, hop_future_into_py, order_async_fn, order_blocking,
-    order_fast, order_future_into_py, ready_future_into_py, sleep_fast, sleep_future_into_py, ticks,
-    yield_future_into_py)
+from coroscope.awaitable import TimerFuture
+from coroscope.bridge import call_python, order_blocking, ticks
+from coroscope.catalogue import crossing
 
 async def first_tick(stream):
     async for tick in stream:
@@ -188,7 +186,7 @@ def run_trial(scenario: str, route: str, loop: str, runs: int, *, workers: int =
 def trials() -> list[tuple[str, str, str]]:
     """Every ``(scenario, route, loop)``: each route in each scenario, and the misuse."""
     every = [(s, r, lp) for s in SCENARIOS for r in ROUTES for lp in LOOPS]
-    return every + [("misuse", "order", lp) for lp in LOOPS]
+    return every + [("misuse", "order_future_into_py", lp) for lp in LOOPS]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,42 +40,16 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from coroscope import alive, quiesce
 from coroscope._memory import c_heap_bytes, python_bytes, rss_bytes
+from coroscope._settle import SETTLE_SECONDS, settle
 from coroscope.await_from_rust import await_foo, drive_send, task_factory, trace
-from coroscope.awaitable import (
-    Delegate,
-    Future,
-    Ready,
-    ReadySend,
-    TimerFuture,
-    YieldN,
-    hop_awaitable,
-    ready_awaitable,
-    sleep_awaitable,
-    yield_awaitable,
-)
-from coroscope.bridge import (
-    Doorbell,
-    call_python,
-    hop_async_fn,
-    hop_fast,
-    hop_future_into_py,
-    order_async_fn,
-    order_fast,
-    order_future_into_py,
-    ready_async_fn,
-    ready_fast,
-    ready_future_into_py,
-    sleep_fast,
-    sleep_future_into_py,
-    ticks,
-    yield_async_fn,
-    yield_fast,
-    yield_future_into_py,
-)
+from coroscope.awaitable import Delegate, Future, Ready, ReadySend, TimerFuture, YieldN
+from coroscope.bridge import Doorbell, call_python, ticks
+from coroscope.catalogue import CROSSINGS, crossing, crossings
 
 # Allowances past which growth is a leak: what caches, free lists and tokio's
 # slabs may still take after the warm-up, whatever the number of awaits.
@@ -91,8 +65,6 @@ PER_AWAIT = 1.0
 # batch of 1,000, moves by thousands. Both readings are taken with tokio idle
 # (``_quiet``), so nothing in flight is counted.
 REFS_SLACK = 16
-# How long tokio may take to finish or drop what is in flight.
-SETTLE_SECONDS = 10.0
 
 
 class _Value:
@@ -102,21 +74,7 @@ class _Value:
         return "VALUE"
 
 
-class _Meal:
-    """Equal to a served value meal, whatever order its items finished in
-    (with zero prep times, and a thousand orders at once, any order can)."""
-
-    def __eq__(self, served: object) -> bool:
-        return isinstance(served, list) and sorted(served) == ["burger", "fries", "soda"]
-
-    def __repr__(self) -> str:
-        return "a value meal"
-
-
 VALUE = _Value()
-MEAL = _Meal()
-FAST_MENU = {"burger": 0.0, "fries": 0.0, "soda": 0.0}
-SLOW_MENU = {"burger": 60.0, "fries": 60.0, "soda": 60.0}
 
 
 @types.coroutine
@@ -162,6 +120,14 @@ class Mechanism:
     tasks: Any = None
 
 
+def _batch(crossing: Any) -> int:
+    """Awaits that wait on tokio run a thousand (timers, orders) or a hundred at
+    a time, as a busy program's would; the rest one after another."""
+    if crossing.shape.name in ("sleep", "order"):
+        return 1000
+    return 100 if crossing.other_thread else 1
+
+
 MECHANISMS = [
     Mechanism("control: asyncio.sleep(0)", lambda: asyncio.sleep(0, VALUE), asyncio.sleep),
     Mechanism("await_foo", lambda: _passes(VALUE), await_foo, driver=await_foo),
@@ -173,70 +139,21 @@ MECHANISMS = [
     Mechanism("Delegate", lambda: Delegate(_passes(VALUE)), Delegate),
     Mechanism("Future", lambda: _future_round_trip(VALUE), Future),
     Mechanism("TimerFuture", lambda: TimerFuture(VALUE, 0), TimerFuture, batch=1000),
-    Mechanism("ready_awaitable", lambda: ready_awaitable(VALUE), ready_awaitable),
-    Mechanism("yield_awaitable", lambda: yield_awaitable(VALUE), yield_awaitable),
-    Mechanism("hop_awaitable", lambda: hop_awaitable(VALUE), hop_awaitable, batch=100),
-    Mechanism("sleep_awaitable", lambda: sleep_awaitable(0, VALUE), sleep_awaitable, batch=1000),
-    Mechanism(
-        "ready_future_into_py", lambda: ready_future_into_py(VALUE), ready_future_into_py, batch=100
-    ),
-    Mechanism(
-        "yield_future_into_py", lambda: yield_future_into_py(VALUE), yield_future_into_py, batch=100
-    ),
-    Mechanism(
-        "hop_future_into_py", lambda: hop_future_into_py(VALUE), hop_future_into_py, batch=100
-    ),
-    Mechanism(
-        "sleep_future_into_py",
-        lambda: sleep_future_into_py(0),
-        sleep_future_into_py,
-        expect=None,
-        batch=1000,
+    *(
+        Mechanism(c.name, partial(c, VALUE), c.make, c.shape.gives(VALUE), _batch(c))
+        for c in CROSSINGS
     ),
     Mechanism("call_python", lambda: call_python(_passes(VALUE)), call_python, batch=100),
-    Mechanism(
-        "order",
-        lambda: order_future_into_py(["value_meal"], prep_times=FAST_MENU),
-        order_future_into_py,
-        MEAL,
-        1000,
-    ),
-    Mechanism("ready_async_fn", lambda: ready_async_fn(VALUE), ready_async_fn),
-    Mechanism("yield_async_fn", lambda: yield_async_fn(VALUE), yield_async_fn),
-    Mechanism("hop_async_fn", lambda: hop_async_fn(VALUE), hop_async_fn, batch=100),
-    Mechanism(
-        "order_async_fn",
-        lambda: order_async_fn(["value_meal"], prep_times=FAST_MENU),
-        order_async_fn,
-        MEAL,
-        1000,
-    ),
     Mechanism("ticks", _tick_once, ticks, batch=100),
-    Mechanism("ready_fast", lambda: ready_fast(VALUE), ready_fast),
-    Mechanism("yield_fast", lambda: yield_fast(VALUE), yield_fast),
-    Mechanism("hop_fast", lambda: hop_fast(VALUE), hop_fast, batch=100),
-    Mechanism("sleep_fast", lambda: sleep_fast(0, VALUE), sleep_fast, batch=1000),
-    Mechanism(
-        "order_fast",
-        lambda: order_fast(["value_meal"], prep_times=FAST_MENU),
-        order_fast,
-        MEAL,
-        1000,
-    ),
     Mechanism("Rust Task", lambda: _passes(VALUE), task_factory, batch=100, tasks=task_factory),
 ]
 
-# Rust futures that wait for a minute unless cancelled: what a storm cancels.
+# What a storm cancels: Rust futures that wait for a minute unless cancelled.
 STORM: dict[str, Callable[[], Awaitable[object]]] = {
-    "sleep_awaitable": lambda: sleep_awaitable(60),
+    **{c.name: partial(c, None, 60.0) for shape in ("sleep", "order") for c in crossings(shape)},
     "TimerFuture": lambda: TimerFuture(None, 60),
-    "sleep_future_into_py (future_into_py)": lambda: sleep_future_into_py(60),
-    "order (future_into_py)": lambda: order_future_into_py(["burger"], prep_times=SLOW_MENU),
-    "order_async_fn (PyO3 async fn)": lambda: order_async_fn(["burger"], prep_times=SLOW_MENU),
-    "sleep_fast": lambda: sleep_fast(60),
-    "order_fast": lambda: order_fast(["burger"], prep_times=SLOW_MENU),
     "Doorbell.wait": lambda: Doorbell().wait(),
-    "sleep_awaitable in Rust Tasks": lambda: sleep_awaitable(60),
+    "sleep_awaitable in Rust Tasks": partial(crossing("sleep", "awaitable"), None, 60.0),
 }
 
 
@@ -322,18 +239,6 @@ def _quiet(row: Row) -> None:
     decrefs a tokio thread makes without the GIL wait for the next call into Rust."""
     if not quiesce(SETTLE_SECONDS):
         row.reports.append(f"tokio still busy after {SETTLE_SECONDS:g} s")
-
-
-def settle(condition: Callable[[], bool], seconds: float = SETTLE_SECONDS) -> bool:
-    """Poll ``condition()`` until true, or ``seconds`` have passed (False then):
-    for effects that land on another thread, such as Rust futures dropped on
-    tokio's threads a moment after the loop has moved on."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 @contextmanager
@@ -509,7 +414,7 @@ def doorbells(threads: int, rings: int, *, fast: bool, paced: bool) -> Row:
 def loops_woken_from_tokio(threads: int, wakes: int, *, fast: bool) -> Row:
     """``threads`` threads each run their own loop awaiting ``wakes`` Rust futures
     woken from tokio's workers, 100 at a time: many loops, one runtime."""
-    hop = hop_fast if fast else hop_awaitable
+    hop = crossing("hop", "fast" if fast else "awaitable").make
     row = Row(f"threads: {threads} loops x {hop.__name__}", threads * wakes)
 
     def many_loops(wakes: int) -> int:

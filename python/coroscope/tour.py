@@ -19,7 +19,8 @@ from coroscope.awaitable import (
     compute,
     sleep_awaitable,
 )
-from coroscope.bridge import Kitchen, call_python, order_async_fn, order_future_into_py, ticks
+from coroscope.bridge import Kitchen, call_python, ticks
+from coroscope.catalogue import crossings
 
 
 def heading(text: str) -> None:
@@ -136,21 +137,19 @@ def tour_bridge() -> None:
     times = {"burger": 0.03, "fries": 0.02, "soda": 0.01}
 
     async def main() -> None:
-        print(
-            "await order_future_into_py(['value_meal'])        ->",
-            await order_future_into_py(["value_meal"], prep_times=times),
-        )
-        print(
-            "await order_async_fn(['value_meal']) ->",
-            await order_async_fn(["value_meal"], prep_times=times),
-        )
+        for c in crossings("order"):  # every bridge the catalogue has for PyBurger
+            call = f"await {c.name}(['value_meal'])"
+            print(f"{call:<45} ->", await c.make(["value_meal"], prep_times=times))
 
         async def ask() -> str:
             await asyncio.sleep(0)
             return "answered in Python"
 
-        print("await call_python(ask())           ->", repr(await call_python(ask())))
-        print("async for tick in ticks(3, 0.01)   ->", [tick async for tick in ticks(3, 0.01)])
+        print(f"{'await call_python(ask())':<45} ->", repr(await call_python(ask())))
+        print(
+            f"{'async for tick in ticks(3, 0.01)':<45} ->",
+            [tick async for tick in ticks(3, 0.01)],
+        )
 
     asyncio.run(main())
     with Kitchen(prep_times={"fries": 0.005}) as kitchen:

@@ -473,13 +473,7 @@ pub fn sleep_awaitable(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    let delay = crate::args::seconds("seconds", seconds)?;
-    let value = value.unwrap_or_else(|| py.None());
-    let sleep = crate::shapes::sleep(delay)?;
-    into_awaitable(py, async move {
-        sleep.await;
-        Ok(value)
-    })
+    into_awaitable(py, crate::shapes::sleep(py, seconds, value)?)
 }
 
 /// ``await compute(n)`` gives ``0 + 1 + ... + (n - 1)``, adding in chunks of

@@ -42,7 +42,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use super::burger::{make_order, take_order};
-use crate::args::seconds;
 use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
 use crate::runtime::AbortOnDrop;
@@ -202,17 +201,7 @@ pub fn sleep_fast(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    let delay = self::seconds("seconds", seconds)?;
-    let value = value.unwrap_or_else(|| py.None());
-    let sleep = crate::shapes::sleep(delay)?;
-    into_awaitable_with(
-        py,
-        async move {
-            sleep.await;
-            Ok(value)
-        },
-        route_for,
-    )
+    into_awaitable_with(py, crate::shapes::sleep(py, seconds, value)?, route_for)
 }
 
 /// ``await order_fast(items, *, prep_times=None)``: PyBurger through the fast

@@ -46,12 +46,10 @@ pub fn sleep_future_into_py(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, PyAny>> {
-    let delay = self::seconds("seconds", seconds)?;
-    let value = value.unwrap_or_else(|| py.None());
+    let sleep = crate::shapes::sleep(py, seconds, value)?;
     future_into_py(py, async move {
         let _alive = Alive::new();
-        tokio::time::sleep(delay).await;
-        Ok(value)
+        sleep.await
     })
 }
 
@@ -297,11 +295,11 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(panic_future_into_py, m)?)?;
     // pyo3-async-runtimes' panic exception has no importable home (nor a
     // docstring) of its own.
-    let panic_future_into_py = m.py().get_type::<pyo3_async_runtimes::err::RustPanic>();
-    panic_future_into_py.setattr(
+    let rust_panic = m.py().get_type::<pyo3_async_runtimes::err::RustPanic>();
+    rust_panic.setattr(
         "__doc__",
         "Raised by pyo3-async-runtimes when a Rust future behind ``future_into_py`` panics.",
     )?;
-    m.add("RustPanic", panic_future_into_py)?;
+    m.add("RustPanic", rust_panic)?;
     Ok(())
 }

@@ -1,0 +1,32 @@
+"""Every mechanism side by side: ``python -m coroscope.bench`` (``make demo`` runs ``--quick``).
+
+Each *group* measures one job done several ways. Every way (a *variant*) runs the
+same workload in the same process, on the same loop, in interleaved rounds, and
+its time per operation is divided by the group's *baseline* (asyncio's own way,
+or the classic way): the ratio, not the nanoseconds, is the result, because only
+the ratio survives a busy machine. Each group runs on asyncio's loop and on uvloop.
+
+Layout: ``groups`` (what is measured, from ``coroscope.catalogue``), ``run``
+(measuring), ``report`` (the summary, the goals, BENCHMARKS.md), ``chart`` and
+``cli`` (the command line).
+"""
+
+from coroscope.bench.chart import figure
+from coroscope.bench.cli import main
+from coroscope.bench.groups import GROUPS, LOOPS, Group
+from coroscope.bench.report import committed_run, goal_verdicts, markdown, summary
+from coroscope.bench.run import Result, measure
+
+__all__ = [
+    "GROUPS",
+    "LOOPS",
+    "Group",
+    "Result",
+    "committed_run",
+    "figure",
+    "goal_verdicts",
+    "main",
+    "markdown",
+    "measure",
+    "summary",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from coroscope.bench.cli import main
+
+sys.exit(main())

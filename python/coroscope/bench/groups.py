@@ -1,0 +1,395 @@
+"""What is measured: each *group* is one job done several ways (its *variants*).
+
+``variants[0]`` is the group's baseline (asyncio's own way, or the classic way);
+every other variant's time per operation is divided by it, in the same run. The
+crossings (a Rust future awaited through a bridge) come from
+``coroscope.catalogue``: a variant is named by its bridge, as in the Rust benches
+(``bridge_ready/fast`` times ``ready_fast``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import uvloop
+
+from coroscope._memory import c_heap_bytes, python_bytes
+from coroscope.await_from_rust import await_foo, drive_send, task_factory
+from coroscope.awaitable import Future, Ready, ReadySend, TimerFuture
+from coroscope.catalogue import Crossing, crossings
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+Workload = Callable[[int], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One job, several ways; ``variants[0]`` is the baseline."""
+
+    name: str
+    what: str
+    variants: list[tuple[str, Workload]]
+    ops: int  # operations per run (full mode); quick mode divides it
+    reading: str
+    # (variant, versus, bound): variant / versus must be <= bound; with versus
+    # None, the variant's own value per operation must be <= bound.
+    goals: tuple[tuple[str, str | None, float], ...] = ()
+    unit: str = "ns/op"  # "B/await": the workload returns bytes, not time
+    rounds: int | None = None  # full-mode rounds, when the default 7 is too slow
+    # Why a goal of this group can be missed, in a line (shown with the miss).
+    if_missed: str = ""
+
+
+# --- workloads ------------------------------------------------------------------------
+
+
+@types.coroutine
+def _bare_yield() -> Generator[None, None, None]:
+    yield
+
+
+async def _awaits(n: int) -> int:
+    for _ in range(n):
+        await _bare_yield()
+    return n
+
+
+def _python_send_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        while True:
+            coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+
+
+def _drive(driver: Callable[[Any], Any]) -> Workload:
+    async def run(n: int) -> object:
+        for _ in range(n // 100):
+            driver(_awaits(100))
+        return None
+
+    return run
+
+
+class _PythonStopIteration:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __await__(self) -> _PythonStopIteration:
+        return self
+
+    def __next__(self) -> None:
+        raise StopIteration(self.value)
+
+
+async def _python_coroutine(value: object) -> object:
+    return value
+
+
+def _await_each(make: Callable[[], Any]) -> Workload:
+    async def run(n: int) -> object:
+        for _ in range(n):
+            await make()
+        return None
+
+    return run
+
+
+async def _await_done_c_future(n: int) -> object:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(1)
+    for _ in range(n):
+        await future
+    return None
+
+
+def _round_trip(cls: Callable[..., Any]) -> Workload:
+    async def run(n: int) -> object:
+        loop = asyncio.get_running_loop()
+        for _ in range(n):
+            future = cls(loop=loop)
+            future.set_result(1)
+            await future
+        return None
+
+    return run
+
+
+def _sequential(call: Callable[[], Awaitable[object]]) -> Workload:
+    async def run(n: int) -> object:
+        for _ in range(n):
+            await call()
+        return None
+
+    return run
+
+
+def _fanout(make: Callable[[], Awaitable[object]]) -> Workload:
+    async def run(n: int) -> object:
+        return await asyncio.gather(*(make() for _ in range(n)))
+
+    return run
+
+
+def _with_tasks(factory: Any, body: Callable[[int], Coroutine[Any, Any, object]]) -> Workload:
+    async def run(n: int) -> object:
+        loop = asyncio.get_running_loop()
+        previous = loop.get_task_factory()
+        loop.set_task_factory(factory)
+        try:
+            return await asyncio.ensure_future(body(n))
+        finally:
+            loop.set_task_factory(previous)
+
+    return run
+
+
+async def _spinners(n: int) -> object:
+    async def spin() -> None:
+        for _ in range(100):
+            await asyncio.sleep(0)
+
+    return await asyncio.gather(*(spin() for _ in range(max(1, n // 100))))
+
+
+async def _gather_tree(n: int) -> object:
+    async def node(depth: int) -> int:
+        if depth == 0:
+            return 1
+        return sum(await asyncio.gather(node(depth - 1), node(depth - 1)))
+
+    return await node(max(1, n.bit_length() - 1))
+
+
+def _heap_bytes() -> int:
+    """Bytes in use: Python's objects plus the C heap. Large Python objects are
+    in both, so this errs high, never low."""
+    return python_bytes() + c_heap_bytes()
+
+
+def _pending_memory(make: Callable[[], Awaitable[object]]) -> Workload:
+    """Heap bytes per pending await: ``n`` tasks each waiting on ``make()``."""
+
+    async def run(n: int) -> float:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = _heap_bytes()
+            tasks = [asyncio.ensure_future(make()) for _ in range(n)]
+            await asyncio.sleep(0)  # every task has taken its first step and waits
+            during = _heap_bytes()
+        finally:
+            tracemalloc.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return max(1.0, (during - before) / n)
+
+    return run
+
+
+Maker = Callable[[], Awaitable[object]]
+
+
+def _by_bridge(
+    shape: str, workload: Callable[[Maker], Workload], seconds: float = 0.0
+) -> list[tuple[str, Workload]]:
+    """One variant per bridge that has ``shape``, named by the bridge."""
+    return [(c.bridge.name, workload(_maker(c, seconds))) for c in crossings(shape)]
+
+
+def _maker(c: Crossing, seconds: float) -> Maker:
+    return partial(c, 1, seconds)
+
+
+GROUPS = [
+    Group(
+        "drive_100_awaits",
+        "run an async def that awaits 100 bare yields, from start to result",
+        [
+            ("python_send_loop", _drive(_python_send_loop)),
+            ("await_foo", _drive(lambda c: await_foo(c))),
+            ("drive_send", _drive(lambda c: drive_send(c))),
+        ],
+        ops=20_000,
+        reading="Most of a step is the coroutine's own resume, which no driver can skip: "
+        "drive_send saves the Python-level loop and the StopIteration, await_foo pays "
+        "the StopIteration on top of the loop.",
+        goals=(("drive_send", "python_send_loop", 0.5),),
+        if_missed="the coroutine's own resume is most of a step, and no driver can skip it",
+    ),
+    Group(
+        "await_ready_value",
+        "await something that is already finished (made per await, except the C future)",
+        [
+            ("done_c_future", _await_done_c_future),
+            ("ready", _await_each(lambda: Ready(1))),
+            ("ready_send", _await_each(lambda: ReadySend(1))),
+            ("python_stop_iteration", _await_each(lambda: _PythonStopIteration(1))),
+            ("python_coroutine", _await_each(lambda: _python_coroutine(1))),
+        ],
+        ops=200_000,
+        reading="Finishing through StopIteration costs an exception object per await; "
+        "the am_send slot (ReadySend) removes it on 3.10/3.11. The C future is reused, "
+        "so it pays no allocation at all: a floor, not a peer.",
+        goals=(
+            ("ready", "done_c_future", 2.0),
+            ("ready", "python_stop_iteration", 0.5),
+            ("ready_send", "done_c_future", 2.0),
+            ("ready_send", "python_stop_iteration", 0.5),
+        ),
+        if_missed="each await makes a new object and a StopIteration; the reused C future "
+        "makes none",
+    ),
+    Group(
+        "future_round_trip",
+        "create a future, set its result, await it",
+        [
+            ("c_future", _round_trip(asyncio.Future)),
+            ("rust_future", _round_trip(Future)),
+            ("python_future", _round_trip(asyncio.futures._PyFuture)),  # type: ignore[attr-defined]
+        ],
+        ops=100_000,
+        reading="A future is mostly bookkeeping; the Rust one pays PyO3's object "
+        "creation and argument parsing, the pure-Python one pays the interpreter.",
+        goals=(("rust_future", "c_future", 1.25), ("rust_future", "python_future", 0.5)),
+        if_missed="PyO3's object creation and argument parsing cost more than C's",
+    ),
+    Group(
+        "bridge_ready",
+        "await a Rust future that is ready at once, through each way across",
+        _by_bridge("ready", _sequential),
+        ops=20_000,
+        reading="future_into_py pays for a spawn, an asyncio future, a done callback "
+        "and a thread hop even when nothing waits; polling the Rust future on the "
+        "loop's thread (PyO3's async fn, RustAwaitable, the fast bridge) finishes at "
+        "the first step.",
+        goals=(("fast", "future_into_py", 0.05),),
+    ),
+    Group(
+        "bridge_pending_same_thread",
+        "await a Rust future that is pending once and wakes itself on its own thread",
+        _by_bridge("yield", _sequential),
+        ops=20_000,
+        reading="A wake from inside the poll needs no other thread: the bridges that "
+        "poll on the loop's thread yield one bare step to the loop and poll again; "
+        "future_into_py polls on tokio and still crosses back through "
+        "call_soon_threadsafe.",
+        goals=(("fast", "future_into_py", 1 / 3),),
+    ),
+    Group(
+        "sleep_zero",
+        "await a zero-length sleep, one after another",
+        [
+            ("asyncio_sleep", _sequential(lambda: asyncio.sleep(0))),
+            ("timer_future", _sequential(lambda: TimerFuture(None, 0))),
+            *_by_bridge("sleep", _sequential),
+        ],
+        ops=500,
+        reading="tokio's timer wheel ticks every millisecond, so a zero-length tokio "
+        "sleep still waits for the next tick: the Rust variants measure the tick, "
+        "asyncio's sleep(0) is only a yield.",
+    ),
+    Group(
+        "order_value_meal",
+        "PyBurger: an order of burger, soda and fries with zero prep times",
+        _by_bridge("order", _sequential),
+        ops=2_000,
+        reading="Every bridge runs the same Rust kitchen on tokio, and each order is "
+        "woken from a tokio thread; the difference is how the wake gets back to the "
+        "loop: through the GIL and call_soon_threadsafe, or a byte on a socket. The "
+        "kitchen's own spawns are most of an order, so wake_from_tokio measures the "
+        "wake alone.",
+    ),
+    Group(
+        "wake_from_tokio",
+        "gather awaits that are each woken from a tokio worker thread (ops = wakes)",
+        _by_bridge("hop", _fanout),
+        ops=20_000,
+        reading="Each wake crosses from a tokio worker to the loop. The classic routes "
+        "make the worker wait for the GIL and call call_soon_threadsafe per wake; the "
+        "fast bridge queues the wake and writes one byte per batch.",
+        goals=(("fast", "future_into_py", 1 / 3), ("fast", "async_fn", 1.0)),
+    ),
+    Group(
+        "pending_memory",
+        "heap bytes per task waiting on a 60 s timer, task included (ops = tasks)",
+        [
+            ("asyncio_sleep", _pending_memory(lambda: asyncio.sleep(60))),
+            ("timer_future", _pending_memory(lambda: TimerFuture(None, 60))),
+            # future_into_py is left out: its Rust future waits on tokio, not in
+            # the task, so the task's memory would not show what it holds.
+            *[v for v in _by_bridge("sleep", _pending_memory, 60) if v[0] != "future_into_py"],
+        ],
+        ops=100_000,
+        unit="B/await",
+        rounds=1,
+        reading="A pending await costs its Task and coroutine wrapper on every route; "
+        "the Rust ones add a boxed future, a waker and a tokio timer entry, and the "
+        "waiter future asyncio's Task sleeps on.",
+        goals=(("fast", None, 1024),),
+        if_missed="a Rust wait holds a boxed future, a waker, a tokio timer entry and a "
+        "waiter future",
+    ),
+    Group(
+        "fanout_10ms_timers",
+        "gather 100,000 concurrent 10 ms timers (ops = timers; wall time per timer)",
+        [
+            ("asyncio_sleep", _fanout(lambda: asyncio.sleep(0.01))),
+            ("timer_future", _fanout(lambda: TimerFuture(None, 0.01))),
+            *_by_bridge("sleep", _fanout, 0.01),
+        ],
+        ops=100_000,
+        rounds=2,
+        reading="Every timer shares one timer wheel (asyncio's heap or tokio's); the "
+        "cost that grows with the count is the wake-up of each waiting task.",
+        goals=(("awaitable", "asyncio_sleep", 1.0), ("fast", "asyncio_sleep", 1.0)),
+    ),
+    Group(
+        "task_sleep_zero_loops",
+        "tasks doing `await asyncio.sleep(0)` 100 times each (ops = steps)",
+        [
+            ("c_task", _with_tasks(None, _spinners)),
+            ("rust_task", _with_tasks(task_factory, _spinners)),
+        ],
+        ops=20_000,
+        reading="A task step is mostly the loop's own Python code (call_soon, "
+        "Handle._run); the Task's share is small, so the two stay close.",
+        goals=(("rust_task", "c_task", 0.9),),
+        if_missed="each step calls back into the loop's Python code, as the C Task does, "
+        "plus PyO3's call overhead",
+    ),
+    Group(
+        "task_gather_tree",
+        "a binary tree of gathers (ops = leaves)",
+        [
+            ("c_task", _with_tasks(None, _gather_tree)),
+            ("rust_task", _with_tasks(task_factory, _gather_tree)),
+        ],
+        ops=4_096,
+        reading="gather makes a task per child and waits on each: task creation, done "
+        "callbacks and wake-ups.",
+        goals=(("rust_task", "c_task", 0.9),),
+        if_missed="task creation goes through PyO3's __new__/__init__ and the loop's "
+        "Python-level call_soon",
+    ),
+]
+
+
+NOT_MEASURED = [
+    "wake throughput from exactly 4 tokio threads: the shared runtime has one worker "
+    "per core (2 here), so wake_from_tokio uses those;",
+    "memory exactly: pending_memory adds tracemalloc's Python bytes to glibc's C heap, "
+    "so Python objects larger than 512 bytes count twice (it errs high).",
+]

@@ -1,0 +1,113 @@
+"""Measuring: every variant of a group in the same process, on the same loop, in
+interleaved rounds, so that noise hits every variant alike; the best round is
+the result, and the spread of the rounds says how much to trust it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import importlib.metadata
+import os
+import pathlib
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import coroscope
+from coroscope.bench.groups import LOOPS, Group, Workload
+
+
+@dataclass
+class Result:
+    """One variant of one group on one loop."""
+
+    loop: str
+    group: str
+    variant: str
+    baseline: str
+    ops: int
+    per_op: float  # best round: ns per operation, or bytes for a memory group
+    unit: str
+    ratio: float  # per_op / the baseline's per_op, same loop, same run
+    spread: float | None = None  # (worst round - best round) / best round
+
+
+def _measure_once(runner: asyncio.Runner, group: Group, workload: Workload, n: int) -> float:
+    """One run's value per operation: nanoseconds, or what a memory workload returns."""
+
+    async def once() -> float:
+        start = time.perf_counter()
+        returned = await workload(n)
+        if group.unit != "ns/op":
+            assert isinstance(returned, float)
+            return returned
+        return (time.perf_counter() - start) / n * 1e9
+
+    return runner.run(once())
+
+
+async def _run(workload: Workload, n: int) -> None:
+    await workload(n)
+
+
+def measure(
+    groups: list[Group], quick: bool, loops: list[str], log: Callable[[str], None]
+) -> list[Result]:
+    """Run ``groups`` on each loop; ``log`` hears one line per group as it starts."""
+    default_rounds = 3 if quick else 7
+    results: list[Result] = []
+    for loop_name in loops:
+        for group in groups:
+            n = max(100, group.ops // (10 if quick else 1))
+            rounds = default_rounds if quick or group.rounds is None else group.rounds
+            log(f"{loop_name}: {group.name} ({group.what}) ...")
+            samples: dict[str, list[float]] = {name: [] for name, _ in group.variants}
+            with asyncio.Runner(loop_factory=LOOPS[loop_name]) as runner:
+                for _, workload in group.variants:  # warm-up
+                    runner.run(_run(workload, min(n, 100)))
+                for _ in range(rounds):  # interleaved: noise hits every variant alike
+                    for name, workload in group.variants:
+                        samples[name].append(_measure_once(runner, group, workload, n))
+            baseline = group.variants[0][0]
+            for name, _ in group.variants:
+                best, worst = min(samples[name]), max(samples[name])
+                results.append(
+                    Result(
+                        loop_name,
+                        group.name,
+                        name,
+                        baseline,
+                        n,
+                        best,
+                        group.unit,
+                        best / min(samples[baseline]),
+                        (worst - best) / best,
+                    )
+                )
+    return results
+
+
+def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
+    """What produced the numbers: machine, interpreter, build, versions."""
+    cpu = "unknown"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = coroscope.build_info()
+    return {
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if quick else "full",
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "loops": loops,
+        "uvloop": importlib.metadata.version("uvloop"),
+        **{key: info[key] for key in sorted(info)},
+    }

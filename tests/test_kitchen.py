@@ -1,0 +1,65 @@
+"""Threads and the GIL (``src/bridge/kitchen.rs``): cooking on threads while Python
+runs, and the attached wait that deadlocks unless it detaches."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from coroscope.bridge import (
+    Kitchen,
+    order_threads,
+)
+
+from tests.conftest import FAST, MEAL_ORDER
+
+# --- threads and the GIL ------------------------------------------------------------
+
+
+def test_threads_cook_while_other_python_threads_run() -> None:
+    beats = 0
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        nonlocal beats
+        while not stop.is_set():
+            beats += 1
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=heartbeat)
+    thread.start()
+    try:
+        assert order_threads(["value_meal"], prep_times=FAST) == MEAL_ORDER
+    finally:
+        stop.set()
+        thread.join()
+    assert beats > 0  # the waiting order detached: the heartbeat thread ran
+
+
+def test_waiting_attached_deadlocks_and_gives_up_with_the_fix_in_the_message() -> None:
+    with Kitchen(prep_times={"fries": 0.005}, pool_size=2) as kitchen:
+        with pytest.raises(TimeoutError, match=r"deadlock: .*release=True"):
+            kitchen.order(["fries"] * 5, release=False, timeout=0.2)
+
+
+def test_many_python_threads_order_at_once_and_the_pools_balance() -> None:
+    threads, per_order = 6, ["value_meal", "burger", "soda"]
+    served: list[list[str]] = []
+    fast = {"burger": 0.002, "fries": 0.001, "soda": 0.0}
+    with Kitchen(prep_times=fast, pool_size=3) as kitchen:
+
+        def place() -> None:
+            served.append(kitchen.order(per_order, timeout=30))
+
+        workers = [threading.Thread(target=place) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        stats = kitchen.stats()
+    assert len(served) == threads
+    assert all(sorted(s) == sorted(["burger", "soda", "fries", "burger", "soda"]) for s in served)
+    for item, row in stats.items():
+        assert row["cooked"] == row["served"] + row["in_pool"], item
+    assert stats["burger"]["served"] == 2 * threads

@@ -1,0 +1,68 @@
+"""The example shapes every bridge wraps (``src/shapes.rs``), through every bridge
+of the catalogue: each gives its value back, and only a wait lets the loop run."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from coroscope.catalogue import BRIDGES, CROSSINGS, SHAPES
+
+from tests.conftest import Run
+
+# --- the three shapes of wait, through every bridge ------------------------------------
+
+# Every crossing of the catalogue, each shape through each bridge that has it:
+# the benchmarks (python -m coroscope.bench, benches/bridge.rs) time exactly these.
+EVERY = {c.name: c for c in CROSSINGS}
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_every_crossing_gives_its_value_back_alone_or_gathered(
+    name: str, run: Run[Any], rust_futures_all_dropped: None
+) -> None:
+    cross = EVERY[name]
+
+    async def main() -> tuple[object, list[object]]:
+        return await cross("one"), await asyncio.gather(*(cross(i) for i in range(100)))
+
+    assert run(main()) == (
+        cross.shape.gives("one"),
+        [cross.shape.gives(i) for i in range(100)],
+    )
+
+
+@pytest.mark.parametrize("name", [c.name for c in CROSSINGS if c.shape.name in ("ready", "yield")])
+def test_only_a_crossing_that_waits_lets_the_loop_run_in_between(name: str, run: Run[Any]) -> None:
+    """A callback scheduled before the await runs during it only if the await yields.
+
+    ``future_into_py`` always yields: its asyncio future is finished later, from
+    tokio, even when the Rust future was ready at its first poll. (A hop may or
+    may not wait: the tokio task can finish before its handle is first polled.)
+    """
+    cross = EVERY[name]
+
+    async def main() -> bool:
+        ran = asyncio.Event()
+        asyncio.get_running_loop().call_soon(ran.set)
+        await cross(None)
+        return ran.is_set()
+
+    assert run(main()) is (cross.shape.name != "ready" or cross.bridge.name == "future_into_py")
+
+
+def test_the_catalogue_holds_every_example_named_by_the_rule() -> None:
+    """Every ``<shape>_<bridge>`` function the kit exports is in the catalogue, so
+    the benchmarks, the soak and these tests all see it."""
+    from coroscope._native import awaitable, bridge
+
+    shapes = {shape.name for shape in SHAPES}
+    bridges = {way.name for way in BRIDGES}
+    exported = {
+        name
+        for module in (awaitable, bridge)
+        for name in module.__all__
+        if name.split("_", 1)[0] in shapes and name.split("_", 1)[1] in bridges
+    }
+    assert exported == set(EVERY)
