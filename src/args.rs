@@ -5,16 +5,22 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 
-/// Seconds as a `Duration`, or `ValueError` naming `what` (negative, NaN,
-/// infinite, or too large for a `Duration`).
+/// Seconds as a `Duration`, or an error naming `what`: `ValueError` for a
+/// negative, NaN or infinite number (as `time.sleep` says), `OverflowError` for
+/// a finite one too large for a `Duration` (over 584 billion years, which
+/// `time.sleep` and `Lock.acquire` also refuse with an `OverflowError`).
 pub fn seconds(what: &str, seconds: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(seconds).map_err(|_| {
-        PyValueError::new_err(format!(
-            "{what} must be a finite, non-negative number of seconds, not {seconds}"
-        ))
+        if seconds.is_finite() && seconds > 0.0 {
+            PyOverflowError::new_err(format!("{what} is too large: {seconds:e} seconds"))
+        } else {
+            PyValueError::new_err(format!(
+                "{what} must be a finite, non-negative number of seconds, not {seconds}"
+            ))
+        }
     })
 }
 

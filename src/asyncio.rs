@@ -218,8 +218,8 @@ pub fn thrown<'py>(
 
 /// Report a lost object from a destructor, as asyncio's `__del__`s do: a
 /// context with `message`, what `fill` adds, and `source_traceback` (debug
-/// mode) goes to `event_loop`'s exception handler, or, with no loop, to
-/// asyncio's logger.
+/// mode) goes to `event_loop`'s exception handler, or, with no loop (or one
+/// that can no longer take it), to asyncio's logger.
 ///
 /// Rust's `Drop` runs once the object is gone (PyO3 has no `tp_finalize`), so
 /// callers put a stand-in with the same `repr` in the context. A destructor
@@ -240,18 +240,19 @@ pub fn report_from_drop(
         if let Some(stack) = source_traceback {
             context.set_item("source_traceback", stack.bind(py))?;
         }
-        match event_loop {
-            Some(event_loop) => {
-                event_loop
-                    .bind(py)
-                    .call_method1(intern!(py, "call_exception_handler"), (context,))?;
-            }
-            None => {
-                py.import("asyncio")?
-                    .getattr("log")?
-                    .getattr("logger")?
-                    .call_method1("error", (message,))?;
-            }
+        // The loop may be half gone: a future and its loop freed together by
+        // the cycle collector reach `Drop` after the loop's attributes were
+        // cleared. The report then goes where asyncio sends it with no loop.
+        let handled = event_loop.map(|event_loop| {
+            event_loop
+                .bind(py)
+                .call_method1(intern!(py, "call_exception_handler"), (&context,))
+        });
+        if !matches!(handled, Some(Ok(_))) {
+            py.import("asyncio")?
+                .getattr("log")?
+                .getattr("logger")?
+                .call_method1("error", (message,))?;
         }
         Ok(())
     })();

@@ -4,8 +4,8 @@ The first three are ``coroscope.soak``'s trials, run with sizes that take
 seconds (``make soak`` runs them at a million awaits and prints the table the
 README quotes): a row with no problems is a pass. Faults and bad input are
 stories and a table of their own. Two faults are told where their mechanism
-is: a panic in a Rust future (``test_rust_future.py``, ``test_bridge.py``) and
-a Python coroutine raising inside ``into_future`` (``test_bridge.py``).
+is: a panic in a Rust future (``test_rust_future.py``, ``test_runtimes.py``) and
+a Python coroutine raising inside ``into_future`` (``test_runtimes.py``).
 """
 
 from __future__ import annotations

@@ -174,6 +174,20 @@ impl RustAwaitable {
 
     /// One step: poll once and say what the awaiting coroutine gets.
     fn step<'py>(&self, py: Python<'py>) -> PyResult<Sent<'py>> {
+        let waker = self.loop_waker();
+        {
+            let mut waiting = waker.waiting();
+            // A task is parked here and nothing has woken it (a wake-up takes
+            // the waiter): this step is someone else's, such as a second Task
+            // made by `ensure_future(awaitable)`, which steps the awaitable
+            // directly (it looks like a coroutine: `send`, `throw`, `close`)
+            // and never calls `__await__`. Parking it too would overwrite the
+            // first task's waiter, and the first task would sleep forever.
+            if waiting.waiter.is_some() {
+                return Err(PyRuntimeError::new_err(AWAITED_ALREADY));
+            }
+            waiting.woken = false;
+        }
         self.suspended.store(false, Ordering::Release);
         // Bound first: a guard made in the `match` head would live through the arms.
         let taken = std::mem::replace(&mut *self.stage(), Stage::Polling);
@@ -190,8 +204,6 @@ impl RustAwaitable {
                 return Err(PyRuntimeError::new_err(format!("{REUSED} RustAwaitable")));
             }
         };
-        let waker = self.loop_waker();
-        waker.waiting().woken = false;
         let std_waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&std_waker);
         // A panic must become a Python exception here, not unwind through the

@@ -59,6 +59,11 @@ pub fn order_threads(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
     let (items, menu) = take_order(&items, prep_times)?;
+    // Its threads need no runtime, but the kit's promise is one: no new Rust
+    // work after `shutdown()`, whichever way across it takes.
+    if crate::runtime::is_shut_down() {
+        return Err(PyRuntimeError::new_err(crate::runtime::SHUT_DOWN));
+    }
     let (done, finished) = std::sync::mpsc::channel();
     for item in items.iter().copied() {
         let done = done.clone();

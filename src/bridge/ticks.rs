@@ -12,6 +12,7 @@
 //! producer never outlives the last reference to its iterator.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
@@ -30,6 +31,9 @@ pub struct Ticks {
     /// held across awaits.
     receiver: Arc<Mutex<mpsc::Receiver<u64>>>,
     producer: AbortHandle,
+    /// Set by `aclose`: the producer may have put a tick in the channel before
+    /// it was aborted, and an async generator gives nothing after `aclose`.
+    closed: Arc<AtomicBool>,
 }
 
 /// ``async for tick in ticks(n, interval)``: ``n`` ticks, ``interval`` seconds
@@ -56,6 +60,7 @@ pub fn ticks(n: i64, interval: f64) -> PyResult<Ticks> {
     Ok(Ticks {
         receiver: Arc::new(Mutex::new(receiver)),
         producer: producer.abort_handle(),
+        closed: Arc::new(AtomicBool::new(false)),
     })
 }
 
@@ -70,18 +75,25 @@ impl Ticks {
     /// free the iterator (and so stop its producer) before the tick arrives.
     fn __anext__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, RustAwaitable>> {
         let receiver = slf.get().receiver.clone();
+        let closed = slf.get().closed.clone();
         let iterator = slf.clone().unbind();
         into_awaitable(slf.py(), async move {
             let _iterator = iterator;
-            match receiver.lock().await.recv().await {
-                Some(tick) => Ok(tick),
-                None => Err(PyStopAsyncIteration::new_err(())),
+            let received = if closed.load(Ordering::Acquire) {
+                None
+            } else {
+                receiver.lock().await.recv().await
+            };
+            match received {
+                Some(tick) if !closed.load(Ordering::Acquire) => Ok(tick),
+                _ => Err(PyStopAsyncIteration::new_err(())),
             }
         })
     }
 
     /// Stop the producer now (what ``async for`` ending early leads to).
     async fn aclose(&self) {
+        self.closed.store(true, Ordering::Release);
         self.producer.abort();
     }
 }

@@ -1,0 +1,91 @@
+"""Sweep of the drivers (``await_foo``, ``drive_send``, ``trace``, ``Stepper``): wrong
+types, bad step counts, and coroutines reused after they finished or were closed,
+each against what Python's own ``await`` (or ``bytes(n)`` for a count) does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
+
+from tests.coroutines import python_await
+from tests.sweep import Mistake
+
+
+def traced(obj: Any, **options: Any) -> Any:
+    """``trace``, raising what the coroutine raised (trace records it as its
+    last step instead: that is its promise, tested in ``test_stepper.py``)."""
+    last = trace(obj, **options)[-1]
+    if last.outcome == "raise":
+        raise last.value
+    return last.value
+
+
+DRIVERS: dict[str, Callable[..., Any]] = {
+    "await_foo": await_foo,
+    "drive_send": drive_send,
+    "trace": traced,
+    "Stepper": lambda obj, **_: Stepper(obj).send(None),
+}
+
+
+async def finished() -> int:
+    return 1
+
+
+def spent() -> Any:
+    coro = finished()
+    with pytest.raises(StopIteration):
+        coro.send(None)
+    return coro
+
+
+def closed() -> Any:
+    coro = finished()
+    coro.close()
+    return coro
+
+
+# (A coroutine *function* is not among them: the drivers call it for you, so that
+# `await_foo(main)` works as well as `await_foo(main())`, as documented.)
+NOT_AWAITABLE = [5, "text", None, object(), len]
+REUSED = {"a finished coroutine": spent, "a closed coroutine": closed}
+COUNTS = [-1, 2**64, 1.5, "3", None]
+
+MISTAKES = [
+    *(
+        Mistake(
+            f"{name}({bad!r})", lambda d=drive, bad=bad: d(bad), lambda bad=bad: python_await(bad)
+        )
+        for name, drive in DRIVERS.items()
+        for bad in NOT_AWAITABLE
+    ),
+    *(
+        Mistake(
+            f"{name}({what})",
+            lambda d=drive, make=make: d(make()),
+            lambda make=make: python_await(make()),
+        )
+        for name, drive in DRIVERS.items()
+        for what, make in REUSED.items()
+    ),
+    *(
+        Mistake(
+            f"{name}(coro, max_steps={bad!r})",
+            lambda d=drive, bad=bad: d(asyncio.sleep(0), max_steps=bad),
+            lambda bad=bad: bytes(bad),
+        )
+        for name, drive in DRIVERS.items()
+        if name != "Stepper"
+        for bad in COUNTS
+    ),
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.what)
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_a_driver_fails_as_await_fails_for_the_same_mistake(mistake: Mistake) -> None:
+    mistake.check()

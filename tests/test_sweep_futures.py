@@ -1,0 +1,127 @@
+"""Sweep of the Rust ``Future`` and ``Task`` against asyncio's C ones, mistake by
+mistake: finishing twice, reading too early, bad exceptions, foreign and closed
+loops, wrong coroutine types. Each row is run on both classes in the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from coroscope.await_from_rust import Task
+from coroscope.awaitable import Future
+
+from tests.sweep import Mistake
+
+
+def on_a_loop(body: Callable[[Any, asyncio.AbstractEventLoop], object]) -> Callable[[type], object]:
+    """``body(cls, loop)`` on a fresh loop that is closed afterwards."""
+
+    def run(cls: type) -> object:
+        loop = asyncio.new_event_loop()
+        try:
+            return body(cls, loop)
+        finally:
+            loop.close()
+
+    return run
+
+
+def finished_twice(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    future = cls(loop=loop)
+    future.set_result(1)
+    return future.set_result(2)
+
+
+def exception_then_result(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    future = cls(loop=loop)
+    future.set_exception(ValueError())
+    future.exception()  # retrieved: nothing is reported when it goes
+    return future.set_result(1)
+
+
+def result_too_early(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    return cls(loop=loop).result()
+
+
+def exception_too_early(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    return cls(loop=loop).exception()
+
+
+def bad_exception(value: object) -> Callable[[Any, asyncio.AbstractEventLoop], object]:
+    def body(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+        return cls(loop=loop).set_exception(value)
+
+    return body
+
+
+def awaited_on_another_loop(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    future = cls(loop=loop)
+
+    async def main() -> object:
+        return await future
+
+    return asyncio.run(main())
+
+
+def callback_on_a_closed_loop(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    future = cls(loop=loop)
+    future.add_done_callback(lambda _: None)
+    loop.close()
+    return future.set_result(1)
+
+
+def cancelled_result(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    future = cls(loop=loop)
+    future.cancel()
+    return future.result()
+
+
+FUTURE_MISTAKES = {
+    "set_result twice": finished_twice,
+    "set_result after set_exception": exception_then_result,
+    "result() while pending": result_too_early,
+    "exception() while pending": exception_too_early,
+    "set_exception(5)": bad_exception(5),
+    "set_exception('text')": bad_exception("text"),
+    "set_exception(StopIteration())": bad_exception(StopIteration()),
+    "set_exception(KeyboardInterrupt)": bad_exception(KeyboardInterrupt),
+    "awaited on another loop": awaited_on_another_loop,
+    "a callback on a closed loop": callback_on_a_closed_loop,
+    "result() after cancel()": cancelled_result,
+}
+
+MISTAKES = [
+    *(
+        Mistake(
+            f"Future: {name}",
+            lambda b=body: on_a_loop(b)(Future),
+            lambda b=body: on_a_loop(b)(asyncio.Future),
+        )
+        for name, body in FUTURE_MISTAKES.items()
+    ),
+    *(
+        Mistake(
+            f"Task({what})",
+            lambda bad=bad: on_a_loop(lambda cls, loop: cls(bad, loop=loop))(Task),
+            lambda bad=bad: on_a_loop(lambda cls, loop: cls(bad, loop=loop))(asyncio.Task),
+        )
+        for what, bad in {"5": 5, "None": None, "a future": asyncio.Future}.items()
+    ),
+    Mistake(
+        "Task.set_result",
+        lambda: on_a_loop(lambda cls, loop: cls(asyncio.sleep(0), loop=loop).set_result(1))(Task),
+        lambda: on_a_loop(lambda cls, loop: cls(asyncio.sleep(0), loop=loop).set_result(1))(
+            asyncio.Task
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.what)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_rust_future_or_task_fails_as_asyncios_does_for_the_same_mistake(
+    mistake: Mistake,
+) -> None:
+    mistake.check()
