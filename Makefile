@@ -16,7 +16,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo tour bench-full benchmarks-md soak test test-rust test-python stubtest lint fmt bench clean repeat
+.PHONY: help setup develop demo tour notebook bench-full benchmarks-md soak test test-rust test-python stubtest lint fmt bench clean repeat
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,7 @@ $(STAMPS)/deps: pyproject.toml | $(PY)
 setup: $(STAMPS)/deps ## Create .venv and install the Python tools (maturin, pytest, ruff, mypy, ...)
 
 develop: setup ## Build the extension (release) into the venv; incremental after the first time
+	@echo "building coroscope (release; the first build takes about 2 minutes, later ones seconds) ..."
 	maturin develop --uv --release --quiet --target-dir $(MATURIN_TARGET)
 
 demo: develop ## Set up, build, and run the main job: every mechanism benchmarked side by side (quick)
@@ -40,6 +41,11 @@ demo: develop ## Set up, build, and run the main job: every mechanism benchmarke
 
 tour: develop ## A printed tour: each mechanism awaited once, with what happened
 	$(PY) -m coroscope.tour
+
+notebook: develop ## JupyterLab on notebooks/ with a "coroscope" kernel for this venv (ARGS=--no-browser to only print the URL)
+	$(PY) -m ipykernel install --user --name coroscope --display-name "Python (coroscope .venv)" >/dev/null
+	@echo "kernel 'coroscope' registered for $(PY); starting JupyterLab (Ctrl-C to stop)"
+	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 bench-full: develop ## The full Python benchmark run (the one BENCHMARKS.md quotes)
 	$(PY) -m coroscope.bench

@@ -51,6 +51,15 @@ def closed() -> Any:
 
 # (A coroutine *function* is not among them: the drivers call it for you, so that
 # `await_foo(main)` works as well as `await_foo(main())`, as documented.)
+def on_a_coroutine(drive: Callable[[Any], Any]) -> Any:
+    """``drive(coro)``, closing the coroutine if the driver refused to start it."""
+    coro = asyncio.sleep(0)
+    try:
+        return drive(coro)
+    finally:
+        coro.close()
+
+
 NOT_AWAITABLE = [5, "text", None, object(), len]
 REUSED = {"a finished coroutine": spent, "a closed coroutine": closed}
 COUNTS = [-1, 2**64, 1.5, "3", None]
@@ -75,7 +84,7 @@ MISTAKES = [
     *(
         Mistake(
             f"{name}(coro, max_steps={bad!r})",
-            lambda d=drive, bad=bad: d(asyncio.sleep(0), max_steps=bad),
+            lambda d=drive, bad=bad: on_a_coroutine(lambda coro: d(coro, max_steps=bad)),
             lambda bad=bad: bytes(bad),
         )
         for name, drive in DRIVERS.items()

@@ -1,0 +1,38 @@
+"""The examples run as their headers say (``examples/``): a Rust application that
+owns the runtime and awaits Python, and PyBurger on async-std."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def run_example(name: str) -> list[str]:
+    done = subprocess.run(
+        ["cargo", "run", "--quiet", "--example", name],
+        cwd=ROOT,
+        # The example embeds this interpreter (pyo3 reads PYO3_PYTHON to build).
+        env={**os.environ, "PYO3_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.splitlines()
+
+
+def test_a_rust_application_awaits_python_coroutines_concurrently() -> None:
+    lines = run_example("rust_app")
+    assert lines[:3] == ["served soda", "served fries", "served burger"]
+    assert lines[3].startswith("all served in ")
+
+
+def test_pyburger_cooks_on_async_std_while_asyncio_keeps_working() -> None:
+    assert run_example("async_std_burger") == [
+        "served soda, fries, burger",
+        "asyncio ran other work meanwhile: true",
+    ]

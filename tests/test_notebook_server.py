@@ -1,0 +1,163 @@
+"""``make notebook`` works: a real JupyterLab server starts, lists the kernel the
+Makefile registers for the venv, and runs a notebook through it, cell by cell, as
+a learner's browser would (over the kernel's websocket). nbmake, elsewhere in
+``make test``, runs the notebooks without a server; this proves the server path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TOKEN = uuid.uuid4().hex
+KERNEL = "coroscope"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def api(port: int, path: str, method: str = "GET", body: object = None) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """JupyterLab on ``notebooks/``, with the kernel registered as the Makefile
+    does it (into a private data directory, not the user's)."""
+    home = tmp_path_factory.mktemp("jupyter")
+    subprocess.run(
+        [sys.executable, "-m", "ipykernel", "install", "--prefix", str(home), "--name", KERNEL],
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": str(home / "share" / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+    }
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}"),
+        *(f"--IdentityProvider.token={TOKEN}", "--ServerApp.port_retries=0"),
+        f"--ServerApp.root_dir={ROOT / 'notebooks'}",
+        # As the Makefile does: Jupyter refuses root unless told (CI runs as root).
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                api(port, "status")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    _, err = process.communicate()
+                    raise AssertionError(f"JupyterLab did not start:\n{err[-3000:]}") from None
+                time.sleep(0.5)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_the_server_lists_the_kernel_the_makefile_registers(server: int) -> None:
+    assert KERNEL in api(server, "kernelspecs")["kernelspecs"]
+    listed = {item["name"] for item in api(server, "contents")["content"]}
+    assert "01_anatomy_of_await.ipynb" in listed
+
+
+def execute_request(code: str, session: str) -> dict[str, Any]:
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "session": session,
+            "username": "test",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        "channel": "shell",
+        "buffers": [],
+    }
+
+
+async def run_cells(port: int, kernel_id: str, cells: list[str]) -> list[dict[str, Any]]:
+    """Each cell's ``execute_reply`` content, run in order on the kernel."""
+    from tornado.websocket import websocket_connect
+
+    url = f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}"
+    connection = await websocket_connect(url)
+    session, replies = uuid.uuid4().hex, []
+    try:
+        for code in cells:
+            request = execute_request(code, session)
+            await connection.write_message(json.dumps(request))
+            while True:
+                raw = await asyncio.wait_for(connection.read_message(), 120)
+                assert raw is not None, "the kernel's websocket closed"
+                message = json.loads(raw)
+                mine = message["parent_header"].get("msg_id") == request["header"]["msg_id"]
+                if mine and message["msg_type"] == "execute_reply":
+                    replies.append(message["content"])
+                    break
+    finally:
+        connection.close()
+    return replies
+
+
+def test_a_notebook_runs_through_the_server_on_that_kernel(server: int) -> None:
+    notebook = json.loads((ROOT / "notebooks" / "01_anatomy_of_await.ipynb").read_text())
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    kernel = api(server, "kernels", "POST", {"name": KERNEL})
+    try:
+        replies = asyncio.run(run_cells(server, kernel["id"], cells))
+    finally:
+        api(server, f"kernels/{kernel['id']}", "DELETE")
+    failed = [
+        (i, r.get("ename"), r.get("evalue")) for i, r in enumerate(replies) if r["status"] != "ok"
+    ]
+    assert not failed
+    assert len(replies) == len(cells)
