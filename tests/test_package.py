@@ -63,3 +63,22 @@ def test_committed_notebooks_carry_no_outputs(notebook: pathlib.Path) -> None:
         if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
     ]
     assert not dirty, f"{notebook.name}: strip the outputs of cells {dirty}"
+
+
+def test_the_tour_runs_every_section_and_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
+    from coroscope import tour
+
+    assert tour.main([]) == 0
+    out = capsys.readouterr().out
+    assert "await_foo(brew(3))" in out and "order_fast(['value_meal'])" in out
+    assert tour.main(["--list"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("drivers ")
+
+
+def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    from coroscope import bench, exits, soak, tour
+
+    for command in (bench.main, soak.main, tour.main, exits.main):
+        with pytest.raises(SystemExit):
+            command(["--help"])
+        assert "usage: python -m coroscope." in capsys.readouterr().out

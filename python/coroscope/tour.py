@@ -5,7 +5,10 @@ Each section awaits one mechanism the kit has and prints what happened.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
+from collections.abc import Callable
 
 import coroscope
 from coroscope import alive
@@ -39,6 +42,7 @@ async def spills() -> None:
 
 
 def tour_drivers() -> None:
+    """Rust drives a Python coroutine by hand: __next__ vs PyIter_Send."""
     heading("Rust drives a Python coroutine by hand")
     print("await_foo(brew(3))  ->", repr(await_foo(brew(3))), "  (__next__ until StopIteration)")
     print("drive_send(brew(3)) ->", repr(drive_send(brew(3))), "  (PyIter_Send: no StopIteration)")
@@ -49,6 +53,7 @@ def tour_drivers() -> None:
 
 
 def tour_trace() -> None:
+    """Every step of a coroutine, recorded."""
     heading("trace(): every step of a run")
     print(f"{'step':>4}  {'action':<6} {'outcome':<7} {'value':<10} {'ns':>8}")
     for record in trace(brew(2)):
@@ -59,6 +64,7 @@ def tour_trace() -> None:
 
 
 def tour_stepper() -> None:
+    """One step at a time: send, throw, close."""
     heading("Stepper: send, throw and close by hand")
     stepper = Stepper(brew(5))
     stepper.step()
@@ -71,6 +77,7 @@ def tour_stepper() -> None:
 
 
 def tour_pending_future() -> None:
+    """A pending future needs an event loop; a Rust Task has one."""
     heading("A pending future needs an event loop")
     loop = asyncio.new_event_loop()
     try:
@@ -86,6 +93,7 @@ def tour_pending_future() -> None:
 
 
 def tour_awaitables() -> None:
+    """Rust objects Python can await, and Rust futures cancelled."""
     heading("Rust objects Python can await, on a real event loop")
 
     async def main() -> None:
@@ -108,6 +116,7 @@ def tour_awaitables() -> None:
 
 
 def tour_futures() -> None:
+    """The Rust Future beside asyncio's, and 1,000 TimerFutures."""
     heading("Futures made in Rust: asyncio's Future, a timer, any Rust future")
 
     async def main() -> None:
@@ -133,6 +142,7 @@ def tour_futures() -> None:
 
 
 def tour_bridge() -> None:
+    """PyBurger across every bridge, Rust awaiting Python, a stream, the GIL."""
     heading("PyBurger across the bridge")
     times = {"burger": 0.03, "fries": 0.02, "soda": 0.01}
 
@@ -160,19 +170,40 @@ def tour_bridge() -> None:
         print("Kitchen.order(release=True)  ->", kitchen.order(["fries"] * 5))
 
 
-def main() -> None:
+SECTIONS: dict[str, Callable[[], None]] = {
+    "drivers": tour_drivers,
+    "trace": tour_trace,
+    "stepper": tour_stepper,
+    "pending": tour_pending_future,
+    "awaitables": tour_awaitables,
+    "futures": tour_futures,
+    "bridge": tour_bridge,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m coroscope.tour",
+        description="Each mechanism of coroscope awaited once, with what happened "
+        "(about a second in all).",
+        epilog="sections, in order: " + ", ".join(SECTIONS) + ". The benchmarks are "
+        "`python -m coroscope.bench`; the notebooks (`make notebook`) go deeper.",
+    )
+    parser.add_argument("--section", choices=SECTIONS, action="append", help="run only these")
+    parser.add_argument("--list", action="store_true", help="list the sections, run none")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, section in SECTIONS.items():
+            print(f"{name:<11} {(section.__doc__ or '').strip()}")
+        return 0
     info = coroscope.build_info()
     print(
         f"coroscope {info['coroscope']} ({info['profile']}, pyo3 {info['pyo3']}, {info['python']})"
     )
-    tour_drivers()
-    tour_trace()
-    tour_stepper()
-    tour_pending_future()
-    tour_awaitables()
-    tour_futures()
-    tour_bridge()
+    for name in args.section or SECTIONS:
+        SECTIONS[name]()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
