@@ -11,11 +11,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use tokio::task::JoinSet;
 
 use crate::live::Alive;
+use crate::runtime::AbortOnDrop;
 
 /// One thing PyBurger cooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,6 +121,24 @@ impl Menu {
     pub fn prep(&self, item: Item) -> Duration {
         self.prep[item.index()]
     }
+}
+
+/// [`make_order`] spawned on the kit's runtime, for a bridge that polls its
+/// future outside tokio (on the loop's thread): `make_order` needs tokio's
+/// timers. A spawned task outlives its handle, so the future returned aborts
+/// the cooking when it is dropped (its awaiting task cancelled).
+pub fn cook_on_tokio(
+    items: Vec<Item>,
+    menu: Menu,
+) -> PyResult<impl Future<Output = PyResult<Vec<&'static str>>> + Send + 'static> {
+    let cooking = crate::runtime::handle()?.spawn(make_order(items, menu));
+    let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
+    Ok(async move {
+        let _abort_if_dropped = abort_if_dropped;
+        cooking
+            .await
+            .map_err(|err| PyRuntimeError::new_err(format!("the kitchen failed: {err}")))
+    })
 }
 
 /// Cook every item concurrently on tokio and list them as they finish: the

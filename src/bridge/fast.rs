@@ -41,10 +41,9 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
-use super::burger::{make_order, take_order};
+use super::burger::{cook_on_tokio, take_order};
 use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
-use crate::runtime::AbortOnDrop;
 use crate::shapes::{hop, yield_now};
 
 /// Wake-ups delivered through the queues, and drains that delivered any: their
@@ -215,18 +214,7 @@ pub fn order_fast(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let (items, menu) = take_order(&items, prep_times)?;
-    let cooking = crate::runtime::handle()?.spawn(make_order(items, menu));
-    let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
-    into_awaitable_with(
-        py,
-        async move {
-            let _abort_if_dropped = abort_if_dropped;
-            cooking.await.map_err(|err| {
-                pyo3::exceptions::PyRuntimeError::new_err(format!("the kitchen failed: {err}"))
-            })
-        },
-        route_for,
-    )
+    into_awaitable_with(py, cook_on_tokio(items, menu)?, route_for)
 }
 
 /// ``wake_stats()``: ``(wakes, batches)`` delivered through the fast bridge's

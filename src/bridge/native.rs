@@ -21,11 +21,9 @@
 
 use std::collections::HashMap;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use super::burger::{make_order, take_order};
-use crate::runtime::AbortOnDrop;
+use super::burger::{cook_on_tokio, take_order};
 
 /// ``await order_async_fn(items, *, prep_times=None)``: PyBurger as a PyO3
 /// ``async fn``: the same contract as ``order``, but a real coroutine, so
@@ -37,13 +35,9 @@ pub async fn order_async_fn(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
     let (items, menu) = take_order(&items, prep_times)?;
-    // Spawned, not awaited in place: `make_order` needs tokio's timers. A
-    // spawned task outlives the handle, so cancelling must abort it by hand.
-    let cooking = crate::runtime::handle()?.spawn(make_order(items, menu));
-    let _abort_if_cancelled = AbortOnDrop(cooking.abort_handle());
-    cooking
-        .await
-        .map_err(|err| PyRuntimeError::new_err(format!("the kitchen failed: {err}")))
+    // Spawned, not awaited in place: this future is polled on the loop's
+    // thread, and `make_order` needs tokio's timers.
+    cook_on_tokio(items, menu)?.await
 }
 
 /// ``await ready_async_fn(value)`` gives ``value`` from a PyO3 ``async fn`` that
