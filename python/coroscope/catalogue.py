@@ -89,23 +89,29 @@ BRIDGES = (
     ),
 )
 
+
+def _value(make: Callable[..., Awaitable[Any]], value: object, seconds: float) -> Awaitable[Any]:
+    """The call of a shape that takes only the value to give back."""
+    return make(value)
+
+
 SHAPES = (
     Shape(
         "ready",
         "ready at its first poll: the whole cost of crossing, nothing to wait for",
-        lambda make, value, seconds: make(value),
+        _value,
         other_thread=False,
     ),
     Shape(
         "yield",
         "pending once and woken from inside its own poll, on the polling thread",
-        lambda make, value, seconds: make(value),
+        _value,
         other_thread=False,
     ),
     Shape(
         "hop",
         "woken from a tokio worker thread",
-        lambda make, value, seconds: make(value),
+        _value,
         other_thread=True,
     ),
     Shape(

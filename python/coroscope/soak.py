@@ -178,8 +178,8 @@ class Row:
     seconds: float = 0.0
     memory_judged: bool = True  # storms: shown, not judged (see the module doc)
 
-    def problems(self) -> list[str]:
-        """Why this row fails; empty when it passes."""
+    def memory_past_allowance(self) -> list[str]:
+        """The memory columns that grew past their allowance (when judged)."""
         found = []
         for name, growth, slack in (
             ("Python heap", self.python_growth, PYTHON_SLACK),
@@ -188,6 +188,11 @@ class Row:
         ):
             if self.memory_judged and growth > slack + PER_AWAIT * self.awaits:
                 found.append(f"{name} grew {growth:,} bytes over {self.awaits:,} awaits")
+        return found
+
+    def problems(self) -> list[str]:
+        """Why this row fails; empty when it passes."""
+        found = self.memory_past_allowance()
         if self.refs_moved > REFS_SLACK:
             found.append(f"refcounts moved by {self.refs_moved}")
         if self.left_alive:
@@ -294,11 +299,6 @@ def _workload(mechanism: Mechanism) -> Callable[[int], Coroutine[Any, Any, int]]
     return in_tasks
 
 
-def _grew(row: Row) -> bool:
-    """Whether a memory column is past its allowance (see ``Row.problems``)."""
-    return any("grew" in problem for problem in row.problems())
-
-
 def leak(mechanism: Mechanism, awaits: int) -> Row:
     """Await ``mechanism`` ``awaits`` times after a warm-up; see the module doc."""
     row = Row(f"leak: {mechanism.name}", awaits)
@@ -309,7 +309,7 @@ def leak(mechanism: Mechanism, awaits: int) -> Row:
         watch = _Watch(row, (VALUE, mechanism.watched, runner.get_loop()))
         good = runner.run(run(awaits))
         watch.finish()
-        if _grew(row):
+        if row.memory_past_allowance():
             # A leak grows again in a second run; a pool, free list or arena that
             # one burst of wake-ups enlarged does not (seen: the Python heap up
             # 130 KiB once in a few dozen 10,000-await runs of sleep_awaitable,
