@@ -78,6 +78,14 @@ def cancelled_result(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
     return future.result()
 
 
+def set_result_on_a_task(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+    coro = asyncio.sleep(0)
+    try:
+        return cls(coro, loop=loop).set_result(1)
+    finally:
+        coro.close()  # the task never ran: no "never awaited" warning later
+
+
 FUTURE_MISTAKES = {
     "set_result twice": finished_twice,
     "set_result after set_exception": exception_then_result,
@@ -111,10 +119,8 @@ MISTAKES = [
     ),
     Mistake(
         "Task.set_result",
-        lambda: on_a_loop(lambda cls, loop: cls(asyncio.sleep(0), loop=loop).set_result(1))(Task),
-        lambda: on_a_loop(lambda cls, loop: cls(asyncio.sleep(0), loop=loop).set_result(1))(
-            asyncio.Task
-        ),
+        lambda: on_a_loop(set_result_on_a_task)(Task),
+        lambda: on_a_loop(set_result_on_a_task)(asyncio.Task),
     ),
 ]
 
