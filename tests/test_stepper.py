@@ -274,3 +274,20 @@ def test_a_stepper_answers_any_call_sequence_as_the_coroutine_itself_would(
     itself done after the TypeError and run the body on the next send."""
     reference = call_outcomes(execute(program), sequence)
     assert call_outcomes(Stepper(execute(program)), sequence) == reference
+
+
+def test_jupyter_shows_steps_as_a_table_with_every_value_escaped() -> None:
+    async def brew() -> str:
+        await asyncio.sleep(0)
+        return "<b>cups</b>"
+
+    stepper = Stepper(brew())
+    stepper.send(None)
+    with pytest.raises(StopIteration):
+        stepper.send(None)
+    html = stepper._repr_html_()
+    assert html.startswith("<table><caption>&lt;Stepper coroutine ")
+    assert html.count("<tr>") == 3  # the header and one row per step
+    assert "&#x27;&lt;b&gt;cups&lt;/b&gt;&#x27;" in html and "<b>" not in html
+    (record,) = trace(brew())[-1:]
+    assert record._repr_html_().count("<tr>") == 2

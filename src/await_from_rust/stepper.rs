@@ -51,6 +51,11 @@ impl StepRecord {
         visit.call(&self.value)
     }
 
+    /// Jupyter shows a record as a one-row step table.
+    fn _repr_html_(&self, py: Python<'_>) -> PyResult<String> {
+        step_table(py, "", [self])
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "<step {}: {} {} -> {} {}>",
@@ -390,4 +395,47 @@ impl Stepper {
             log.history.len()
         ))
     }
+
+    /// Jupyter shows a Stepper as its repr over the table of its steps.
+    fn _repr_html_(&self, py: Python<'_>) -> PyResult<String> {
+        let caption = self.__repr__(py)?;
+        let history: Vec<Py<StepRecord>> =
+            self.log().history.iter().map(|r| r.clone_ref(py)).collect();
+        step_table(py, &caption, history.iter().map(Py::get))
+    }
+}
+
+/// The step table Jupyter shows: step, action, value sent, outcome, value,
+/// time. Every value is its `repr`, escaped: a value is arbitrary Python.
+fn step_table<'a>(
+    py: Python<'_>,
+    caption: &str,
+    records: impl IntoIterator<Item = &'a StepRecord>,
+) -> PyResult<String> {
+    let escape = py.import("html")?.getattr("escape")?;
+    let cell = |text: String| -> PyResult<String> {
+        Ok(format!(
+            "<td>{}</td>",
+            escape.call1((text,))?.extract::<String>()?
+        ))
+    };
+    let mut html = String::from("<table>");
+    if !caption.is_empty() {
+        let caption: String = escape.call1((caption,))?.extract()?;
+        html += &format!("<caption>{caption}</caption>");
+    }
+    html += "<tr><th>step</th><th>action</th><th>sent</th><th>outcome</th>\
+             <th>value</th><th>µs</th></tr>";
+    for record in records {
+        html += "<tr>";
+        html += &cell(record.index.to_string())?;
+        html += &cell(record.action.to_owned())?;
+        html += &cell(record.sent.bind(py).repr()?.to_string())?;
+        html += &cell(record.outcome.to_owned())?;
+        html += &cell(record.value.bind(py).repr()?.to_string())?;
+        html += &cell(format!("{:.1}", record.ns as f64 / 1e3))?;
+        html += "</tr>";
+    }
+    html += "</table>";
+    Ok(html)
 }
