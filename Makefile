@@ -16,7 +16,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo tour notebook bench-full benchmarks-md soak test test-rust test-python stubtest lint fmt bench clean repeat
+.PHONY: help setup develop demo tour notebook bench-full benchmarks-md soak test test-rust test-python test-matrix bench-versions bench-instructions stubtest lint fmt bench clean repeat
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,8 +50,13 @@ notebook: develop ## JupyterLab on notebooks/ with a "coroscope" kernel for this
 bench-full: develop ## The full Python benchmark run (the one BENCHMARKS.md quotes)
 	$(PY) -m coroscope.bench
 
-benchmarks-md: ## Regenerate BENCHMARKS.md from the newest results file in bench-results/
-	$(PY) -m coroscope.bench --report $$(ls bench-results/*.json | tail -1) > BENCHMARKS.md
+# The newest full run, and the newest cross-version study and instruction counts when there are.
+NEWEST_VERSIONS = $(lastword $(sort $(wildcard bench-results/versions/*/)))
+NEWEST_INSTRUCTIONS = $(lastword $(sort $(wildcard bench-results/instructions/*.json)))
+benchmarks-md: ## Regenerate BENCHMARKS.md from the newest results file in bench-results/ (and the newest bench-versions study)
+	$(PY) -m coroscope.bench --report $$(ls bench-results/*.json | tail -1) \
+		$(if $(NEWEST_VERSIONS),--versions $(patsubst %/,%,$(NEWEST_VERSIONS))) \
+		$(if $(NEWEST_INSTRUCTIONS),--instructions $(NEWEST_INSTRUCTIONS)) > BENCHMARKS.md
 
 soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task storms, 8x100k thread wakes, 2,000+ exits (~45 min)
 	$(PY) -m coroscope.soak
@@ -82,6 +87,14 @@ test-python: develop ## pytest, every Python block of README.md (pytest-markdown
 # pytest runs last so that its summary is the last line of `make test`.
 test: lint test-rust stubtest test-python ## Every check; ends with pytest's summary line
 
+# `make test-matrix`, or `make test-matrix VERSIONS="3.10 3.13"` for some of them.
+VERSIONS ?= 3.10 3.11 3.12 3.13
+test-matrix: setup ## Stubtest and the whole Python suite on every installed CPython of VERSIONS (3.10-3.13), each in .venvs/<v>
+	$(PY) tools/matrix.py --versions $(VERSIONS)
+
+bench-versions: develop ## The cross-version study: the quick benchmarks under every installed CPython of VERSIONS, one table and chart
+	$(PY) tools/matrix.py --bench --versions $(VERSIONS)
+
 # `make repeat TESTS=tests/test_reliability.py N=20 LOAD=2`
 TESTS ?= tests/test_reliability.py
 N     ?= 20
@@ -89,9 +102,20 @@ LOAD  ?= 0
 repeat: develop ## Run TESTS (default tests/test_reliability.py) N times in a row (LOAD=k busy processes beside it) and list every failure
 	$(PY) tools/repeat.py --runs $(N) --load $(LOAD) $(TESTS)
 
+CRITERION_BENCHES := drive awaitable bridge fanout task
 bench: develop ## Criterion benches (cargo bench); results in target/criterion
-	cargo bench
+	cargo bench $(foreach b,$(CRITERION_BENCHES),--bench $(b))
+
+# Callgrind needs valgrind (Debian's) and gungraun's runner, of the library's version.
+GUNGRAUN := 0.20.0
+bench-instructions: develop ## Every timed group counted in CPU instructions under Callgrind (gungraun), run twice (~25 min); writes bench-results/instructions/
+	@command -v valgrind >/dev/null || $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y valgrind
+	@gungraun-runner --version 2>/dev/null | grep -q "$(GUNGRAUN)" || cargo install gungraun-runner --version $(GUNGRAUN) --locked
+	cargo bench --bench instructions -- --save-summary=json
+	cargo bench --bench instructions -- --save-summary=json
+	$(PY) tools/instructions.py
+	$(PY) -m coroscope.bench --instructions $$(ls bench-results/instructions/*.json | tail -1)
 
 clean: ## Remove build products and the venv
 	cargo clean
-	rm -rf $(VENV) python/coroscope/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venvs python/coroscope/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,13 +4,15 @@
 //! `drive_send` runs to the end (every awaitable here is ready or made ready, so
 //! no event loop is needed and none is measured):
 //!
-//! - `await_ready_value`: `await make()` where `make` gives something ready:
-//!   `done_c_future` (one finished C `asyncio.Future`, awaited again and again:
-//!   nothing is created per await; the baseline), `ready` (`Ready(1)`: made per
-//!   await, finishes through `StopIteration`), `ready_send` (`ReadySend(1)`:
-//!   the same plus an `am_send` slot, no `StopIteration`), `python_stop_iteration`
-//!   (a Python class whose `__next__` raises `StopIteration(1)`) and
-//!   `python_coroutine` (`async def` returning 1).
+//! - `await_ready_value`: `await make()` where `make` gives something ready,
+//!   made fresh for each await: `python_coroutine` (`async def` returning 1, the
+//!   baseline: the cheapest peer), `fresh_done_c_future` (a C `asyncio.Future`
+//!   made and finished), `ready` (`Ready(1)`, finishes through `StopIteration`),
+//!   `ready_send` (`ReadySend(1)`: the same plus an `am_send` slot, no
+//!   `StopIteration`), `python_stop_iteration` (a Python class whose `__next__`
+//!   raises `StopIteration(1)`); and, as a curiosity, `reused_done_c_future`
+//!   (one finished C future awaited again and again: nothing made per await, a
+//!   floor no peer can reach).
 //! - `future_round_trip`: create → `set_result` → `await`, for the C
 //!   `asyncio.Future` (baseline), coroscope's Rust `Future`, and asyncio's
 //!   pure-Python future (`asyncio.futures._PyFuture`).
@@ -60,8 +62,8 @@ def round_trip(cls, loop):
     return make
 
 loop = asyncio.new_event_loop()
-done_c_future = loop.create_future()
-done_c_future.set_result(1)
+reused_done_c_future = loop.create_future()
+reused_done_c_future.set_result(1)
 "#;
 
 fn awaitable(c: &mut Criterion) {
@@ -85,7 +87,14 @@ fn awaitable(c: &mut Criterion) {
             (
                 "await_ready_value",
                 vec![
-                    ("done_c_future", make("lambda: python.done_c_future")),
+                    (
+                        "python_coroutine",
+                        make("lambda: python.python_coroutine(1)"),
+                    ),
+                    (
+                        "fresh_done_c_future",
+                        make("python.round_trip(python.asyncio.Future, python.loop)"),
+                    ),
                     ("ready", make("lambda: native.Ready(1)")),
                     ("ready_send", make("lambda: native.ReadySend(1)")),
                     (
@@ -93,8 +102,8 @@ fn awaitable(c: &mut Criterion) {
                         make("lambda: python.PythonStopIteration(1)"),
                     ),
                     (
-                        "python_coroutine",
-                        make("lambda: python.python_coroutine(1)"),
+                        "reused_done_c_future",
+                        make("lambda: python.reused_done_c_future"),
                     ),
                 ],
             ),

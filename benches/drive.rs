@@ -10,7 +10,11 @@
 //! - `await_foo`: the classic way, `__next__` until `StopIteration`;
 //! - `drive_send`: `PyIter_Send`, no `StopIteration` on the way out;
 //! - `python_send_loop`: the baseline, a Python function calling `coro.send(None)`
-//!   in a `while` loop and catching `StopIteration`, called once from Rust.
+//!   in a `while` loop and catching `StopIteration`, called once from Rust;
+//! - `c_floor`: the same coroutine consumed entirely in C (`collections.deque`
+//!   pulls its iterator to the end and keeps nothing): its resumes with no
+//!   driver at all. Every driver's time above it is that driver's own; the
+//!   floor checks nothing and drops the result, so its output is not asserted.
 //!
 //! Measured: the whole drive, from first step to result, with the GIL held.
 //! Not measured: creating the coroutine object (done in untimed setup, since a
@@ -25,6 +29,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use pyo3::prelude::*;
 
 const COROUTINES: &std::ffi::CStr = cr#"
+import collections
 import types
 
 @types.coroutine
@@ -42,6 +47,9 @@ def yields(n):
         yield
     return n
 
+def c_floor(coro):
+    collections.deque(coro.__await__() if hasattr(coro, "__await__") else coro, maxlen=0)
+
 def python_send_loop(coro):
     try:
         while True:
@@ -56,6 +64,7 @@ fn drive(c: &mut Criterion) {
         let module = PyModule::from_code(py, COROUTINES, c"drive_bench.py", c"drive_bench")
             .expect("the bench's Python code compiles");
         let send_loop = module.getattr("python_send_loop").unwrap();
+        let floor = module.getattr("c_floor").unwrap();
 
         for (shape, n) in ["awaits", "yields"]
             .into_iter()
@@ -66,6 +75,8 @@ fn drive(c: &mut Criterion) {
             let classic = |coro| await_foo(&coro, DEFAULT_MAX_STEPS).unwrap();
             let fast = |coro| drive_send(&coro, DEFAULT_MAX_STEPS).unwrap();
             let baseline = |coro| send_loop.call1((coro,)).unwrap();
+            let consumed = |coro| floor.call1((coro,)).unwrap();
+            assert!(consumed(coroutine()).is_none(), "c_floor on {shape}({n})");
 
             // Every variant must give the coroutine's result before it is timed.
             for (name, result) in [
@@ -90,6 +101,9 @@ fn drive(c: &mut Criterion) {
             });
             group.bench_function("drive_send", |b| {
                 b.iter_batched(coroutine, fast, BatchSize::SmallInput)
+            });
+            group.bench_function("c_floor", |b| {
+                b.iter_batched(coroutine, consumed, BatchSize::SmallInput)
             });
             group.finish();
         }

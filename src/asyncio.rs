@@ -8,10 +8,10 @@
 
 use std::ffi::CStr;
 
-use pyo3::exceptions::{PyBaseException, PyTypeError};
+use pyo3::exceptions::{PyBaseException, PyDeprecationWarning, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTraceback, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTraceback, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
@@ -161,6 +161,44 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .into_owned()
 }
 
+/// Which of asyncio's repr helpers: the future's, or the task's.
+#[derive(Clone, Copy)]
+pub enum ReprOf {
+    /// `base_futures._future_repr` (3.11+) / `_future_repr_info` (3.10).
+    Future,
+    /// `base_tasks._task_repr` (3.11+) / `_task_repr_info` (3.10).
+    Task,
+}
+
+/// asyncio's own `repr` of a future or a task, by the running version's
+/// helpers: 3.11 has one function that makes the whole string; 3.10 has only
+/// the list of details, which its `__repr__` joins as `<ClassName details>`.
+pub fn asyncio_repr<'py>(obj: &Bound<'py, PyAny>, of: ReprOf) -> PyResult<Bound<'py, PyAny>> {
+    static HELPERS: PyOnceLock<[Py<PyAny>; 2]> = PyOnceLock::new();
+    let py = obj.py();
+    let whole = py.version_info() >= (3, 11);
+    let helpers = HELPERS.get_or_try_init(py, || {
+        let futures = py.import("asyncio.base_futures")?;
+        let tasks = py.import("asyncio.base_tasks")?;
+        let (future, task) = if whole {
+            ("_future_repr", "_task_repr")
+        } else {
+            ("_future_repr_info", "_task_repr_info")
+        };
+        Ok::<_, PyErr>([
+            futures.getattr(future)?.unbind(),
+            tasks.getattr(task)?.unbind(),
+        ])
+    })?;
+    let helper = helpers[of as usize].bind(py);
+    if whole {
+        return helper.call1((obj,));
+    }
+    let details =
+        PyString::new(py, " ").call_method1(intern!(py, "join"), (helper.call1((obj,))?,))?;
+    Ok(PyString::new(py, &format!("<{} {details}>", obj.get_type().name()?)).into_any())
+}
+
 /// The `TypeError` Python's `await` raises for an object it cannot await.
 pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!(
@@ -169,14 +207,31 @@ pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
-/// The exception `throw(type, value=None, traceback=None)` asks to raise,
-/// checked as CPython checks a generator's `throw` arguments.
-pub fn thrown<'py>(
-    r#type: Bound<'py, PyAny>,
-    value: Option<Bound<'py, PyAny>>,
-    traceback: Option<Bound<'py, PyAny>>,
-) -> PyResult<PyErr> {
+/// What the deprecated signature's warning says (CPython 3.12+).
+const THROW_SIGNATURE_DEPRECATED: &CStr = c"the (type, exc, tb) signature of throw() is deprecated, use the single-arg signature instead.";
+
+/// The exception `throw(type[, value[, traceback]])` asks to raise, checked
+/// as CPython checks a generator's `throw` arguments. `rest` is what came
+/// after `type`: from 3.12 on, passing any of it warns `DeprecationWarning`,
+/// as generators and asyncio's future iterator do on those versions.
+pub fn thrown<'py>(r#type: Bound<'py, PyAny>, rest: &Bound<'py, PyTuple>) -> PyResult<PyErr> {
     let py = r#type.py();
+    if rest.len() > 2 {
+        return Err(PyTypeError::new_err(format!(
+            "throw expected at most 3 arguments, got {}",
+            rest.len() + 1
+        )));
+    }
+    if !rest.is_empty() && py.version_info() >= (3, 12) {
+        PyErr::warn(
+            py,
+            &py.get_type::<PyDeprecationWarning>(),
+            THROW_SIGNATURE_DEPRECATED,
+            1,
+        )?;
+    }
+    let value = rest.get_item(0).ok();
+    let traceback = rest.get_item(1).ok();
     let value = value.filter(|v| !v.is_none());
     let traceback = match traceback.filter(|tb| !tb.is_none()) {
         Some(tb) => Some(

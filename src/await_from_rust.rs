@@ -24,7 +24,7 @@ pub use drive::{
     BAD_YIELD, DEFAULT_MAX_STEPS, NEEDS_A_LOOP, NEVER_FINISHES, Step, await_foo, awaitable_iter,
     drive_send, next_step, send_step, throw_step,
 };
-pub use stepper::{StepRecord, Stepper, trace};
+pub use stepper::{StepRecord, Stepper, Trace, trace};
 pub use task::{Task, task_factory};
 
 /// Drive Python coroutines from Rust: by hand with ``await_foo`` (``__next__`` and
@@ -38,6 +38,7 @@ pub fn await_from_rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace, m)?)?;
     m.add_class::<Stepper>()?;
     m.add_class::<StepRecord>()?;
+    m.add_class::<Trace>()?;
     task::register(m)?;
     Ok(())
 }

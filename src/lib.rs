@@ -26,6 +26,8 @@
 //! - [`args`]: argument checks every entry point shares.
 //! - [`trashcan`]: Python objects held by Rust fields, freed without deep
 //!   recursion (a chain of 40,000 `Ready`s is one `del` away otherwise).
+//! - [`timeline`]: the hooks that let `coroscope.timeline.record()` watch every
+//!   step of the Rust Task (and hear which wake-ups only Rust sees).
 //! - [`build_info`]: what this build is (profile, versions), so that benchmark
 //!   numbers always say what produced them.
 //!
@@ -42,6 +44,7 @@ pub mod finish;
 pub mod live;
 pub mod runtime;
 pub mod shapes;
+pub mod timeline;
 pub mod trashcan;
 
 use pyo3::prelude::*;
@@ -63,6 +66,8 @@ mod native {
     use crate::build_info::build_info;
     #[pymodule_export]
     use crate::live::alive;
+    #[pymodule_export]
+    use crate::timeline::{unwatch_steps, watch_steps};
 
     /// The submodules above, by the name they are exported under.
     const SUBMODULES: [&str; 3] = ["await_from_rust", "awaitable", "bridge"];

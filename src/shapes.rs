@@ -54,6 +54,13 @@ pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
 /// every duration is: finite, not negative). The timer is made now, inside the
 /// kit's runtime: a tokio timer finds its runtime when it is made, so polling
 /// it later from the loop's thread (outside tokio) is then fine.
+///
+/// Resolution, which a reader would get wrong: tokio's timers fire on a
+/// 1 ms tick, so a sleep shorter than a millisecond lasts until the next tick
+/// (up to 1 ms), and even an already-expired timer waits for it. A zero sleep
+/// therefore makes no timer at all: it is ready at its first poll, finishing
+/// at once (as `asyncio.sleep(0)` finishes within one loop iteration) instead
+/// of a millisecond later.
 pub fn sleep(
     py: Python<'_>,
     seconds: f64,
@@ -61,12 +68,16 @@ pub fn sleep(
 ) -> PyResult<impl Future<Output = PyResult<Py<PyAny>>> + Send + 'static> {
     let delay = crate::args::seconds("seconds", seconds)?;
     let value = value.unwrap_or_else(|| py.None());
-    let timer = {
+    let timer = if delay.is_zero() {
+        None
+    } else {
         let _runtime = crate::runtime::handle()?.enter();
-        tokio::time::sleep(delay)
+        Some(tokio::time::sleep(delay))
     };
     Ok(async move {
-        timer.await;
+        if let Some(timer) = timer {
+            timer.await;
+        }
         Ok(value)
     })
 }

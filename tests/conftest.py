@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 import uvloop
+from coroscope._compat import Runner
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ def run(request: pytest.FixtureRequest) -> Run[Any]:
     """``run(main())``: ``asyncio.run`` on the loop under test."""
 
     def run(main: Coroutine[Any, Any, T]) -> T:
-        with asyncio.Runner(loop_factory=LOOPS[request.param]) as runner:
+        with Runner(loop_factory=LOOPS[request.param]) as runner:
             return runner.run(main)
 
     return run

@@ -76,7 +76,16 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         bench.main(["--help"])
     text = capsys.readouterr().out
-    for option in ("--quick", "--loops", "--group", "--list", "--table", "--out", "--report"):
+    for option in (
+        "--quick",
+        "--loops",
+        "--group",
+        "--list",
+        "--table",
+        "--out",
+        "--report",
+        "--versions",
+    ):
         assert option in text
     assert "BENCHMARKS.md" in text
 
@@ -111,3 +120,101 @@ def test_a_debug_build_is_refused(
 def test_an_unknown_loop_is_refused() -> None:
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--loops", "trio"])
+
+
+def _study(
+    tmp_path: pathlib.Path, versions: dict[str, list[tuple[str, str, float]]]
+) -> pathlib.Path:
+    """A cross-version directory: one results file per version, as
+    ``make bench-versions`` writes it ((group, variant, ns/op) rows, asyncio loop)."""
+    for version, rows in versions.items():
+        baselines = {group: per_op for group, variant, per_op in rows if variant == "c_task"}
+        results = [
+            dataclasses.asdict(
+                bench.Result(
+                    "asyncio",
+                    group,
+                    variant,
+                    "c_task",
+                    100,
+                    per_op,
+                    "ns/op",
+                    per_op / baselines[group],
+                )
+            )
+            for group, variant, per_op in rows
+        ]
+        provenance = {"python": f"{version}.0", "when": "2026-11-30", "mode": "quick"}
+        (tmp_path / f"{version}.json").write_text(
+            json.dumps({"provenance": provenance, "results": results})
+        )
+    return tmp_path
+
+
+def test_the_cross_version_study_lines_up_each_variant_by_version(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = _study(
+        tmp_path,
+        {
+            "3.12": [
+                ("task_gather_tree", "c_task", 900.0),
+                ("task_gather_tree", "rust_task", 1000.0),
+                ("task_gather_tree", "rust_task_eager", 300.0),
+            ],
+            "3.10": [
+                ("task_gather_tree", "c_task", 2000.0),
+                ("task_gather_tree", "rust_task", 2100.0),
+            ],
+        },
+    )
+    runs = bench.versions.load(study)
+    assert list(runs) == ["3.10", "3.12"]  # in version order, whatever the file order
+    rows = {variant: found for _, variant, found in bench.versions.rows(runs)}
+    assert list(rows["rust_task"]) == ["3.10", "3.12"]
+    assert list(rows["rust_task_eager"]) == ["3.12"]  # eager tasks are 3.12+
+    assert bench.main(["--versions", str(study)]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("## Across Python versions")
+    assert "| task_gather_tree/rust_task | 2,100 ns (1.05x) | 1,000 ns (1.11x) |" in table
+    assert "| task_gather_tree/rust_task_eager |  | 300 ns (0.333x) |" in table
+    assert "| 3.10.0 | 2026-11-30 | quick |" in table
+    assert (study / "versions.png").stat().st_size > 0
+
+
+def test_a_study_with_no_results_is_refused(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no per-version results"):
+        bench.versions.load(tmp_path)
+
+
+def test_instruction_counts_are_per_op_after_the_loop_and_say_how_runs_agree(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group = next(g for g in bench.GROUPS if g.name == "drive_100_awaits")
+    n = group.instruction_ops
+    counts = {
+        "provenance": "a test",
+        "loop_only": 1000,
+        "cases": [
+            {"group": "loop", "variant": "run_until_complete", "runs": [1000, 1000]},
+            {"group": "drive_100_awaits", "variant": "c_floor", "runs": [1000 + 100 * n] * 2},
+            {
+                "group": "drive_100_awaits",
+                "variant": "drive_send",
+                "runs": [1000 + 150 * n, 1000 + 150 * n + 3 * n],
+            },
+        ],
+    }
+    rows = bench.instructions.per_op(counts)
+    assert [(v, round(c), round(r, 2)) for _, v, c, r, _ in rows] == [
+        ("c_floor", 100, 1.0),
+        ("drive_send", 153, 1.53),
+    ]
+    path = tmp_path / "counts.json"
+    path.write_text(json.dumps(counts))
+    assert bench.main(["--instructions", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("## Instructions per operation (Callgrind)")
+    assert "1 of 2 cases agree between the two runs within 1 % (the widest apart: 1.99%" in table
+    assert "| drive_100_awaits/drive_send | 153 | 1.53x | 1.99% |" in table  # the last run
+    assert "| drive_100_awaits/c_floor | 100 | 1x | 0.00% |" in table

@@ -41,7 +41,7 @@ def test_rings_from_other_threads_wake_the_loop_once_each(fast: bool, run: Run[A
         for ringer in ringers:
             ringer.join()
         # Every ring was answered: one more wait finds none left.
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):  # the builtin one from 3.11
             await asyncio.wait_for(bell.wait(), 0.05)
         return 1000
 

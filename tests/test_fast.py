@@ -7,6 +7,7 @@ import contextvars
 from typing import Any
 
 import pytest
+from coroscope._compat import Runner
 from coroscope.bridge import order_fast, ready_fast, sleep_fast, wake_stats
 
 from tests.conftest import Run
@@ -63,7 +64,7 @@ class Counting(asyncio.SelectorEventLoop):
 
 def counted_wait(sleep: Any) -> dict[str, int]:
     """What the loop was asked to do while one task awaited ``sleep(0.005)``."""
-    with asyncio.Runner(loop_factory=Counting) as runner:
+    with Runner(loop_factory=Counting) as runner:
 
         async def main() -> dict[str, int]:
             loop = asyncio.get_running_loop()

@@ -124,8 +124,11 @@ def execute_request(code: str, session: str) -> dict[str, Any]:
     }
 
 
-async def run_cells(port: int, kernel_id: str, cells: list[str]) -> list[dict[str, Any]]:
-    """Each cell's ``execute_reply`` content, run in order on the kernel."""
+async def run_cells(
+    port: int, kernel_id: str, cells: list[str]
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each cell's ``execute_reply`` content and what it displayed (the data of
+    each result or display, by MIME type), run in order on the kernel."""
     from tornado.websocket import websocket_connect
 
     url = f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}"
@@ -135,13 +138,16 @@ async def run_cells(port: int, kernel_id: str, cells: list[str]) -> list[dict[st
         for code in cells:
             request = execute_request(code, session)
             await connection.write_message(json.dumps(request))
+            shown: list[dict[str, Any]] = []
             while True:
                 raw = await asyncio.wait_for(connection.read_message(), 120)
                 assert raw is not None, "the kernel's websocket closed"
                 message = json.loads(raw)
                 mine = message["parent_header"].get("msg_id") == request["header"]["msg_id"]
+                if mine and message["msg_type"] in ("execute_result", "display_data"):
+                    shown.append(message["content"]["data"])
                 if mine and message["msg_type"] == "execute_reply":
-                    replies.append(message["content"])
+                    replies.append((message["content"], shown))
                     break
     finally:
         connection.close()
@@ -157,7 +163,15 @@ def test_a_notebook_runs_through_the_server_on_that_kernel(server: int) -> None:
     finally:
         api(server, f"kernels/{kernel['id']}", "DELETE")
     failed = [
-        (i, r.get("ename"), r.get("evalue")) for i, r in enumerate(replies) if r["status"] != "ok"
+        (i, r.get("ename"), r.get("evalue"))
+        for i, (r, _) in enumerate(replies)
+        if r["status"] != "ok"
     ]
     assert not failed
     assert len(replies) == len(cells)
+    shown = {code: data for code, (_, data) in zip(cells, replies, strict=True)}
+    # trace(...) renders as a step table, and a recorded timeline plots.
+    (table,) = shown["trace(brew(2))"]
+    assert table["text/html"].startswith("<table><caption>&lt;Trace: 3 steps")
+    timeline = next(data for code, data in shown.items() if "tl.plot(" in code)
+    assert any("image/png" in data for data in timeline)

@@ -30,10 +30,12 @@ def test_from_import_works_for_each_submodule(name: str) -> None:
 
 def public_objects() -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = [("coroscope.build_info", coroscope.build_info)]
-    for name in SUBMODULES:
-        module = importlib.import_module(f"coroscope._native.{name}")
+    modules = [(name, f"coroscope._native.{name}") for name in SUBMODULES]
+    modules.append(("timeline", "coroscope.timeline"))  # Python, on the Rust Task's hooks
+    for name, path in modules:
+        module = importlib.import_module(path)
         found.append((f"coroscope.{name}", module))
-        for attr in dir(module):
+        for attr in getattr(module, "__all__", dir(module)):
             obj = getattr(module, attr)
             if attr.startswith("_") or not callable(obj):
                 continue

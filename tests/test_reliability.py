@@ -21,7 +21,15 @@ from typing import Any
 
 import pytest
 from coroscope import quiesce, shutdown, soak
-from coroscope.await_from_rust import Stepper, Task, await_foo, drive_send, task_factory, trace
+from coroscope.await_from_rust import (
+    Stepper,
+    Task,
+    Trace,
+    await_foo,
+    drive_send,
+    task_factory,
+    trace,
+)
 from coroscope.awaitable import (
     Delegate,
     Future,
@@ -47,6 +55,7 @@ from coroscope.bridge import (
     sleep_future_into_py,
     ticks,
 )
+from coroscope.timeline import record
 
 from tests.conftest import run_python
 
@@ -418,6 +427,13 @@ BAD_INPUT: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
     ("drive_send: not awaitable", lambda: drive_send("text"), TypeError, "str"),
     ("trace: not awaitable", lambda: trace(None), TypeError, "NoneType"),
     ("Stepper: not awaitable", lambda: Stepper(3.5), TypeError, "float"),
+    ("Trace: made only by trace()", lambda: Trace(), TypeError, "cannot create"),
+    (
+        "timeline.record: no running loop",
+        lambda: record().__aenter__().send(None),
+        RuntimeError,
+        "no running event loop",
+    ),
     (
         "await_foo: reused coroutine",
         lambda: await_foo(_spent()),
@@ -508,7 +524,7 @@ BAD_INPUT: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
     ),  # type: ignore[arg-type]
     (
         "sleep_awaitable: stepped with no loop",
-        lambda: next(iter(sleep_awaitable(0))),
+        lambda: next(iter(sleep_awaitable(1))),
         RuntimeError,
         "no running event loop",
     ),  # type: ignore[call-overload]

@@ -17,6 +17,7 @@ import time
 
 import pytest
 from coroscope import alive, exits, quiesce
+from coroscope._compat import Runner
 from coroscope.bridge import Kitchen, sleep_future_into_py
 
 from tests.conftest import run_python
@@ -80,7 +81,7 @@ def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)
 
-    with asyncio.Runner() as runner:
+    with Runner() as runner:
         loop = runner.get_loop()
         assert quiesce()
         gc.collect()

@@ -66,3 +66,18 @@ def test_the_catalogue_holds_every_example_named_by_the_rule() -> None:
         if name.split("_", 1)[0] in shapes and name.split("_", 1)[1] in bridges
     }
     assert exported == set(EVERY)
+
+
+@pytest.mark.parametrize("bridge", ["awaitable", "fast"])
+def test_a_zero_sleep_makes_no_timer_and_is_ready_at_its_first_step(bridge: str) -> None:
+    """tokio's timers tick each millisecond: a zero sleep with a timer would wait
+    for the next tick. Without one it finishes at its first step, so even a driver
+    that cannot wait (``drive_send`` refuses anything pending) runs it to the end."""
+    from coroscope import bridge as bridges
+    from coroscope.await_from_rust import drive_send
+    from coroscope.awaitable import sleep_awaitable
+
+    sleep = sleep_awaitable if bridge == "awaitable" else bridges.sleep_fast
+    assert drive_send(sleep(0, "at once")) == "at once"
+    with pytest.raises(RuntimeError):
+        drive_send(sleep(0.001, "later"))  # a real timer: pending at its first step

@@ -291,3 +291,42 @@ def test_jupyter_shows_steps_as_a_table_with_every_value_escaped() -> None:
     assert "&#x27;&lt;b&gt;cups&lt;/b&gt;&#x27;" in html and "<b>" not in html
     (record,) = trace(brew())[-1:]
     assert record._repr_html_().count("<tr>") == 2
+    run = trace(brew())
+    assert run._repr_html_().startswith("<table><caption>&lt;Trace: 2 steps, then return ")
+    assert run._repr_html_().count("<tr>") == 3
+
+
+def test_a_trace_is_a_read_only_sequence_of_records_with_a_short_repr() -> None:
+    async def brew(cups: int) -> str:
+        for _ in range(cups):
+            await asyncio.sleep(0)
+        return f"{cups} cups"
+
+    run = trace(brew(2))
+    assert len(run) == 3 and [r.index for r in run] == [1, 2, 3]
+    assert run[-1].value == "2 cups" and [r.outcome for r in run[1:]] == ["yield", "return"]
+    assert run == list(run) and run != list(run)[:2]
+    assert repr(run) == "<Trace: 3 steps, then return '2 cups'>"
+    with pytest.raises(IndexError):
+        run[3]
+    with pytest.raises(TypeError):
+        run[0] = run[1]  # type: ignore[index]
+
+
+def test_ipythons_terminal_shows_steps_as_a_text_table() -> None:
+    pretty = pytest.importorskip("IPython.lib.pretty").pretty
+
+    async def brew() -> str:
+        await asyncio.sleep(0)
+        return "x" * 100  # longer than a cell: cut, so the columns stay aligned
+
+    run = trace(brew())
+    lines = pretty(run).splitlines()
+    assert lines[0] == repr(run)
+    assert lines[1].split() == ["step", "action", "sent", "outcome", "value", "µs"]
+    assert [line.split()[2] for line in lines[2:]] == ["None", "None"]
+    assert "…" in lines[3] and len(lines[3]) == len(lines[2])
+    stepper = Stepper(brew())
+    stepper.send(None)
+    assert pretty(stepper).splitlines()[0] == repr(stepper)
+    assert pretty(run[0]).splitlines()[1].split()[:3] == ["1", "send", "None"]

@@ -13,21 +13,48 @@ import asyncio
 import contextvars
 import gc
 import io
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from coroscope._compat import eager_factory
 from coroscope.await_from_rust import Task, task_factory
 
 from tests.conftest import Run
 
 Program = Callable[[], Coroutine[Any, Any, list[object]]]
 PROGRAMS: dict[str, Program] = {}
+# Programs that use asyncio newer than the oldest supported version: name ->
+# (the version that brought it, what it is).
+NEEDS: dict[str, tuple[tuple[int, int], str]] = {}
 
 
 def program(fn: Program) -> Program:
     PROGRAMS[fn.__name__] = fn
     return fn
+
+
+def needs(version: tuple[int, int], feature: str) -> Callable[[Program], Program]:
+    """Mark a program that uses ``feature``, which asyncio has from ``version`` on."""
+
+    def mark(fn: Program) -> Program:
+        NEEDS[fn.__name__] = (version, feature)
+        return fn
+
+    return mark
+
+
+def on_this_python(name: str) -> Any:
+    """The program's test case, skipped (with why) where asyncio is too old for it."""
+    version, feature = NEEDS.get(name, ((3, 10), ""))
+    return pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            sys.version_info < version,
+            reason=f"{feature} is new in Python {version[0]}.{version[1]}",
+        ),
+    )
 
 
 async def worker(log: list[object], name: str, steps: int, delay: float = 0) -> str:
@@ -102,18 +129,19 @@ async def wait_for_times_out_and_cancels_the_inner_task() -> list[object]:
 
     try:
         await asyncio.wait_for(slow(), 0.005)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # the builtin one from 3.11
         log.append("timeout")
     return log
 
 
 @program
+@needs((3, 11), "asyncio.timeout")
 async def timeout_context_turns_cancel_into_timeout() -> list[object]:
     log: list[object] = []
     try:
         async with asyncio.timeout(0.005) as cm:
             await asyncio.sleep(1)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # the builtin one from 3.11
         log.append(["timeout", cm.expired()])
     task = asyncio.current_task()
     assert task is not None
@@ -122,6 +150,7 @@ async def timeout_context_turns_cancel_into_timeout() -> list[object]:
 
 
 @program
+@needs((3, 11), "asyncio.TaskGroup")
 async def task_group_runs_children_and_cancels_siblings_on_error() -> list[object]:
     log: list[object] = []
 
@@ -141,7 +170,7 @@ async def task_group_runs_children_and_cancels_siblings_on_error() -> list[objec
             ok = group.create_task(asyncio.sleep(0, "ok"))
             group.create_task(fails())
             group.create_task(sibling())
-    except* ValueError as errors:
+    except ExceptionGroup as errors:  # noqa: F821 (a builtin from 3.11, as TaskGroup)
         log.append([str(e) for e in errors.exceptions])
     log.append(ok.result())
     return log
@@ -220,6 +249,7 @@ async def cancel_before_the_first_step() -> list[object]:
 
 
 @program
+@needs((3, 11), "Task.uncancel")
 async def cancel_while_waiting_and_catch_it() -> list[object]:
     log: list[object] = []
 
@@ -242,6 +272,7 @@ async def cancel_while_waiting_and_catch_it() -> list[object]:
 
 
 @program
+@needs((3, 11), "Task.cancelling")
 async def cancel_a_done_task_and_cancel_twice() -> list[object]:
     done = asyncio.ensure_future(asyncio.sleep(0, "done"))
     await done
@@ -304,6 +335,7 @@ async def exceptions_keep_type_and_chain() -> list[object]:
 
 
 @program
+@needs((3, 11), "create_task(context=...)")
 async def contextvars_are_per_task_copies() -> list[object]:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     var.set("parent")
@@ -362,10 +394,20 @@ def run_with(factory: Any, run: Run[Any], program: Program) -> list[object]:
     return run(main())
 
 
-@pytest.mark.parametrize("name", sorted(PROGRAMS))
+@pytest.mark.parametrize("name", [on_this_python(name) for name in sorted(PROGRAMS)])
 def test_programs_behave_the_same(run: Run[Any], name: str) -> None:
     expected = run_with(None, run, PROGRAMS[name])
     assert run_with(task_factory, run, PROGRAMS[name]) == expected
+
+
+EAGER = pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are new in Python 3.12")
+
+
+@EAGER
+@pytest.mark.parametrize("name", [on_this_python(name) for name in sorted(PROGRAMS)])
+def test_programs_behave_the_same_with_eager_tasks(run: Run[Any], name: str) -> None:
+    expected = run_with(eager_factory(asyncio.Task), run, PROGRAMS[name])
+    assert run_with(eager_factory(Task), run, PROGRAMS[name]) == expected
 
 
 def test_the_factory_makes_rust_tasks(run: Run[Any]) -> None:
@@ -496,3 +538,141 @@ def test_the_stack_of_a_waiting_task_is_its_coroutine_frame(run: Run[Any]) -> No
     frames, printed = run(main())
     assert frames == ["waits"]
     assert printed.startswith("Stack for <Task pending name=") and "in waits" in printed
+
+
+# --- eager start (3.12+) and the other version-dependent parts ------------------
+
+
+@EAGER
+def test_an_eager_task_that_never_suspends_is_done_before_create_task_returns(
+    run: Run[Any],
+) -> None:
+    async def answer() -> int:
+        return 42
+
+    async def main() -> list[object]:
+        task = Task(answer(), eager_start=True)
+        # Done already: no loop iteration ran, and nothing is left for the loop.
+        return [task.done(), task.result(), task.get_coro(), task in asyncio.all_tasks()]
+
+    assert run(main()) == [True, 42, None, False]
+
+
+@EAGER
+def test_an_eager_task_runs_its_first_step_as_the_current_task_then_waits_on_the_loop(
+    run: Run[Any],
+) -> None:
+    log: list[object] = []
+
+    async def child() -> str:
+        log.append(("child starts", asyncio.current_task() is task_box[0]))
+        await asyncio.sleep(0)
+        log.append("child resumes")
+        return "done"
+
+    task_box: list[Any] = []
+
+    async def main() -> list[object]:
+        parent = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(eager_factory(Task))
+        task_box.append(None)
+        task = loop.create_task(child())
+        task_box[0] = task
+        log.append(("create_task returned", asyncio.current_task() is parent))
+        log.append(("registered", task in asyncio.all_tasks()))
+        log.append(await task)
+        return log
+
+    # The first step ran inside create_task, before task_box held the task.
+    assert run(main()) == [
+        ("child starts", False),
+        ("create_task returned", True),
+        ("registered", True),
+        "child resumes",
+        "done",
+    ]
+
+
+@EAGER
+def test_an_eager_task_runs_in_its_own_context() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="outer")
+
+    async def sets() -> str:
+        var.set("inner")
+        return var.get()
+
+    async def main() -> list[object]:
+        context = contextvars.copy_context()
+        task = Task(sets(), eager_start=True, context=context)
+        return [task.result(), var.get(), context[var], task.get_context() is context]
+
+    assert asyncio.run(main()) == ["inner", "outer", "inner", True]
+
+
+async def _answer() -> int:
+    return 42
+
+
+def test_eager_start_follows_the_running_python() -> None:
+    async def main() -> object:
+        coro = _answer()
+        try:
+            return Task(coro, eager_start=True).done()
+        except TypeError as err:
+            coro.close()
+            return str(err)
+
+    if sys.version_info >= (3, 12):
+        assert asyncio.run(main()) is True
+    else:
+        assert asyncio.run(main()) == (
+            "Task.__init__() got an unexpected keyword argument 'eager_start'"
+        )
+
+
+def test_eager_start_outside_a_running_loop_schedules_as_usual() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        kwargs = {"eager_start": True} if sys.version_info >= (3, 12) else {}
+        task = Task(asyncio.sleep(0, "slept"), loop=loop, **kwargs)
+        assert not task.done()
+        assert loop.run_until_complete(task) == "slept"
+    finally:
+        loop.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.uncancel is new in Python 3.11")
+def test_uncancel_to_zero_forgets_an_undelivered_cancel_from_3_13() -> None:
+    async def main() -> list[object]:
+        task = Task(asyncio.sleep(0, "finished"))
+        task.cancel()
+        remaining = task.uncancel()
+        try:
+            return [remaining, await task]
+        except asyncio.CancelledError:
+            return [remaining, "cancelled"]
+
+    expected = "finished" if sys.version_info >= (3, 13) else "cancelled"
+    assert asyncio.run(main()) == [0, expected]
+    # And exactly as asyncio's own Task does on this version:
+    with_c_task = asyncio.new_event_loop()
+    try:
+        task = with_c_task.create_task(asyncio.sleep(0, "finished"))
+        task.cancel()
+        task.uncancel()
+        outcome = with_c_task.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        assert ("finished" if outcome == ["finished"] else "cancelled") == expected
+    finally:
+        with_c_task.close()
+
+
+def test_the_factory_passes_every_keyword_the_loop_gives_on_to_the_task(run: Run[Any]) -> None:
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        task = task_factory(loop, asyncio.sleep(0, "slept"), name="named")
+        return [task.get_name(), await task]
+
+    assert run(main()) == ["named", "slept"]

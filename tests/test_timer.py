@@ -92,3 +92,11 @@ def test_an_impossible_delay_is_refused(run: Run[Any], delay: float) -> None:
 
     with pytest.raises(ValueError, match="delay must be a finite, non-negative number"):
         run(main())
+
+
+def test_a_zero_delay_needs_no_timer_and_is_done_when_made(run: Run[Any]) -> None:
+    async def main() -> list[object]:
+        timer = TimerFuture("now", 0)
+        return [timer.done(), await timer, alive()]
+
+    assert run(main()) == [True, "now", 0]

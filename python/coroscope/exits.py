@@ -62,6 +62,7 @@ RUN_TIMEOUT = 60.0
 _PRELUDE = """
 import asyncio, multiprocessing, sys
 import uvloop
+from coroscope._compat import Runner
 from coroscope.awaitable import TimerFuture
 from coroscope.bridge import call_python, order_blocking, ticks
 from coroscope.catalogue import crossing
@@ -80,7 +81,7 @@ def new_loop():
     return {loop}.new_event_loop()
 
 def run(main):
-    with asyncio.Runner(loop_factory=new_loop) as runner:
+    with Runner(loop_factory=new_loop) as runner:
         return runner.run(main)
 """
 

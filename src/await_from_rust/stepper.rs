@@ -3,7 +3,10 @@
 //! The drivers in [`super::drive`] run a coroutine to its end; these stop
 //! between steps, so a learner can see what each `send`, `throw` and `close`
 //! does (as a generator has them), and what came out: a yield, a return or a
-//! raise. `trace` runs a whole coroutine and keeps a [`StepRecord`] per step.
+//! raise. `trace` runs a whole coroutine and keeps a [`StepRecord`] per step,
+//! in a [`Trace`]: a read-only sequence that Jupyter shows as a table
+//! (`_repr_html_`) and IPython's terminal as a text table (`_repr_pretty_`), as
+//! it does a `Stepper` and a single `StepRecord`.
 //!
 //! A reader would get wrong: the Stepper must agree with CPython on the
 //! *first* call too. Sending a value other than `None` to an unstarted
@@ -56,6 +59,14 @@ impl StepRecord {
         step_table(py, "", [self])
     }
 
+    /// IPython's terminal shows it as a one-row text table.
+    fn _repr_pretty_(&self, printer: &Bound<'_, PyAny>, cycle: bool) -> PyResult<()> {
+        let py = printer.py();
+        pretty(printer, cycle, self.__repr__(py)?, || {
+            step_text(py, "", [self])
+        })
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "<step {}: {} {} -> {} {}>",
@@ -65,6 +76,89 @@ impl StepRecord {
             self.outcome,
             self.value.bind(py).repr()?
         ))
+    }
+}
+
+/// What ``trace`` returns: every ``StepRecord`` of a run, in order. A read-only
+/// sequence (``len``, indexing, slicing, iteration; equal to a list with the
+/// same records) that Jupyter shows as a step table.
+#[pyclass(frozen, sequence, module = "coroscope.await_from_rust")]
+pub struct Trace {
+    /// The records, in a list nobody else holds: read through, never changed.
+    records: Py<PyList>,
+}
+
+#[pymethods]
+impl Trace {
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.records.bind(py).len()
+    }
+
+    /// A record by index, or a ``list`` of them by slice.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.records.bind(py).as_any().get_item(key)
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.records.bind(py).as_any().try_iter()?.into_any())
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        match other.cast::<Trace>() {
+            Ok(other) => self.records.bind(py).eq(other.get().records.bind(py)),
+            Err(_) => self.records.bind(py).eq(other),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.records)
+    }
+
+    /// Short: how many steps, and how the run ended.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let records = self.records.bind(py);
+        let Some(last) = records.iter().last() else {
+            return Ok("<Trace: no steps>".to_owned());
+        };
+        let last = last.cast_into::<StepRecord>()?;
+        let last = last.get();
+        Ok(format!(
+            "<Trace: {} step{}, then {} {}>",
+            records.len(),
+            if records.len() == 1 { "" } else { "s" },
+            last.outcome,
+            last.value.bind(py).repr()?
+        ))
+    }
+
+    /// Jupyter shows the whole run as a step table.
+    fn _repr_html_(&self, py: Python<'_>) -> PyResult<String> {
+        let records = self.owned(py)?;
+        step_table(py, &self.__repr__(py)?, records.iter().map(Py::get))
+    }
+
+    /// IPython's terminal shows the whole run as a text table.
+    fn _repr_pretty_(&self, printer: &Bound<'_, PyAny>, cycle: bool) -> PyResult<()> {
+        let py = printer.py();
+        let caption = self.__repr__(py)?;
+        let records = self.owned(py)?;
+        pretty(printer, cycle, caption.clone(), || {
+            step_text(py, &caption, records.iter().map(Py::get))
+        })
+    }
+}
+
+impl Trace {
+    fn owned(&self, py: Python<'_>) -> PyResult<Vec<Py<StepRecord>>> {
+        self.records
+            .bind(py)
+            .iter()
+            .map(|r| Ok(r.cast_into::<StepRecord>()?.unbind()))
+            .collect()
     }
 }
 
@@ -108,7 +202,7 @@ fn recorded_step<'py>(
     signature = (obj, /, *, max_steps = DEFAULT_MAX_STEPS),
     text_signature = "(obj, /, *, max_steps=1000000)"
 )]
-pub fn trace<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py, PyList>> {
+pub fn trace<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py, Trace>> {
     let py = obj.py();
     let iter = awaitable_iter(obj)?;
     let none = py.None().into_bound(py);
@@ -125,7 +219,12 @@ pub fn trace<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py
     });
     match outcome {
         Err(err) if !coroutine_raised => Err(err),
-        _ => PyList::new(py, records),
+        _ => Bound::new(
+            py,
+            Trace {
+                records: PyList::new(py, records)?.unbind(),
+            },
+        ),
     }
 }
 
@@ -403,6 +502,17 @@ impl Stepper {
             self.log().history.iter().map(|r| r.clone_ref(py)).collect();
         step_table(py, &caption, history.iter().map(Py::get))
     }
+
+    /// IPython's terminal shows it as its repr over a text table of its steps.
+    fn _repr_pretty_(&self, printer: &Bound<'_, PyAny>, cycle: bool) -> PyResult<()> {
+        let py = printer.py();
+        let caption = self.__repr__(py)?;
+        let history: Vec<Py<StepRecord>> =
+            self.log().history.iter().map(|r| r.clone_ref(py)).collect();
+        pretty(printer, cycle, caption.clone(), || {
+            step_text(py, &caption, history.iter().map(Py::get))
+        })
+    }
 }
 
 /// The step table Jupyter shows: step, action, value sent, outcome, value,
@@ -439,3 +549,56 @@ fn step_table<'a>(
     html += "</table>";
     Ok(html)
 }
+
+/// IPython's pretty printer protocol: the text table, or only the short repr
+/// when the object is met again inside itself (`cycle`: a value that holds it).
+fn pretty(
+    printer: &Bound<'_, PyAny>,
+    cycle: bool,
+    repr: String,
+    table: impl FnOnce() -> PyResult<String>,
+) -> PyResult<()> {
+    let text = if cycle { repr } else { table()? };
+    printer.call_method1(intern!(printer.py(), "text"), (text,))?;
+    Ok(())
+}
+
+/// The same table as text, for IPython's terminal: fixed columns, each value's
+/// `repr` cut to [`TEXT_CELL`] characters so one long value cannot hide the rest.
+fn step_text<'a>(
+    py: Python<'_>,
+    caption: &str,
+    records: impl IntoIterator<Item = &'a StepRecord>,
+) -> PyResult<String> {
+    let cut = |text: String| -> String {
+        if text.chars().count() <= TEXT_CELL {
+            text
+        } else {
+            text.chars().take(TEXT_CELL - 1).collect::<String>() + "…"
+        }
+    };
+    let mut lines = Vec::new();
+    if !caption.is_empty() {
+        lines.push(caption.to_owned());
+    }
+    let w = TEXT_CELL;
+    lines.push(format!(
+        "{:>4}  {:<6} {:<w$} {:<7} {:<w$} {:>8}",
+        "step", "action", "sent", "outcome", "value", "µs"
+    ));
+    for record in records {
+        lines.push(format!(
+            "{:>4}  {:<6} {:<w$} {:<7} {:<w$} {:>8.1}",
+            record.index,
+            record.action,
+            cut(record.sent.bind(py).repr()?.to_string()),
+            record.outcome,
+            cut(record.value.bind(py).repr()?.to_string()),
+            record.ns as f64 / 1e3
+        ));
+    }
+    Ok(lines.join("\n"))
+}
+
+/// The widest a value's `repr` is shown in a text table.
+const TEXT_CELL: usize = 28;

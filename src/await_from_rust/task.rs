@@ -31,6 +31,17 @@
 //! `cancelling()` counts requests; `uncancel()` takes one back (how
 //! `asyncio.timeout` turns its own cancellation into `TimeoutError`).
 //!
+//! **Eager start** (3.12+, `Task(coro, eager_start=True)`, what
+//! `asyncio.eager_task_factory` asks for): the first step runs right inside the
+//! constructor, on the caller's stack, instead of one loop iteration later. A
+//! coroutine that finishes without suspending never touches the loop: no
+//! `call_soon`, no registration; it is done before `create_task` returns.
+//! Read [`Task::eager_start`] for what the task swaps while it runs.
+//!
+//! Versions: the task follows the asyncio it runs on. `eager_start` is refused
+//! before 3.12, as asyncio's Task refuses the keyword; from 3.13 `uncancel()`
+//! reaching zero also forgets a pending `cancel()` (`must_cancel`).
+//!
 //! The task is a [`Future`] subclass: its completion is the future's, and all
 //! of asyncio's rules for futures (callbacks, `await`, repr) come with it.
 //!
@@ -41,20 +52,25 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
+use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
-use crate::asyncio::{cancelled_error_type, copy_context, invalid_state, report_from_drop};
+use crate::asyncio::{
+    ReprOf, asyncio_repr, cancelled_error_type, copy_context, invalid_state, report_from_drop,
+};
 use crate::awaitable::Future;
+use crate::timeline;
 
 const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
 const NO_SET_RESULT: &str = "Task does not support set_result operation";
 const NO_SET_EXCEPTION: &str = "Task does not support set_exception operation";
 const DESTROYED_PENDING: &str = "Task was destroyed but it is pending!";
+/// What Python says for the keyword on 3.10 and 3.11, whose Task lacks it.
+const NO_EAGER_START: &str = "Task.__init__() got an unexpected keyword argument 'eager_start'";
 
 /// What a Task keeps beside its future state.
 struct TaskState {
@@ -85,6 +101,9 @@ struct TaskState {
     /// while pending is reported to its own loop's exception handler.
     event_loop: Option<Py<PyAny>>,
     source_traceback: Option<Py<PyAny>>,
+    /// The `coroscope.timeline` recorder watching the loop when the task was
+    /// made, told of every step; `None` (nearly always) costs nothing per step.
+    recorder: Option<Py<PyAny>>,
 }
 
 /// An asyncio Task implemented in Rust: steps a coroutine on its loop with
@@ -108,6 +127,15 @@ struct Registry {
     enter: Py<PyAny>,
     leave: Py<PyAny>,
     next_name: Py<PyAny>,
+    /// Eager start's bookkeeping, 3.12+ only (`None` before).
+    eager: Option<EagerRegistry>,
+}
+
+/// `_swap_current_task`, `_register_eager_task` and `_unregister_eager_task`.
+struct EagerRegistry {
+    swap: Py<PyAny>,
+    register: Py<PyAny>,
+    unregister: Py<PyAny>,
 }
 
 fn registry(py: Python<'_>) -> PyResult<&Registry> {
@@ -123,6 +151,14 @@ fn registry(py: Python<'_>) -> PyResult<&Registry> {
             enter: tasks.getattr("_enter_task")?.unbind(),
             leave: tasks.getattr("_leave_task")?.unbind(),
             next_name: tasks.getattr("_task_name_counter")?.unbind(),
+            eager: match tasks.getattr_opt("_swap_current_task")? {
+                Some(swap) => Some(EagerRegistry {
+                    swap: swap.unbind(),
+                    register: tasks.getattr("_register_eager_task")?.unbind(),
+                    unregister: tasks.getattr("_unregister_eager_task")?.unbind(),
+                }),
+                None => None,
+            },
         })
     })
 }
@@ -251,6 +287,99 @@ impl Task {
         Ok(())
     }
 
+    /// Send `None` into the coroutine (or throw `exc`) and handle what comes out:
+    /// the part of a step that eager start shares with a scheduled one.
+    fn run_step(
+        slf: &Bound<'_, Self>,
+        coro: &Bound<'_, PyAny>,
+        exc: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let recorder = slf
+            .get()
+            .state()
+            .recorder
+            .as_ref()
+            .map(|r| r.clone_ref(slf.py()));
+        let Some(recorder) = recorder else {
+            return Self::step_and_serve(slf, coro, exc);
+        };
+        // Watched (`coroscope.timeline`): the recorder times the step and reads
+        // what the task then waits on; its own errors end the step like ours.
+        let recorder = recorder.bind(slf.py());
+        recorder.call_method1(intern!(slf.py(), "begin"), (slf, timeline::hint()))?;
+        let handled = Self::step_and_serve(slf, coro, exc);
+        recorder.call_method1(intern!(slf.py(), "end"), (slf,))?;
+        handled
+    }
+
+    fn step_and_serve(
+        slf: &Bound<'_, Self>,
+        coro: &Bound<'_, PyAny>,
+        exc: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let stepped = match &exc {
+            None => send_step(coro, &slf.py().None().into_bound(slf.py())),
+            Some(exc) => throw_step(coro, exc),
+        };
+        match stepped {
+            Ok(Step::Yield(yielded)) => Self::serve_yield(slf, yielded),
+            Ok(Step::Return(value)) => Self::settle(slf, Ok(value)),
+            Err(err) => Self::settle(slf, Err(err)),
+        }
+    }
+
+    /// The first step, now, as 3.12's `Task.__eager_start`:
+    /// 1. make this task current (`_swap_current_task`, which returns the task
+    ///    that was current: eager tasks start from inside another task's step);
+    /// 2. list it among the eager tasks, so `all_tasks()` sees it while it runs;
+    /// 3. run the step inside the task's context (entered with the C API, as
+    ///    `context.run` would, without making a bound method to call);
+    /// 4. undo 2 and 1; then a task that finished lets go of its coroutine
+    ///    (asyncio does, for memory), and one still pending is registered as
+    ///    an ordinary task whose next step its awaited future schedules.
+    fn eager_start(
+        slf: &Bound<'_, Self>,
+        registry: &Registry,
+        eager: &EagerRegistry,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let event_loop = slf.as_super().get().get_loop(py)?;
+        let (coro, context) = {
+            let state = slf.get().state();
+            match (&state.coro, &state.context) {
+                (Some(coro), Some(context)) => (coro.clone_ref(py), context.clone_ref(py)),
+                _ => return Err(PyRuntimeError::new_err("Task object is not initialized.")),
+            }
+        };
+        let previous = eager.swap.bind(py).call1((&event_loop, slf))?;
+        let ran = eager.register.bind(py).call1((slf,)).and_then(|_| {
+            // SAFETY: attached (we hold `py`); `context` is a live object we own
+            // a reference to for the whole block. `PyContext_Enter` returns -1
+            // with an exception set on failure (not a Context, or already entered).
+            if unsafe { ffi::PyContext_Enter(context.as_ptr()) } < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            let stepped = Self::run_step(slf, coro.bind(py), None);
+            // SAFETY: as above; exits the context entered just before, on every path.
+            let exited = unsafe { ffi::PyContext_Exit(context.as_ptr()) };
+            let unregistered = eager.unregister.bind(py).call1((slf,));
+            if exited < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            unregistered?;
+            stepped
+        });
+        let swapped_back = eager.swap.bind(py).call1((&event_loop, previous));
+        if slf.as_super().get().done() {
+            let coro = slf.get().state().coro.take();
+            drop(coro);
+        } else {
+            registry.register.bind(py).call1((slf,))?;
+        }
+        swapped_back?;
+        ran
+    }
+
     /// The coroutine is over: mark it, and let go of the cached bound methods
     /// (the task's cycle through itself).
     fn mark_finished(&self) {
@@ -312,7 +441,7 @@ impl Task {
     #[new]
     #[pyo3(
         signature = (*args, **kwargs),
-        text_signature = "(coro, *, loop=None, name=None, context=None)"
+        text_signature = "(coro, *, loop=None, name=None, context=None, eager_start=False)"
     )]
     fn __new__(
         args: &Bound<'_, PyTuple>,
@@ -333,27 +462,39 @@ impl Task {
                 finished: false,
                 event_loop: None,
                 source_traceback: None,
+                recorder: None,
             }),
         })
     }
 
-    #[pyo3(signature = (coro, *, r#loop = None, name = None, context = None))]
+    #[pyo3(signature = (coro, *, r#loop = None, name = None, context = None, eager_start = None))]
     fn __init__(
         slf: &Bound<'_, Self>,
         coro: Bound<'_, PyAny>,
         r#loop: Option<Bound<'_, PyAny>>,
         name: Option<Bound<'_, PyAny>>,
         context: Option<Bound<'_, PyAny>>,
+        eager_start: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
+        let registry = registry(py)?;
+        if eager_start.is_some() && registry.eager.is_none() {
+            return Err(PyTypeError::new_err(NO_EAGER_START));
+        }
+        // Any object, by its truth, as asyncio's Task takes it (uvloop passes None).
+        let eager_start = eager_start
+            .map(|e| e.is_truthy())
+            .transpose()?
+            .unwrap_or(false);
         let future = slf.as_super().get();
         future.__init__(py, r#loop)?;
         {
             let mut state = slf.get().state();
-            state.event_loop = Some(future.get_loop(py)?.unbind());
+            let event_loop = future.get_loop(py)?;
+            state.recorder = timeline::recorder_for(&event_loop);
+            state.event_loop = Some(event_loop.unbind());
             state.source_traceback = future._source_traceback(py);
         }
-        let registry = registry(py)?;
         if !registry
             .is_coroutine
             .bind(py)
@@ -390,6 +531,14 @@ impl Task {
             state.wakeup = Some(wakeup);
             state.in_context = Some(in_context.unbind());
         }
+        if let Some(eager) = registry.eager.as_ref().filter(|_| eager_start)
+            && future
+                .get_loop(py)?
+                .call_method0(intern!(py, "is_running"))?
+                .is_truthy()?
+        {
+            return Self::eager_start(slf, registry, eager);
+        }
         Self::schedule_step(slf, None)?;
         registry.register.bind(py).call1((slf,))?;
         Ok(())
@@ -425,19 +574,10 @@ impl Task {
         let Some(coro) = coro else {
             return Err(PyRuntimeError::new_err("Task object is not initialized."));
         };
-        let coro = coro.bind(py);
         let event_loop = future.get().get_loop(py)?;
         let registry = registry(py)?;
         registry.enter.bind(py).call1((&event_loop, slf))?;
-        let stepped = match &exc {
-            None => send_step(coro, &py.None().into_bound(py)),
-            Some(exc) => throw_step(coro, exc),
-        };
-        let handled = match stepped {
-            Ok(Step::Yield(yielded)) => Self::serve_yield(slf, yielded),
-            Ok(Step::Return(value)) => Self::settle(slf, Ok(value)),
-            Err(err) => Self::settle(slf, Err(err)),
-        };
+        let handled = Self::run_step(slf, coro.bind(py), exc);
         registry.leave.bind(py).call1((&event_loop, slf))?;
         handled
     }
@@ -490,11 +630,22 @@ impl Task {
         self.state().num_cancels_requested
     }
 
-    /// Take back one cancellation request; returns how many remain.
-    fn uncancel(&self) -> u64 {
+    /// Take back one cancellation request; returns how many remain. From 3.13,
+    /// taking back the last one also forgets a ``cancel()`` not yet delivered.
+    fn uncancel(&self, py: Python<'_>) -> u64 {
         let mut state = self.state();
-        state.num_cancels_requested = state.num_cancels_requested.saturating_sub(1);
+        if state.num_cancels_requested > 0 {
+            state.num_cancels_requested -= 1;
+            if state.num_cancels_requested == 0 && py.version_info() >= (3, 13) {
+                state.must_cancel = false;
+            }
+        }
         state.num_cancels_requested
+    }
+
+    /// The ``contextvars.Context`` every step of the task runs in.
+    fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state().context.as_ref().map(|c| c.clone_ref(py))
     }
 
     /// The coroutine this task runs.
@@ -549,13 +700,10 @@ impl Task {
     }
 
     fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        static TASK_REPR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         // A subclass whose `__init__` skipped ours: the C Task's error, not
         // an assertion deep inside asyncio's repr helpers.
         slf.as_super().get().get_loop(slf.py())?;
-        TASK_REPR
-            .import(slf.py(), "asyncio.base_tasks", "_task_repr")?
-            .call1((slf,))
+        asyncio_repr(slf.as_any(), ReprOf::Task)
     }
 
     #[getter]
@@ -598,6 +746,7 @@ impl Task {
             &state.wakeup,
             &state.event_loop,
             &state.source_traceback,
+            &state.recorder,
         ] {
             visit.call(object)?;
         }
@@ -620,6 +769,7 @@ impl Task {
                     state.wakeup.take(),
                     state.event_loop.take(),
                     state.source_traceback.take(),
+                    state.recorder.take(),
                 ],
                 state.in_context.take(),
             )
@@ -678,17 +828,25 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
 
 /// ``loop.set_task_factory(task_factory)``: every task the loop creates
 /// (``create_task``, ``gather``, ``TaskGroup``...) becomes a Rust ``Task``.
+///
+/// Keywords go on to ``Task`` as the loop gave them: ``context``, and on 3.12+
+/// ``eager_start`` (uvloop passes it) and ``name`` (3.13's later releases do).
 #[pyfunction]
-#[pyo3(signature = (r#loop, coro, *, context = None))]
+#[pyo3(
+    signature = (r#loop, coro, /, **kwargs),
+    text_signature = "(loop, coro, /, *, name=None, context=None, eager_start=False)"
+)]
 pub fn task_factory<'py>(
     r#loop: Bound<'py, PyAny>,
     coro: Bound<'py, PyAny>,
-    context: Option<Bound<'py, PyAny>>,
+    kwargs: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, Task>> {
     let py = r#loop.py();
-    let kwargs = PyDict::new(py);
+    let kwargs = match kwargs {
+        Some(kwargs) => kwargs,
+        None => PyDict::new(py),
+    };
     kwargs.set_item("loop", r#loop)?;
-    kwargs.set_item("context", context)?;
     Ok(py
         .get_type::<Task>()
         .call((coro,), Some(&kwargs))?

@@ -50,13 +50,12 @@ use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueErro
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTuple, PyType};
 
 use super::slots::{AmSend, Sent};
 use crate::asyncio::{
-    call_soon, caller_stack, cancelled_error, copy_context, default_loop, invalid_state,
-    report_from_drop, thrown,
+    ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
+    invalid_state, report_from_drop, thrown,
 };
 use crate::trashcan::Flat;
 
@@ -282,7 +281,9 @@ impl Future {
     }
 
     /// The exception a cancelled future raises: the Task's saved one if there
-    /// is one (used once), else a new `CancelledError(msg)`.
+    /// is one (used once), else a new `CancelledError(msg)`. 3.10's asyncio
+    /// instead always makes a new one, with the saved one as its `__context__`
+    /// (3.11 re-raises the saved one, keeping its message and traceback).
     fn cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (saved, message) = {
             let mut core = self.core();
@@ -296,8 +297,14 @@ impl Future {
             (core.cancelled_exc.take(), message)
         };
         match saved {
-            Some(exc) => Ok(exc.into_bound(py)),
-            None => cancelled_error(py, message.as_ref().map(|m| m.bind(py))),
+            Some(exc) if py.version_info() >= (3, 11) => Ok(exc.into_bound(py)),
+            saved => {
+                let exc = cancelled_error(py, message.as_ref().map(|m| m.bind(py)))?;
+                if let Some(saved) = saved {
+                    exc.setattr(intern!(py, "__context__"), saved)?;
+                }
+                Ok(exc)
+            }
         }
     }
 
@@ -417,8 +424,11 @@ impl Future {
     /// instantiate) and schedule its callbacks.
     ///
     /// Raises ``InvalidStateError`` if it is already done, and ``TypeError`` for
-    /// something that is not an exception, or for ``StopIteration`` (which would
-    /// end the awaiting coroutine's iterator instead of raising in it).
+    /// something that is not an exception. ``StopIteration`` would end the
+    /// awaiting coroutine's iterator instead of raising in it: up to 3.12,
+    /// asyncio refuses exactly ``StopIteration`` with ``TypeError``; from 3.13 it
+    /// stores a ``RuntimeError`` caused by it (or by any subclass) instead. The
+    /// future does what the running Python's asyncio does.
     pub(crate) fn set_exception(
         slf: &Bound<'_, Self>,
         exception: Bound<'_, PyAny>,
@@ -435,9 +445,19 @@ impl Future {
         let exception = exception
             .cast_into::<PyBaseException>()
             .map_err(|_| PyTypeError::new_err(INVALID_EXCEPTION))?;
-        if exception.get_type().is(py.get_type::<PyStopIteration>()) {
+        if py.version_info() < (3, 13) && exception.get_type().is(py.get_type::<PyStopIteration>())
+        {
             return Err(PyTypeError::new_err(STOP_ITERATION_INTO_FUTURE));
         }
+        let exception =
+            if py.version_info() >= (3, 13) && exception.is_instance_of::<PyStopIteration>() {
+                let replaced = PyRuntimeError::new_err(STOP_ITERATION_INTO_FUTURE);
+                replaced.set_cause(py, Some(PyErr::from_value(exception.clone().into_any())));
+                replaced.set_context(py, Some(PyErr::from_value(exception.into_any())));
+                replaced.into_value(py).into_bound(py)
+            } else {
+                exception
+            };
         let tb = exception.getattr(intern!(py, "__traceback__"))?.unbind();
         let class_name = slf.get_type().name()?.to_string();
         let done = Self::complete(slf, State::Finished, |core| {
@@ -573,10 +593,7 @@ impl Future {
     }
 
     fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        static FUTURE_REPR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        FUTURE_REPR
-            .import(slf.py(), "asyncio.base_futures", "_future_repr")?
-            .call1((slf,))
+        asyncio_repr(slf.as_any(), ReprOf::Future)
     }
 
     // --- the attributes asyncio's own code and repr helpers read ------------
@@ -806,14 +823,12 @@ impl FutureIter {
 
     /// Raise the given exception here, as generators' ``throw`` does, ending
     /// the iteration.
-    #[pyo3(signature = (r#type, value = None, traceback = None))]
-    fn throw(
-        &self,
-        r#type: Bound<'_, PyAny>,
-        value: Option<Bound<'_, PyAny>>,
-        traceback: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let err = thrown(r#type, value, traceback)?;
+    #[pyo3(
+        signature = (r#type, *rest),
+        text_signature = "($self, type, value=None, traceback=None, /)"
+    )]
+    fn throw(&self, r#type: Bound<'_, PyAny>, rest: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let err = thrown(r#type, rest)?;
         self.close();
         Err(err)
     }

@@ -49,6 +49,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
+use pyo3::types::PyTuple;
 
 use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
@@ -354,14 +355,12 @@ impl RustAwaitable {
 
     /// Drop the Rust future and raise the exception given, as a coroutine that
     /// does not catch it would.
-    #[pyo3(signature = (r#type, value = None, traceback = None))]
-    fn throw(
-        &self,
-        r#type: Bound<'_, PyAny>,
-        value: Option<Bound<'_, PyAny>>,
-        traceback: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let err = thrown(r#type, value, traceback)?;
+    #[pyo3(
+        signature = (r#type, *rest),
+        text_signature = "($self, type, value=None, traceback=None, /)"
+    )]
+    fn throw(&self, r#type: Bound<'_, PyAny>, rest: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let err = thrown(r#type, rest)?;
         self.end(Stage::Done);
         Err(err)
     }
@@ -477,7 +476,8 @@ pub fn hop_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, Rus
 
 /// ``await sleep_awaitable(seconds, value=None)`` gives ``value`` after a tokio
 /// timer of ``seconds``: the waker is called from a tokio thread. tokio's timer
-/// ticks every millisecond, so even ``sleep_awaitable(0)`` waits for the next tick.
+/// ticks every millisecond, so a sleep shorter than that lasts up to 1 ms;
+/// ``sleep_awaitable(0)`` makes no timer and finishes at once.
 #[pyfunction]
 #[pyo3(signature = (seconds, value = None))]
 pub fn sleep_awaitable(

@@ -33,7 +33,9 @@ use crate::live::Alive;
 /// future (a ``Future`` subclass): await it, gather it, cancel it. The timer
 /// starts at once and all timers share one tokio runtime, so 1,000 of them
 /// gathered finish together after about one ``delay``. Cancelling it (or
-/// finishing it by hand) stops the timer.
+/// finishing it by hand) stops the timer. tokio's timers tick each
+/// millisecond (a shorter delay lasts up to 1 ms); a zero delay makes no
+/// timer: the future is done as soon as it is made.
 #[pyclass(frozen, extends = Future, module = "coroscope.awaitable")]
 pub struct TimerFuture {
     /// The timer's tokio task, set by `__init__`, aborted by whatever finishes
@@ -65,6 +67,15 @@ impl TimerFuture {
         let delay = crate::args::seconds("delay", delay)?;
         let future = slf.as_super();
         future.get().__init__(py, r#loop)?;
+        if delay.is_zero() {
+            // No timer: tokio's would fire on its next 1 ms tick, not now. The
+            // future is finished here; its callbacks still run on the next loop
+            // iteration, as for `asyncio.sleep(0)`.
+            if let Some(previous) = slf.get().timer().take() {
+                previous.abort();
+            }
+            return Future::set_result(future, value);
+        }
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
         let timer = crate::runtime::handle()?.spawn(async move {

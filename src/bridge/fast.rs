@@ -45,6 +45,10 @@ use super::burger::{cook_on_tokio, take_order};
 use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
 use crate::shapes::{hop, yield_now};
+use crate::timeline;
+
+/// What a recorded timeline says woke a task through the queue (`coroscope.timeline`).
+const WAKE_HINT: &str = "fast bridge: a tokio thread, through the wake queue (1 hop)";
 
 /// Wake-ups delivered through the queues, and drains that delivered any: their
 /// ratio is the batching (see [`wake_stats`]).
@@ -84,14 +88,16 @@ impl WakeQueue {
             BATCHES.fetch_add(1, Ordering::Relaxed);
             WAKES.fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
-        for waiting in batch {
-            if let Some(waiter) = waiting.take_waiter()
-                && let Ok(waiter) = waiter.bind(py).cast::<Future>()
-            {
-                Future::finish_inline(waiter)?;
+        timeline::with_hint(WAKE_HINT, || {
+            for waiting in batch {
+                if let Some(waiter) = waiting.take_waiter()
+                    && let Ok(waiter) = waiter.bind(py).cast::<Future>()
+                {
+                    Future::finish_inline(waiter)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -192,7 +198,8 @@ pub fn hop_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwai
 }
 
 /// ``await sleep_fast(seconds, value=None)``: a tokio timer through the fast
-/// bridge (tokio's timer ticks every millisecond, as for ``sleep_awaitable``).
+/// bridge (tokio's timer ticks every millisecond, as for ``sleep_awaitable``;
+/// ``sleep_fast(0)`` makes no timer and finishes at once).
 #[pyfunction]
 #[pyo3(signature = (seconds, value = None))]
 pub fn sleep_fast(

@@ -38,7 +38,8 @@ use crate::shapes::{explode, hop, yield_now};
 
 /// ``await sleep_future_into_py(seconds, value=None)`` gives ``value`` after a
 /// tokio timer, through ``future_into_py`` (tokio's timer ticks every
-/// millisecond: even ``sleep_future_into_py(0)`` waits for one).
+/// millisecond: a shorter sleep lasts up to 1 ms; ``sleep_future_into_py(0)``
+/// makes no timer, though ``future_into_py`` still spawns it and hops back).
 #[pyfunction]
 #[pyo3(signature = (seconds, value = None))]
 pub fn sleep_future_into_py(

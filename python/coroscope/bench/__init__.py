@@ -7,10 +7,12 @@ or the classic way): the ratio, not the nanoseconds, is the result, because only
 the ratio survives a busy machine. Each group runs on asyncio's loop and on uvloop.
 
 Layout: ``groups`` (what is measured, from ``coroscope.catalogue``), ``run``
-(measuring), ``report`` (the summary, the goals, BENCHMARKS.md), ``chart`` and
-``cli`` (the command line).
+(measuring), ``report`` (the summary, the goals, BENCHMARKS.md), ``chart``,
+``versions`` (the cross-version study, ``make bench-versions``) and ``cli`` (the
+command line).
 """
 
+from coroscope.bench import versions
 from coroscope.bench.chart import figure
 from coroscope.bench.cli import main
 from coroscope.bench.groups import GROUPS, LOOPS, Group
@@ -29,4 +31,5 @@ __all__ = [
     "markdown",
     "measure",
     "summary",
+    "versions",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from coroscope.bench.run import Result
@@ -40,12 +41,17 @@ def figure(results: list[Result], title: str) -> Figure:
 
 
 def save(results: list[Result], title: str, path: pathlib.Path) -> None:
-    """Write the chart as a PNG (without a display)."""
+    """Write the chart of ``results`` as a PNG."""
+    write(lambda: figure(results, title), path)
+
+
+def write(make: Callable[[], Figure], path: pathlib.Path) -> None:
+    """Write the figure ``make()`` draws as a PNG, without a display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = figure(results, title)
+    fig = make()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict
 
 import coroscope
+from coroscope.bench import instructions, versions
 from coroscope.bench.chart import save
 from coroscope.bench.groups import GROUPS, LOOPS, Group
 from coroscope.bench.report import markdown, summary, table
@@ -27,6 +28,10 @@ examples:
   python -m coroscope.bench --list                  the groups and their variants
   python -m coroscope.bench --quick --group bridge_ready,wake_from_tokio
   python -m coroscope.bench --report FILE.json      BENCHMARKS.md for a results file
+  python -m coroscope.bench --versions DIR          the cross-version table (and chart) for
+                                                    a `make bench-versions` directory
+  python -m coroscope.bench --instructions FILE     instructions per op, from
+                                                    `make bench-instructions`
 
 BENCHMARKS.md explains a full run; notebooks/04_overhead.ipynb plots and reads it.
 """
@@ -60,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default="bench-results", help="directory for results (default: %(default)s)"
     )
     parser.add_argument("--report", metavar="FILE", help="print BENCHMARKS.md for a results file")
+    parser.add_argument(
+        "--instructions",
+        metavar="FILE",
+        help="print the instructions-per-operation table of a `make bench-instructions` file; "
+        "with --report, as a section of BENCHMARKS.md",
+    )
+    parser.add_argument(
+        "--versions",
+        metavar="DIR",
+        help="print the cross-version comparison of DIR's per-version results (3.X.json) "
+        "and draw its chart (DIR/versions.png); with --report, as BENCHMARKS.md's last section",
+    )
     return parser
 
 
@@ -86,8 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
 
-    if args.report:
-        print(markdown(json.loads(pathlib.Path(args.report).read_text()), args.report))
+    if args.report or args.versions or args.instructions:
+        if args.report:
+            print(markdown(json.loads(pathlib.Path(args.report).read_text()), args.report))
+        if args.instructions:
+            counts = json.loads(pathlib.Path(args.instructions).read_text())
+            print(instructions.markdown(counts, args.instructions))
+        if args.versions:
+            directory = pathlib.Path(args.versions)
+            runs = versions.load(directory)
+            versions.save(runs, directory / "versions.png")
+            print(versions.markdown(runs, args.versions, f"{args.versions}/versions.png"))
         return 0
     groups = _selected(parser, args.group)
     if args.list:

@@ -10,7 +10,9 @@ crossings (a Rust future awaited through a bridge) come from
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
+import sys
 import tracemalloc
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -20,10 +22,12 @@ from typing import Any
 
 import uvloop
 
+from coroscope._compat import eager_factory
 from coroscope._memory import c_heap_bytes, python_bytes
-from coroscope.await_from_rust import await_foo, drive_send, task_factory
+from coroscope.await_from_rust import Task, await_foo, drive_send, task_factory
 from coroscope.awaitable import Future, Ready, ReadySend, TimerFuture
 from coroscope.catalogue import Crossing, crossings
+from coroscope.timeline import record
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
@@ -50,6 +54,12 @@ class Group:
     # Why a goal of this group can be missed, in a line (shown with the miss).
     if_missed: str = ""
 
+    @property
+    def instruction_ops(self) -> int:
+        """Operations per case when counted under Callgrind (``make
+        bench-instructions``): a tenth of a full run, at least 100."""
+        return max(100, self.ops // 10)
+
 
 # --- workloads ------------------------------------------------------------------------
 
@@ -71,6 +81,12 @@ def _python_send_loop(coro: Coroutine[Any, Any, Any]) -> Any:
             coro.send(None)
     except StopIteration as stop:
         return stop.value
+
+
+def _c_floor(coro: Coroutine[Any, Any, Any]) -> None:
+    """The same coroutine consumed entirely in C (``deque`` pulls its iterator to
+    the end): the resumes alone, with no driver at all; the result is dropped."""
+    collections.deque(coro.__await__(), maxlen=0)
 
 
 def _drive(driver: Callable[[Any], Any]) -> Workload:
@@ -106,10 +122,19 @@ def _await_each(make: Callable[[], Any]) -> Workload:
     return run
 
 
-async def _await_done_c_future(n: int) -> object:
+async def _await_reused_done_c_future(n: int) -> object:
     future = asyncio.get_running_loop().create_future()
     future.set_result(1)
     for _ in range(n):
+        await future
+    return None
+
+
+async def _await_fresh_done_c_future(n: int) -> object:
+    loop = asyncio.get_running_loop()
+    for _ in range(n):
+        future = loop.create_future()
+        future.set_result(1)
         await future
     return None
 
@@ -151,6 +176,30 @@ def _with_tasks(factory: Any, body: Callable[[int], Coroutine[Any, Any, object]]
             return await asyncio.ensure_future(body(n))
         finally:
             loop.set_task_factory(previous)
+
+    return run
+
+
+def _task_variants(
+    body: Callable[[int], Coroutine[Any, Any, object]],
+) -> list[tuple[str, Workload]]:
+    """The C Task and the Rust Task, each lazy (the first step one loop iteration
+    later) and, from 3.12, eager (the first step inside ``create_task``)."""
+    variants = [("c_task", _with_tasks(None, body)), ("rust_task", _with_tasks(task_factory, body))]
+    if sys.version_info >= (3, 12):
+        variants += [
+            ("c_task_eager", _with_tasks(eager_factory(asyncio.Task), body)),
+            ("rust_task_eager", _with_tasks(eager_factory(Task), body)),
+        ]
+    return variants
+
+
+def _recorded(body: Callable[[int], Coroutine[Any, Any, object]]) -> Workload:
+    """``body`` with ``coroscope.timeline.record()`` watching every step."""
+
+    async def run(n: int) -> object:
+        async with record():
+            return await asyncio.ensure_future(body(n))
 
     return run
 
@@ -218,39 +267,45 @@ GROUPS = [
         "drive_100_awaits",
         "run an async def that awaits 100 bare yields, from start to result",
         [
+            ("c_floor", _drive(_c_floor)),
             ("python_send_loop", _drive(_python_send_loop)),
             ("await_foo", _drive(lambda c: await_foo(c))),
             ("drive_send", _drive(lambda c: drive_send(c))),
         ],
         ops=20_000,
-        reading="Most of a step is the coroutine's own resume, which no driver can skip: "
-        "drive_send saves the Python-level loop and the StopIteration, await_foo pays "
-        "the StopIteration on top of the loop.",
-        goals=(("drive_send", "python_send_loop", 0.5),),
-        if_missed="the coroutine's own resume is most of a step, and no driver can skip it",
+        reading="The baseline is the floor: the same coroutine consumed entirely in C, "
+        "its resumes and nothing else, so each driver's ratio minus one is its own "
+        "overhead. drive_send saves the Python-level loop and the StopIteration; "
+        "await_foo pays the StopIteration on top of the loop.",
+        goals=(("drive_send", "c_floor", 1.15),),
+        if_missed="the floor keeps the result nowhere and checks nothing; a driver must "
+        "look at each yield",
     ),
     Group(
         "await_ready_value",
-        "await something that is already finished (made per await, except the C future)",
+        "await something that is already finished, made fresh for each await "
+        "(reused_done_c_future, the one exception, is a curiosity: it makes nothing)",
         [
-            ("done_c_future", _await_done_c_future),
+            ("python_coroutine", _await_each(lambda: _python_coroutine(1))),
+            ("fresh_done_c_future", _await_fresh_done_c_future),
             ("ready", _await_each(lambda: Ready(1))),
             ("ready_send", _await_each(lambda: ReadySend(1))),
             ("python_stop_iteration", _await_each(lambda: _PythonStopIteration(1))),
-            ("python_coroutine", _await_each(lambda: _python_coroutine(1))),
+            ("reused_done_c_future", _await_reused_done_c_future),
         ],
         ops=200_000,
-        reading="Finishing through StopIteration costs an exception object per await; "
-        "the am_send slot (ReadySend) removes it on 3.10/3.11. The C future is reused, "
-        "so it pays no allocation at all: a floor, not a peer.",
+        reading="The baseline is the cheapest peer: a trivial async def, made and awaited. "
+        "Finishing through StopIteration costs an exception object per await; the am_send "
+        "slot (ReadySend) removes it. A C future made and finished per await is the "
+        "asyncio peer; awaiting one already-done C future again and again allocates "
+        "nothing at all, a floor no peer can reach, shown for curiosity.",
         goals=(
-            ("ready", "done_c_future", 2.0),
+            ("ready_send", "python_coroutine", 1.0),
+            ("ready_send", "fresh_done_c_future", 1.0),
             ("ready", "python_stop_iteration", 0.5),
-            ("ready_send", "done_c_future", 2.0),
-            ("ready_send", "python_stop_iteration", 0.5),
         ),
-        if_missed="each await makes a new object and a StopIteration; the reused C future "
-        "makes none",
+        if_missed="each await makes a new object; a trivial coroutine is one of CPython's "
+        "cheapest objects to make and resume",
     ),
     Group(
         "future_round_trip",
@@ -297,9 +352,11 @@ GROUPS = [
             *_by_bridge("sleep", _sequential),
         ],
         ops=500,
-        reading="tokio's timer wheel ticks every millisecond, so a zero-length tokio "
-        "sleep still waits for the next tick: the Rust variants measure the tick, "
-        "asyncio's sleep(0) is only a yield.",
+        reading="tokio's timer wheel ticks every millisecond, so a zero-length sleep "
+        "on a tokio timer would wait for the next tick; the kit's zero sleeps make no "
+        "timer and finish at once (the Rust awaitables without leaving the loop's "
+        "thread), while asyncio's sleep(0) yields to the loop once.",
+        goals=(("awaitable", "asyncio_sleep", 2.0), ("fast", "asyncio_sleep", 2.0)),
     ),
     Group(
         "order_value_meal",
@@ -359,10 +416,7 @@ GROUPS = [
     Group(
         "task_sleep_zero_loops",
         "tasks doing `await asyncio.sleep(0)` 100 times each (ops = steps)",
-        [
-            ("c_task", _with_tasks(None, _spinners)),
-            ("rust_task", _with_tasks(task_factory, _spinners)),
-        ],
+        _task_variants(_spinners),
         ops=20_000,
         reading="A task step is mostly the loop's own Python code (call_soon, "
         "Handle._run); the Task's share is small, so the two stay close.",
@@ -371,15 +425,27 @@ GROUPS = [
         "plus PyO3's call overhead",
     ),
     Group(
+        "timeline_overhead",
+        "tasks doing `await asyncio.sleep(0)` 100 times each, watched by "
+        "`coroscope.timeline.record()` or not (ops = steps)",
+        [
+            ("c_task", _with_tasks(None, _spinners)),
+            ("rust_task", _with_tasks(task_factory, _spinners)),
+            ("rust_task_recorded", _recorded(_spinners)),
+        ],
+        ops=20_000,
+        reading="What watching costs: two Python calls per step (the recorder's begin "
+        "and end) and the wrapped call_soon that carries who woke whom; the difference "
+        "between rust_task_recorded and rust_task, per step, is the recorder's overhead.",
+    ),
+    Group(
         "task_gather_tree",
         "a binary tree of gathers (ops = leaves)",
-        [
-            ("c_task", _with_tasks(None, _gather_tree)),
-            ("rust_task", _with_tasks(task_factory, _gather_tree)),
-        ],
+        _task_variants(_gather_tree),
         ops=4_096,
         reading="gather makes a task per child and waits on each: task creation, done "
-        "callbacks and wake-ups.",
+        "callbacks and wake-ups. Eager tasks (3.12+) skip all three for a leaf, which "
+        "returns without suspending.",
         goals=(("rust_task", "c_task", 0.9),),
         if_missed="task creation goes through PyO3's __new__/__init__ and the loop's "
         "Python-level call_soon",

@@ -4,7 +4,6 @@ the result, and the spread of the rounds says how much to trust it."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import importlib.metadata
 import os
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import coroscope
+from coroscope._compat import Runner
 from coroscope.bench.groups import LOOPS, Group, Workload
 
 
@@ -34,7 +34,7 @@ class Result:
     spread: float | None = None  # (worst round - best round) / best round
 
 
-def _measure_once(runner: asyncio.Runner, group: Group, workload: Workload, n: int) -> float:
+def _measure_once(runner: Runner, group: Group, workload: Workload, n: int) -> float:
     """One run's value per operation: nanoseconds, or what a memory workload returns."""
 
     async def once() -> float:
@@ -64,7 +64,7 @@ def measure(
             rounds = default_rounds if quick or group.rounds is None else group.rounds
             log(f"{loop_name}: {group.name} ({group.what}) ...")
             samples: dict[str, list[float]] = {name: [] for name, _ in group.variants}
-            with asyncio.Runner(loop_factory=LOOPS[loop_name]) as runner:
+            with Runner(loop_factory=LOOPS[loop_name]) as runner:
                 for _, workload in group.variants:  # warm-up
                     runner.run(_run(workload, min(n, 100)))
                 for _ in range(rounds):  # interleaved: noise hits every variant alike

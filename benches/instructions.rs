@@ -1,0 +1,194 @@
+//! `instructions`: every timed group of `python -m coroscope.bench`, counted in
+//! CPU instructions under Callgrind (gungraun) instead of timed.
+//!
+//! Wall-clock time on a shared two-core machine moves by 10–30 % between runs;
+//! the number of instructions a workload executes does not (Callgrind simulates
+//! the CPU). Each case is one `group/variant` of the Python runner, by the same
+//! names (`coroscope.bench.groups`), so a count sits beside its ns/op.
+//!
+//! Measured: `loop.run_until_complete(workload(n))` on a fresh asyncio loop,
+//! after one warm-up run (first-call caches, tokio's start), every thread
+//! included (tokio's workers and timer too): the installed release build of
+//! `coroscope._native`, the one `make develop` builds and the Python runner times.
+//! Per operation is the total, less the loop's own start and stop (the
+//! `loop_only` case: `run_until_complete` of a coroutine that does nothing),
+//! over `n` (`Group.instruction_ops`: a tenth of a full run's operations, so
+//! Callgrind's ~50x slowdown stays bearable).
+//! Not measured: starting Python and importing (gungraun's `setup` is not
+//! counted); uvloop (C code Callgrind counts just as well, left to the Python
+//! runner); `pending_memory`, which measures bytes, not time; `wake_from_tokio`,
+//! whose run under Callgrind failed (gathers woken from tokio's workers, slowed
+//! fifty times: left for the next round, with `fanout_10ms_timers` unchecked).
+//!
+//! Cases whose work crosses threads (tokio wakes, timers) depend a little on how
+//! the threads interleave, even under Callgrind's serialised scheduling: their
+//! run-to-run agreement is reported beside their counts (`tools/instructions.py`).
+//! Run with `make bench-instructions`.
+
+// gungraun's macros generate items without docs.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use gungraun::{LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+use pyo3::prelude::*;
+
+/// Sets the case up: the venv's packages, the group's workload, a warmed-up
+/// loop; `run()` is what is counted, and returns how many operations it did.
+const HARNESS: &std::ffi::CStr = cr#"
+import asyncio, glob, os, site, sys
+
+venv = os.environ.get("VIRTUAL_ENV") or os.path.join(ROOT, ".venv")
+for directory in glob.glob(f"{venv}/lib/python3*/site-packages"):
+    site.addsitedir(directory)
+
+from coroscope.bench.groups import GROUPS
+
+async def nothing(n):
+    pass
+
+def prepare(group_name, variant_name):
+    if group_name == "loop":  # the constant every case pays: one run of the loop
+        workload, n = nothing, 0
+    else:
+        group = next(g for g in GROUPS if g.name == group_name)
+        workload, n = dict(group.variants)[variant_name], group.instruction_ops
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(workload(min(n, 100)))
+    def run():
+        loop.run_until_complete(workload(n))
+        return n
+    return run
+"#;
+
+/// Start Python and make the case's `run` (not counted).
+fn prepare(group: &str, variant: &str) -> Py<PyAny> {
+    Python::initialize();
+    Python::attach(|py| {
+        let globals = pyo3::types::PyDict::new(py);
+        globals
+            .set_item("ROOT", env!("CARGO_MANIFEST_DIR"))
+            .unwrap();
+        py.run(HARNESS, Some(&globals), None)
+            .expect("the harness runs (is the extension built? `make develop`)");
+        globals
+            .get_item("prepare")
+            .unwrap()
+            .unwrap()
+            .call1((group, variant))
+            .unwrap_or_else(|err| panic!("{group}/{variant}: {err}"))
+            .unbind()
+    })
+}
+
+// The counted part: one run of the workload. Every case of every group is listed
+// by name, as the criterion benches name theirs.
+#[library_benchmark]
+#[bench::loop_only(args = ("loop", "run_until_complete"), setup = prepare)]
+#[benches::drive_100_awaits(
+    args = [
+        ("drive_100_awaits", "c_floor"),
+        ("drive_100_awaits", "python_send_loop"),
+        ("drive_100_awaits", "await_foo"),
+        ("drive_100_awaits", "drive_send"),
+    ],
+    setup = prepare
+)]
+#[benches::await_ready_value(
+    args = [
+        ("await_ready_value", "python_coroutine"),
+        ("await_ready_value", "fresh_done_c_future"),
+        ("await_ready_value", "ready"),
+        ("await_ready_value", "ready_send"),
+        ("await_ready_value", "python_stop_iteration"),
+        ("await_ready_value", "reused_done_c_future"),
+    ],
+    setup = prepare
+)]
+#[benches::future_round_trip(
+    args = [
+        ("future_round_trip", "c_future"),
+        ("future_round_trip", "rust_future"),
+        ("future_round_trip", "python_future"),
+    ],
+    setup = prepare
+)]
+#[benches::bridge_ready(
+    args = [
+        ("bridge_ready", "future_into_py"),
+        ("bridge_ready", "async_fn"),
+        ("bridge_ready", "awaitable"),
+        ("bridge_ready", "fast"),
+    ],
+    setup = prepare
+)]
+#[benches::bridge_pending_same_thread(
+    args = [
+        ("bridge_pending_same_thread", "future_into_py"),
+        ("bridge_pending_same_thread", "async_fn"),
+        ("bridge_pending_same_thread", "awaitable"),
+        ("bridge_pending_same_thread", "fast"),
+    ],
+    setup = prepare
+)]
+#[benches::sleep_zero(
+    args = [
+        ("sleep_zero", "asyncio_sleep"),
+        ("sleep_zero", "timer_future"),
+        ("sleep_zero", "future_into_py"),
+        ("sleep_zero", "awaitable"),
+        ("sleep_zero", "fast"),
+    ],
+    setup = prepare
+)]
+#[benches::order_value_meal(
+    args = [
+        ("order_value_meal", "future_into_py"),
+        ("order_value_meal", "async_fn"),
+        ("order_value_meal", "fast"),
+    ],
+    setup = prepare
+)]
+#[benches::fanout_10ms_timers(
+    args = [
+        ("fanout_10ms_timers", "asyncio_sleep"),
+        ("fanout_10ms_timers", "timer_future"),
+        ("fanout_10ms_timers", "future_into_py"),
+        ("fanout_10ms_timers", "awaitable"),
+        ("fanout_10ms_timers", "fast"),
+    ],
+    setup = prepare
+)]
+#[benches::task_sleep_zero_loops(
+    args = [
+        ("task_sleep_zero_loops", "c_task"),
+        ("task_sleep_zero_loops", "rust_task"),
+    ],
+    setup = prepare
+)]
+#[benches::timeline_overhead(
+    args = [
+        ("timeline_overhead", "c_task"),
+        ("timeline_overhead", "rust_task"),
+        ("timeline_overhead", "rust_task_recorded"),
+    ],
+    setup = prepare
+)]
+#[benches::task_gather_tree(
+    args = [
+        ("task_gather_tree", "c_task"),
+        ("task_gather_tree", "rust_task"),
+    ],
+    setup = prepare
+)]
+fn case(run: Py<PyAny>) -> usize {
+    Python::attach(|py| black_box(run.bind(py).call0().unwrap().extract().unwrap()))
+}
+
+library_benchmark_group!(name = groups, benchmarks = [case]);
+
+main!(
+    config = LibraryBenchmarkConfig::default(),
+    library_benchmark_groups = [groups]
+);

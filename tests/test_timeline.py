@@ -1,0 +1,220 @@
+"""``coroscope.timeline.record()`` (and its Rust hooks, ``src/timeline.rs``): every
+task step on the loop, in the order the program implies, with who woke it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import pytest
+from coroscope import timeline
+from coroscope._native import unwatch_steps, watch_steps
+from coroscope.bridge import sleep_fast, sleep_future_into_py
+
+from tests.conftest import Run
+
+
+async def spin(steps: int) -> int:
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    return steps
+
+
+async def via(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def recorded(run: Run[Any], body: Any) -> timeline.Timeline:
+    async def main() -> timeline.Timeline:
+        async with timeline.record() as tl:
+            await body()
+        return tl
+
+    return run(main())
+
+
+def test_gather_interleaves_three_coroutines_one_step_each_per_iteration(run: Run[Any]) -> None:
+    async def body() -> None:
+        await asyncio.gather(spin(2), spin(2), spin(2))
+
+    tl = recorded(run, body)
+    names = tl.tasks()
+    assert len(names) == 3
+    # Round robin: each task takes one step per loop iteration, in creation order.
+    assert [s.task for s in tl.steps] == names * 3
+    assert [s.woken_by.split(" task ")[0] for s in tl.steps[:3]] == ["created by unrecorded"] * 3
+    assert {s.woken_by for s in tl.steps[3:]} == {"itself (bare yield)"}
+    assert [s.waits_on for s in tl.steps] == ["the loop (bare yield)"] * 6 + ["done"] * 3
+    assert all(s.coro == "spin" for s in tl.steps)
+    assert all(0 <= s.start_ns <= s.end_ns for s in tl.steps)
+    assert [s.start_ns for s in tl.steps] == sorted(s.start_ns for s in tl.steps)
+
+
+def test_a_task_awaiting_another_waits_on_it_and_is_woken_by_it(run: Run[Any]) -> None:
+    async def body() -> None:
+        worker = asyncio.ensure_future(spin(1))
+        await asyncio.gather(worker, via(worker))
+
+    tl = recorded(run, body)
+    worker, waiter = tl.tasks()
+    mine = [s for s in tl.steps if s.task == waiter]
+    assert [s.waits_on for s in mine] == [f"task {worker}", "done"]
+    assert mine[1].woken_by == f"task {worker} (1 hop)"
+    assert mine[1].by_task == worker
+
+
+def test_a_task_created_inside_a_recorded_task_names_its_creator(run: Run[Any]) -> None:
+    async def parent() -> int:
+        return await asyncio.ensure_future(spin(0))
+
+    async def body() -> None:
+        await asyncio.ensure_future(parent())
+
+    tl = recorded(run, body)
+    parent_name, child_name = tl.tasks()
+    child_first = next(s for s in tl.steps if s.task == child_name)
+    assert child_first.woken_by == f"created by task {parent_name}"
+    assert child_first.by_task == parent_name
+
+
+def test_wakes_from_a_timer_and_from_tokio_threads_through_each_bridge_are_told_apart() -> None:
+    async def body() -> None:
+        await asyncio.gather(
+            via(asyncio.sleep(0.002)), via(sleep_future_into_py(0.002)), via(sleep_fast(0.002))
+        )
+
+    async def main() -> timeline.Timeline:
+        async with timeline.record() as tl:
+            await body()
+        return tl
+
+    tl = asyncio.run(main())
+    timer, two_hop, one_hop = tl.tasks()
+    woke = {s.task: s.woken_by for s in tl.steps if not s.woken_by.startswith("created")}
+    assert woke[timer] == "timer (2 hops)"
+    # future_into_py: the tokio thread's call_soon_threadsafe, then the done callback.
+    assert woke[two_hop] == "thread coroscope-tokio (2 hops)"
+    # the fast bridge: finished inline while its wake queue drains.
+    assert woke[one_hop] == "fast bridge: a tokio thread, through the wake queue (1 hop)"
+    waits = {s.task: s.waits_on for s in tl.steps if s.woken_by.startswith("created")}
+    assert waits[timer] == waits[two_hop] == "_asyncio.Future"
+    assert waits[one_hop] == "coroscope.awaitable.Future"
+
+
+def test_on_uvloop_steps_and_task_wakes_are_recorded_and_other_wakes_are_the_loop() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def body() -> None:
+        worker = asyncio.ensure_future(spin(1))
+        await asyncio.gather(worker, via(worker), via(asyncio.sleep(0.001)))
+
+    async def main() -> timeline.Timeline:
+        async with timeline.record() as tl:
+            await body()
+        return tl
+
+    tl = uvloop.run(main()) if hasattr(uvloop, "run") else asyncio.run(main())
+    worker, waiter, sleeper = tl.tasks()
+    woke = {s.task: s.woken_by for s in tl.steps if s.waits_on == "done"}
+    assert woke[waiter] == f"task {worker} (1 hop)"
+    assert woke[sleeper] == "the loop"
+
+
+def test_an_error_and_a_cancellation_are_how_steps_end(run: Run[Any]) -> None:
+    async def fails() -> None:
+        raise ValueError("no")
+
+    async def body() -> None:
+        doomed = asyncio.ensure_future(asyncio.sleep(1))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        await asyncio.gather(fails(), doomed, return_exceptions=True)
+
+    tl = recorded(run, body)
+    assert sorted(s.waits_on for s in tl.steps if s.waits_on != "_asyncio.Future") == [
+        "cancelled",
+        "raised ValueError",
+    ]
+
+
+def test_the_loop_is_given_back_as_it_was_and_later_tasks_are_not_recorded(
+    run: Run[Any],
+) -> None:
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        before = (loop.get_task_factory(), dict(vars(loop)) if hasattr(loop, "__dict__") else {})
+        async with timeline.record() as tl:
+            await asyncio.ensure_future(spin(0))
+        after = (loop.get_task_factory(), dict(vars(loop)) if hasattr(loop, "__dict__") else {})
+        await asyncio.ensure_future(spin(1))
+        return [before == after, len(tl.steps)]
+
+    assert run(main()) == [True, 1]
+
+
+def test_the_table_and_the_plot_show_every_step(run: Run[Any]) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    async def body() -> None:
+        worker = asyncio.ensure_future(spin(2))
+        await asyncio.gather(worker, via(worker))
+
+    tl = recorded(run, body)
+    lines = tl.table().splitlines()
+    assert len(lines) == 1 + len(tl.steps)
+    assert "woken by" in lines[0] and "then waits on" in lines[0]
+    figure = tl.plot(title="two tasks")
+    ax = figure.axes[0]
+    worker, waiter = tl.tasks()
+    assert [label.get_text() for label in ax.get_yticklabels()] == [
+        f"{worker} · spin",
+        f"{waiter} · via",
+    ]
+    assert ax.get_title() == "two tasks"
+    assert len(ax.collections) == len(tl.steps)  # one bar each
+    # One arrow: the worker's last step wakes the waiter.
+    assert len(ax.texts) == 1
+    assert "<table>" in tl._repr_html_() and repr(tl).startswith("<Timeline: 5 steps of 2 tasks")
+
+
+def test_watching_twice_keeps_the_last_recorder_and_unwatching_twice_is_harmless() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        first, second = timeline.Timeline(), timeline.Timeline()
+        watch_steps(loop, first)
+        watch_steps(loop, second)
+
+        async def main() -> None:
+            await asyncio.ensure_future(spin(0))
+
+        from coroscope.await_from_rust import task_factory
+
+        loop.set_task_factory(task_factory)  # type: ignore[arg-type]
+        loop.run_until_complete(main())
+        unwatch_steps(loop)
+        unwatch_steps(loop)
+        # main (two steps: start, then woken by spin) and spin (one step).
+        assert (len(first.steps), len(second.steps)) == (0, 3)
+    finally:
+        loop.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are new in Python 3.12")
+def test_an_eager_first_step_is_recorded_inside_its_creator(run: Run[Any]) -> None:
+    from coroscope.await_from_rust import Task
+
+    async def body() -> None:
+        async def parent() -> int:
+            return Task(spin(0), eager_start=True).result()
+
+        await asyncio.ensure_future(parent())
+
+    tl = recorded(run, body)
+    parent_step, child_step = sorted(tl.steps, key=lambda s: s.start_ns)[:2]
+    assert child_step.woken_by == f"created by task {parent_step.task}"
+    # Nested: the child's whole step lies inside the parent's.
+    assert parent_step.start_ns < child_step.start_ns <= child_step.end_ns < parent_step.end_ns
