@@ -111,6 +111,7 @@ GUNGRAUN := 0.20.0
 bench-instructions: develop ## Every timed group counted in CPU instructions under Callgrind (gungraun), run twice (~25 min); writes bench-results/instructions/
 	@command -v valgrind >/dev/null || $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y valgrind
 	@gungraun-runner --version 2>/dev/null | grep -q "$(GUNGRAUN)" || cargo install gungraun-runner --version $(GUNGRAUN) --locked
+	rm -rf target/gungraun/coroscope/instructions  # two fresh runs: gungraun keeps each case's previous count
 	cargo bench --bench instructions -- --save-summary=json
 	cargo bench --bench instructions -- --save-summary=json
 	$(PY) tools/instructions.py

@@ -7,23 +7,33 @@
 //! names (`coroscope.bench.groups`), so a count sits beside its ns/op.
 //!
 //! Measured: `loop.run_until_complete(workload(n))` on a fresh asyncio loop,
-//! after one warm-up run (first-call caches, tokio's start), every thread
-//! included (tokio's workers and timer too): the installed release build of
-//! `coroscope._native`, the one `make develop` builds and the Python runner times.
+//! after one warm-up run (first-call caches, tokio's start), on the loop's
+//! thread: the installed release build of `coroscope._native`, the one `make
+//! develop` builds and the Python runner times. Only the loop's thread, because
+//! Callgrind counts from the entry of the benchmark function, per thread: work a
+//! case hands to tokio's workers or timer (the bridges through tokio, the
+//! wakes, the timers) is not in its count. Everything else (drivers, awaitables,
+//! futures, tasks, the fast bridge's drain) runs on the loop's thread.
 //! Per operation is the total, less the loop's own start and stop (the
 //! `loop_only` case: `run_until_complete` of a coroutine that does nothing),
 //! over `n` (`Group.instruction_ops`: a tenth of a full run's operations, so
 //! Callgrind's ~50x slowdown stays bearable).
 //! Not measured: starting Python and importing (gungraun's `setup` is not
 //! counted); uvloop (C code Callgrind counts just as well, left to the Python
-//! runner); `pending_memory`, which measures bytes, not time; `wake_from_tokio`,
-//! whose run under Callgrind failed (gathers woken from tokio's workers, slowed
-//! fifty times: left for the next round, with `fanout_10ms_timers` unchecked).
+//! runner); `pending_memory`, which measures bytes, not time (its bytes do not
+//! move between runs anyway); other threads' work (above); waiting. A thread
+//! parked on a lock, the GIL or `epoll` executes nothing, so for the groups
+//! whose wall time is mostly crossing threads and waiting (`wake_from_tokio`,
+//! `fanout_10ms_timers`, `order_value_meal`, the bridges through tokio) the
+//! count and the ns/op tell different things, and both are shown.
 //!
 //! Cases whose work crosses threads (tokio wakes, timers) depend a little on how
-//! the threads interleave, even under Callgrind's serialised scheduling: their
-//! run-to-run agreement is reported beside their counts (`tools/instructions.py`).
-//! Run with `make bench-instructions`.
+//! the threads interleave, even under Callgrind's serialised scheduling, and the
+//! cycle collector runs whenever allocations pass its threshold, wherever that
+//! falls: run-to-run agreement is reported beside the counts
+//! (`tools/instructions.py`). Each case's Callgrind file is also kept under
+//! `target/gungraun/` for `callgrind_annotate`; `tools/instructions.py` sums it
+//! into the profiles BENCHMARKS.md shows. Run with `make bench-instructions`.
 
 // gungraun's macros generate items without docs.
 #![allow(missing_docs)]
@@ -132,6 +142,15 @@ fn prepare(group: &str, variant: &str) -> Py<PyAny> {
     ],
     setup = prepare
 )]
+#[benches::wake_from_tokio(
+    args = [
+        ("wake_from_tokio", "future_into_py"),
+        ("wake_from_tokio", "async_fn"),
+        ("wake_from_tokio", "awaitable"),
+        ("wake_from_tokio", "fast"),
+    ],
+    setup = prepare
+)]
 #[benches::sleep_zero(
     args = [
         ("sleep_zero", "asyncio_sleep"),
@@ -189,6 +208,9 @@ fn case(run: Py<PyAny>) -> usize {
 library_benchmark_group!(name = groups, benchmarks = [case]);
 
 main!(
-    config = LibraryBenchmarkConfig::default(),
+    // future_into_py runs each call's completion in tokio's blocking pool (up to
+    // 512 threads); Callgrind serialises threads, so a gather of them grows the
+    // pool to its limit, past Valgrind's default of 500 threads.
+    config = LibraryBenchmarkConfig::default().valgrind_args(["--max-threads=1024"]),
     library_benchmark_groups = [groups]
 );

@@ -19,7 +19,9 @@
 //! - [`delegate`]: `Delegate`, which hands the whole job to another awaitable's
 //!   iterator;
 //! - [`future`]: asyncio's future, in Rust, a drop-in for `asyncio.Future`,
-//!   with `FutureIter`, the iterator `await future` steps;
+//!   with `FutureIter`, the iterator `await future` steps; [`vectorcall`]
+//!   makes `Future(loop=l)`, `Ready(v)` and `ReadySend(v)` without an
+//!   argument tuple;
 //! - [`timer`]: `TimerFuture`, a `Future` finished from a tokio timer thread;
 //! - [`rust_future`]: `RustAwaitable`, any Rust `Future` made awaitable, polled
 //!   from `__next__`; [`wake`] is how its wake-ups reach the loop from any
@@ -37,6 +39,7 @@ pub mod rust_future;
 pub mod slots;
 pub mod timer;
 pub mod trio_route;
+pub mod vectorcall;
 pub mod wake;
 pub mod yield_n;
 
@@ -49,6 +52,7 @@ pub use timer::TimerFuture;
 pub use yield_n::YieldN;
 
 use slots::install_am_send;
+use vectorcall::install_vectorcall;
 
 /// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``,
 /// ``ReadySend``, ``Future`` (asyncio's future written in Rust), ``TimerFuture``,
@@ -72,5 +76,8 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     install_am_send::<ReadySend>(m.py())?;
     install_am_send::<FutureIter>(m.py())?;
     install_am_send::<RustAwaitable>(m.py())?;
+    install_vectorcall::<Ready>(m.py());
+    install_vectorcall::<ReadySend>(m.py());
+    install_vectorcall::<Future>(m.py());
     Ok(())
 }

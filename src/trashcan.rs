@@ -53,6 +53,13 @@ thread_local! {
 /// Let go of `object`; if this thread is already inside a release, park it for
 /// the outermost release to free.
 fn release(object: Py<PyAny>) {
+    // Not the last reference (a small int, a shared value): letting it go frees
+    // nothing, so no release can nest inside it and the bookkeeping is skipped.
+    // SAFETY: `object` is a live reference we own; reading its count is a load.
+    if unsafe { pyo3::ffi::Py_REFCNT(object.as_ptr()) } > 1 {
+        drop(object);
+        return;
+    }
     let first = PARKED.try_with(|parked| {
         let mut parked = parked.borrow_mut();
         match parked.as_mut() {

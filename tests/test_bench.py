@@ -218,3 +218,36 @@ def test_instruction_counts_are_per_op_after_the_loop_and_say_how_runs_agree(
     assert "1 of 2 cases agree between the two runs within 1 % (the widest apart: 1.99%" in table
     assert "| drive_100_awaits/drive_send | 153 | 1.53x | 1.99% |" in table  # the last run
     assert "| drive_100_awaits/c_floor | 100 | 1x | 0.00% |" in table
+
+
+def test_a_profile_shows_each_case_by_kind_per_op_with_its_heaviest_functions() -> None:
+    group = next(g for g in bench.GROUPS if g.name == "future_round_trip")
+    n = group.instruction_ops
+    loop_kinds = {"interpreter": 1000}
+    counts = {
+        "provenance": "a test",
+        "loop_only": 1000,
+        "cases": [
+            {
+                "group": "loop",
+                "variant": "run_until_complete",
+                "runs": [1000],
+                "kinds": loop_kinds,
+                "top": [],
+            },
+            {
+                "group": "future_round_trip",
+                "variant": "rust_future",
+                "runs": [1000 + 300 * n],
+                "kinds": {"interpreter": 1000 + 100 * n, "PyO3": 150 * n, "ours": 50 * n},
+                "top": [["pyo3::impl_::trampoline::trampoline", "PyO3", 150 * n]],
+            },
+        ],
+    }
+    section = bench.instructions.profiles(counts)
+    assert section.startswith("## Where the time goes (Callgrind profiles)")
+    assert "### future_round_trip" in section
+    # total, then interpreter, CPython objects, allocation, asyncio C, PyO3, ours, ...
+    assert "| rust_future | 300 | 100 | 0 | 0 | 0 | 150 | 50 | 0 | 0 | 0 |" in section
+    assert "- rust_future: `pyo3::impl_::trampoline::trampoline` (PyO3) 150" in section
+    assert group.profiled in section

@@ -139,16 +139,24 @@ async def run_cells(
             request = execute_request(code, session)
             await connection.write_message(json.dumps(request))
             shown: list[dict[str, Any]] = []
-            while True:
+            # The reply comes on the shell channel, what the cell shows on iopub:
+            # nothing orders the two, so a cell is over when both the reply and
+            # iopub's "idle" for it have come (a loaded machine shows the race).
+            reply, idle = None, False
+            while reply is None or not idle:
                 raw = await asyncio.wait_for(connection.read_message(), 120)
                 assert raw is not None, "the kernel's websocket closed"
                 message = json.loads(raw)
-                mine = message["parent_header"].get("msg_id") == request["header"]["msg_id"]
-                if mine and message["msg_type"] in ("execute_result", "display_data"):
-                    shown.append(message["content"]["data"])
-                if mine and message["msg_type"] == "execute_reply":
-                    replies.append((message["content"], shown))
-                    break
+                if message["parent_header"].get("msg_id") != request["header"]["msg_id"]:
+                    continue
+                kind, content = message["msg_type"], message["content"]
+                if kind in ("execute_result", "display_data"):
+                    shown.append(content["data"])
+                elif kind == "execute_reply":
+                    reply = content
+                elif kind == "status" and content["execution_state"] == "idle":
+                    idle = True
+            replies.append((reply, shown))
     finally:
         connection.close()
     return replies

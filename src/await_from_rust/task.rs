@@ -55,7 +55,7 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyType
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
@@ -80,13 +80,13 @@ struct TaskState {
     name: Option<Py<PyAny>>,
     /// The future the coroutine is waiting on, if any: what `cancel()` cancels.
     fut_waiter: Option<Py<PyAny>>,
-    /// `self._step` and `self._wakeup` as bound methods, and `{"context": ..}`:
-    /// made once, not at every step. They hold the task, a cycle (the collector
-    /// sees it through `__traverse__`) broken when the coroutine finishes, so
-    /// that a finished task is freed by its refcount, as a C Task is.
+    /// `self._step` and `self._wakeup` as bound methods: made once, not at
+    /// every step (`_wakeup` only when the task first waits). They hold the
+    /// task, a cycle (the collector sees it through `__traverse__`) broken when
+    /// the coroutine finishes, so that a finished task is freed by its
+    /// refcount, as a C Task is.
     step: Option<Py<PyAny>>,
     wakeup: Option<Py<PyAny>>,
-    in_context: Option<Py<PyDict>>,
     /// Set by `cancel()` when there was no future to cancel: the next step
     /// throws `CancelledError` in.
     must_cancel: bool,
@@ -138,6 +138,50 @@ struct EagerRegistry {
     unregister: Py<PyAny>,
 }
 
+/// `receiver.name(*args, context=context)` by vectorcall: no argument tuple
+/// and no keyword dict. (`call_method` with a dict makes both, and CPython
+/// turns the dict back into names and values for a Python method: twice per
+/// step, as `call_soon` and `add_done_callback` are Python methods of the loop
+/// and of a pure-Python future.)
+fn call_with_context<'py>(
+    receiver: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    args: &[&Bound<'py, PyAny>],
+    context: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    static CONTEXT: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    let py = receiver.py();
+    let kwnames = CONTEXT.get_or_try_init(py, || {
+        PyTuple::new(py, [intern!(py, "context")]).map(Bound::unbind)
+    })?;
+    // The receiver, the positional arguments, then the keyword's value.
+    let mut stack = [std::ptr::null_mut(); 4];
+    assert!(
+        args.len() <= 2,
+        "call_with_context takes at most two arguments"
+    );
+    stack[0] = receiver.as_ptr();
+    for (slot, arg) in stack[1..].iter_mut().zip(args) {
+        *slot = arg.as_ptr();
+    }
+    stack[1 + args.len()] = context.as_ptr();
+    // SAFETY: `stack` holds `1 + args.len()` positional objects (the receiver
+    // first, as `PyObject_VectorcallMethod` wants) and then one value per name
+    // in `kwnames`, all borrowed from live `Bound`s for the call; the result is
+    // a new reference or NULL with an exception set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyObject_VectorcallMethod(
+                name.as_ptr(),
+                stack.as_ptr(),
+                1 + args.len(),
+                kwnames.as_ptr(),
+            ),
+        )
+    }
+}
+
 fn registry(py: Python<'_>) -> PyResult<&Registry> {
     static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
     REGISTRY.get_or_try_init(py, || {
@@ -168,32 +212,62 @@ impl Task {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached `(self._step, self._wakeup, {"context": ctx})`.
-    fn callables<'py>(
+    /// A task with no coroutine yet: what `__new__` makes, for `__init__`.
+    fn shell() -> PyClassInitializer<Self> {
+        PyClassInitializer::from(Future::shell()).add_subclass(Task {
+            state: Mutex::new(TaskState {
+                coro: None,
+                context: None,
+                name: None,
+                step: None,
+                wakeup: None,
+                fut_waiter: None,
+                must_cancel: false,
+                num_cancels_requested: 0,
+                log_destroy_pending: true,
+                finished: false,
+                event_loop: None,
+                source_traceback: None,
+                recorder: None,
+            }),
+        })
+    }
+
+    /// `(self._step, self._context)`, cached by `__init__`.
+    fn step_and_context<'py>(
         &self,
         py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyDict>)> {
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let state = self.state();
-        match (&state.step, &state.wakeup, &state.in_context) {
-            (Some(step), Some(wakeup), Some(in_context)) => Ok((
-                step.bind(py).clone(),
-                wakeup.bind(py).clone(),
-                in_context.bind(py).clone(),
-            )),
+        match (&state.step, &state.context) {
+            (Some(step), Some(context)) => Ok((step.bind(py).clone(), context.bind(py).clone())),
             _ => Err(PyRuntimeError::new_err("Task object is not initialized.")),
         }
+    }
+
+    /// `self._wakeup`, made when the task first waits on a future and kept (the
+    /// same object each time): a task that never waits, such as a gather's
+    /// leaf, never makes it.
+    fn wakeup<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if let Some(wakeup) = &slf.get().state().wakeup {
+            return Ok(wakeup.bind(py).clone());
+        }
+        let wakeup = slf.getattr(intern!(py, "_wakeup"))?;
+        slf.get().state().wakeup = Some(wakeup.clone().unbind());
+        Ok(wakeup)
     }
 
     /// `loop.call_soon(self._step, [exc], context=self._context)`.
     fn schedule_step(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let event_loop = slf.as_super().get().get_loop(py)?;
-        let (step, _, in_context) = slf.get().callables(py)?;
-        let args = match exc {
-            Some(exc) => PyTuple::new(py, [step, exc])?,
-            None => PyTuple::new(py, [step])?,
+        let (step, context) = slf.get().step_and_context(py)?;
+        let call_soon = intern!(py, "call_soon");
+        match exc {
+            Some(exc) => call_with_context(&event_loop, call_soon, &[&step, &exc], &context)?,
+            None => call_with_context(&event_loop, call_soon, &[&step], &context)?,
         };
-        event_loop.call_method(intern!(py, "call_soon"), args, Some(&in_context))?;
         Ok(())
     }
 
@@ -261,11 +335,13 @@ impl Task {
         }
         // "I, the Task, take this future": clear its flag and wait for it.
         yielded.setattr(intern!(py, "_asyncio_future_blocking"), false)?;
-        let (_, wakeup, in_context) = slf.get().callables(py)?;
-        yielded.call_method(
+        let (_, context) = slf.get().step_and_context(py)?;
+        let wakeup = Self::wakeup(slf)?;
+        call_with_context(
+            &yielded,
             intern!(py, "add_done_callback"),
-            (wakeup,),
-            Some(&in_context),
+            &[&wakeup],
+            &context,
         )?;
         let cancel_now = {
             let mut state = slf.get().state();
@@ -386,11 +462,7 @@ impl Task {
         let cached = {
             let mut state = self.state();
             state.finished = true;
-            (
-                state.step.take(),
-                state.wakeup.take(),
-                state.in_context.take(),
-            )
+            (state.step.take(), state.wakeup.take())
         };
         // Dropped outside the lock: a last reference may run Python code.
         drop(cached);
@@ -440,31 +512,14 @@ impl Task {
 impl Task {
     #[new]
     #[pyo3(
-        signature = (*args, **kwargs),
+        signature = (*_args, **_kwargs),
         text_signature = "(coro, *, loop=None, name=None, context=None, eager_start=False)"
     )]
     fn __new__(
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(Future::__new__(args, kwargs)).add_subclass(Task {
-            state: Mutex::new(TaskState {
-                coro: None,
-                context: None,
-                name: None,
-                step: None,
-                wakeup: None,
-                in_context: None,
-                fut_waiter: None,
-                must_cancel: false,
-                num_cancels_requested: 0,
-                log_destroy_pending: true,
-                finished: false,
-                event_loop: None,
-                source_traceback: None,
-                recorder: None,
-            }),
-        })
+        Self::shell()
     }
 
     #[pyo3(signature = (coro, *, r#loop = None, name = None, context = None, eager_start = None))]
@@ -488,18 +543,22 @@ impl Task {
             .unwrap_or(false);
         let future = slf.as_super().get();
         future.__init__(py, r#loop)?;
+        let event_loop = future.get_loop(py)?;
         {
             let mut state = slf.get().state();
-            let event_loop = future.get_loop(py)?;
             state.recorder = timeline::recorder_for(&event_loop);
-            state.event_loop = Some(event_loop.unbind());
+            state.event_loop = Some(event_loop.clone().unbind());
             state.source_traceback = future._source_traceback(py);
         }
-        if !registry
-            .is_coroutine
-            .bind(py)
-            .call1((&coro,))?
-            .is_truthy()?
+        // A plain coroutine is one, without asking asyncio (as the C Task checks).
+        // SAFETY: a type check of a live object.
+        let plain_coroutine = unsafe { ffi::PyCoro_CheckExact(coro.as_ptr()) } != 0;
+        if !plain_coroutine
+            && !registry
+                .is_coroutine
+                .bind(py)
+                .call1((&coro,))?
+                .is_truthy()?
         {
             slf.get().state().log_destroy_pending = false;
             return Err(PyTypeError::new_err(format!(
@@ -518,22 +577,16 @@ impl Task {
             Some(context) => context,
             None => copy_context(py)?,
         };
-        let in_context = PyDict::new(py);
-        in_context.set_item(intern!(py, "context"), &context)?;
         let step = slf.getattr(intern!(py, "_step"))?.unbind();
-        let wakeup = slf.getattr(intern!(py, "_wakeup"))?.unbind();
         {
             let mut state = slf.get().state();
             state.coro = Some(coro.unbind());
             state.name = Some(name.unbind());
             state.context = Some(context.unbind());
             state.step = Some(step);
-            state.wakeup = Some(wakeup);
-            state.in_context = Some(in_context.unbind());
         }
         if let Some(eager) = registry.eager.as_ref().filter(|_| eager_start)
-            && future
-                .get_loop(py)?
+            && event_loop
                 .call_method0(intern!(py, "is_running"))?
                 .is_truthy()?
         {
@@ -750,7 +803,6 @@ impl Task {
         ] {
             visit.call(object)?;
         }
-        visit.call(&state.in_context)?;
         Ok(())
     }
 
@@ -759,20 +811,17 @@ impl Task {
         Python::attach(|py| report_if_destroyed_pending(py, &mut self.state()));
         let taken = {
             let mut state = self.state();
-            (
-                [
-                    state.coro.take(),
-                    state.context.take(),
-                    state.name.take(),
-                    state.fut_waiter.take(),
-                    state.step.take(),
-                    state.wakeup.take(),
-                    state.event_loop.take(),
-                    state.source_traceback.take(),
-                    state.recorder.take(),
-                ],
-                state.in_context.take(),
-            )
+            [
+                state.coro.take(),
+                state.context.take(),
+                state.name.take(),
+                state.fut_waiter.take(),
+                state.step.take(),
+                state.wakeup.take(),
+                state.event_loop.take(),
+                state.source_traceback.take(),
+                state.recorder.take(),
+            ]
         };
         drop(taken);
     }
@@ -842,15 +891,31 @@ pub fn task_factory<'py>(
     kwargs: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, Task>> {
     let py = r#loop.py();
-    let kwargs = match kwargs {
-        Some(kwargs) => kwargs,
-        None => PyDict::new(py),
-    };
-    kwargs.set_item("loop", r#loop)?;
-    Ok(py
-        .get_type::<Task>()
-        .call((coro,), Some(&kwargs))?
-        .cast_into()?)
+    // The keywords `__init__` knows, taken out of the dict: then the task is
+    // made here, as `Task(coro, loop=loop, ...)` would make it, without calling
+    // the class (a tuple, a second dict, and the arguments parsed twice).
+    let mut known = [None, None, None];
+    if let Some(kwargs) = &kwargs {
+        for (slot, key) in known.iter_mut().zip(["name", "context", "eager_start"]) {
+            *slot = kwargs.get_item(key)?;
+        }
+    }
+    if kwargs
+        .as_ref()
+        .is_some_and(|k| k.len() > known.iter().flatten().count())
+    {
+        // An unknown keyword: the class raises Task.__init__'s own TypeError.
+        let kwargs = kwargs.expect("checked above");
+        kwargs.set_item("loop", r#loop)?;
+        return Ok(py
+            .get_type::<Task>()
+            .call((coro,), Some(&kwargs))?
+            .cast_into()?);
+    }
+    let [name, context, eager_start] = known;
+    let task = Bound::new(py, Task::shell())?;
+    Task::__init__(&task, coro, Some(r#loop), name, context, eager_start)?;
+    Ok(task)
 }
 
 /// Register the Task and its factory on `m`.

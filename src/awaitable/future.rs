@@ -47,12 +47,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTuple, PyType};
+use pyo3::{Borrowed, intern};
 
 use super::slots::{AmSend, Sent};
+use super::vectorcall::{Call, Construct};
 use crate::asyncio::{
     ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
     invalid_state, report_from_drop, thrown,
@@ -175,6 +176,45 @@ impl Future {
         // A panic while holding the lock leaves a state that is still valid (each
         // update is a few field writes), so a poisoned lock is used as it is.
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A future bound to no loop yet: what `__new__` makes, for `__init__` to
+    /// bind (subclasses' `__new__` start from it too).
+    pub(crate) fn shell() -> Self {
+        Future {
+            core: Mutex::new(Core::new(None, None)),
+        }
+    }
+
+    /// What `__init__` does: belong to `event_loop` (`None`: asyncio's default
+    /// loop), recording where the future was made if that loop is in debug mode.
+    fn bind(&self, py: Python<'_>, event_loop: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let event_loop = match event_loop {
+            Some(event_loop) if !event_loop.is_none() => event_loop,
+            _ => default_loop(py)?,
+        };
+        let source_traceback = if event_loop
+            .call_method0(intern!(py, "get_debug"))?
+            .is_truthy()?
+        {
+            Some(caller_stack(py)?.unbind())
+        } else {
+            None
+        };
+        let mut core = self.core();
+        if core.event_loop.is_none() {
+            // The shell `__new__` just made: nothing to start over from.
+            core.event_loop = Some(event_loop.unbind());
+            core.source_traceback = source_traceback;
+            return Ok(());
+        }
+        // Calling `__init__` again starts over, as asyncio's does; the old state
+        // is freed after the lock is released.
+        let fresh = Core::new(Some(event_loop.unbind()), source_traceback);
+        let old = std::mem::replace(&mut *core, fresh);
+        drop(core);
+        drop(old);
+        Ok(())
     }
 
     /// A pending future bound to `event_loop`, made from Rust.
@@ -322,13 +362,13 @@ impl Future {
 
 #[pymethods]
 impl Future {
-    /// An empty shell; `__init__` binds it to a loop (see the module doc).
+    /// An empty shell; `__init__` binds it to a loop (see the module doc). Any
+    /// arguments are accepted, as `object.__new__` accepts them for a
+    /// subclass's own `__init__`.
     #[new]
     #[pyo3(signature = (*_args, **_kwargs), text_signature = "(*, loop=None)")]
     pub(crate) fn __new__(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        Future {
-            core: Mutex::new(Core::new(None, None)),
-        }
+        Self::shell()
     }
 
     #[pyo3(signature = (*, r#loop = None))]
@@ -337,24 +377,7 @@ impl Future {
         py: Python<'_>,
         r#loop: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let event_loop = match r#loop {
-            Some(event_loop) if !event_loop.is_none() => event_loop,
-            _ => default_loop(py)?,
-        };
-        let source_traceback = if event_loop
-            .call_method0(intern!(py, "get_debug"))?
-            .is_truthy()?
-        {
-            Some(caller_stack(py)?.unbind())
-        } else {
-            None
-        };
-        let fresh = Core::new(Some(event_loop.unbind()), source_traceback);
-        // Calling `__init__` again starts over, as asyncio's does; the old state
-        // is freed after the lock is released.
-        let old = std::mem::replace(&mut *self.core(), fresh);
-        drop(old);
-        Ok(())
+        self.bind(py, r#loop)
     }
 
     /// Return the result this future represents.
@@ -749,11 +772,44 @@ fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
     );
 }
 
+/// `Future()` and `Future(loop=loop)`, asyncio's own calls, made without
+/// `type_call`'s tuple and dict and without parsing them twice (`__new__`, then
+/// `__init__`): see [`super::vectorcall`]. Other calls take the ordinary route.
+impl Construct for Future {
+    fn construct<'py>(call: &Call<'_, 'py>) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let mut keywords = call.keywords();
+        let event_loop = match (call.positional(), keywords.next(), keywords.next()) {
+            (0, None, None) => None,
+            (0, Some((name, value)), None) if is_loop(&name) => Some(value),
+            _ => return None,
+        };
+        let py = call.py();
+        let made = Bound::new(py, Future::shell()).and_then(|future| {
+            future
+                .get()
+                .bind(py, event_loop.map(|l| l.to_owned()))
+                .map(|()| future.into_any())
+        });
+        Some(made)
+    }
+}
+
+/// Whether a keyword's name is `loop`. A call's keyword names are interned by
+/// the compiler, so the pointer test almost always answers.
+fn is_loop(name: &Borrowed<'_, '_, PyAny>) -> bool {
+    let r#loop = intern!(name.py(), "loop");
+    name.is(r#loop) || name.eq(r#loop).unwrap_or(false)
+}
+
 /// The iterator `await fut` steps: ``Future.__await__()`` returns one.
 ///
 /// While the future is pending, the first step sets the future's
 /// ``_asyncio_future_blocking`` and yields the future (the Task's cue to wait
 /// for it). Once it is done, the next step returns its result (or raises).
+// One is made per `await`, yet no `freelist` (the C future's iterator has one):
+// PyO3 0.30's freelist hands a reused object back untracked by the cycle
+// collector, and a cycle through an untracked object is never freed (CPython's
+// `test_log_destroyed_pending_task` caught it).
 #[pyclass(frozen, module = "coroscope.awaitable")]
 pub struct FutureIter {
     future: Py<Future>,

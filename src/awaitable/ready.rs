@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use super::slots::{AmSend, Sent};
+use super::vectorcall::{Call, Construct};
 use crate::finish::{REUSED, finish};
 use crate::trashcan::Flat;
 
@@ -98,6 +99,25 @@ impl ReadySend {
     #[new]
     fn new(value: Py<PyAny>) -> PyClassInitializer<Self> {
         PyClassInitializer::from(Ready::new(value)).add_subclass(ReadySend)
+    }
+}
+
+/// `Ready(v)` made without `type_call`'s tuple and PyO3's `__new__` (see
+/// [`super::vectorcall`]): an await's object is made per await, so making it
+/// is a large share of the await. (A Python subclass of `Ready` does not
+/// inherit the slot and is made the ordinary way.)
+impl Construct for Ready {
+    fn construct<'py>(call: &Call<'_, 'py>) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let value = call.only_arg()?.to_owned().unbind();
+        Some(Bound::new(call.py(), Ready::new(value)).map(Bound::into_any))
+    }
+}
+
+/// `ReadySend(v)`, made the same way.
+impl Construct for ReadySend {
+    fn construct<'py>(call: &Call<'_, 'py>) -> Option<PyResult<Bound<'py, PyAny>>> {
+        let value = call.only_arg()?.to_owned().unbind();
+        Some(Bound::new(call.py(), ReadySend::new(value)).map(Bound::into_any))
     }
 }
 

@@ -46,12 +46,12 @@ pub struct TimerFuture {
 #[pymethods]
 impl TimerFuture {
     #[new]
-    #[pyo3(signature = (*args, **kwargs), text_signature = "(value, delay, *, loop=None)")]
+    #[pyo3(signature = (*_args, **_kwargs), text_signature = "(value, delay, *, loop=None)")]
     fn __new__(
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyClassInitializer<Self> {
-        PyClassInitializer::from(Future::__new__(args, kwargs)).add_subclass(TimerFuture {
+        PyClassInitializer::from(Future::shell()).add_subclass(TimerFuture {
             timer: Mutex::new(None),
         })
     }

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.instructions:
             counts = json.loads(pathlib.Path(args.instructions).read_text())
             print(instructions.markdown(counts, args.instructions))
+            print(instructions.profiles(counts))
         if args.versions:
             directory = pathlib.Path(args.versions)
             runs = versions.load(directory)

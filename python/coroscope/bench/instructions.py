@@ -6,7 +6,9 @@ summaries after two runs and writes one JSON file: for each case its total
 instructions in each run. This module turns that file into per-operation
 counts (the loop's own start and stop, the ``loop_only`` case, taken off; the
 rest divided by ``Group.instruction_ops``), each group's ratios to its baseline,
-and how far the two runs were apart: the BENCHMARKS.md section.
+and how far the two runs were apart: the BENCHMARKS.md section. ``profiles``
+renders where each case's instructions went (by kind of code, and the heaviest
+functions), with what each group's profile showed (``Group.profiled``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ from coroscope.bench.groups import GROUPS
 
 # The case every total includes once: run_until_complete of a coroutine doing nothing.
 LOOP_ONLY = ("loop", "run_until_complete")
+# The kinds of code `tools/instructions.py` sorts functions into, in table order.
+KINDS = (
+    "interpreter",
+    "CPython objects",
+    "allocation",
+    "asyncio C",
+    "PyO3",
+    "ours",
+    "tokio",
+    "C library",
+    "other",
+)
+HEAVIEST = 3  # functions named per case
 
 
 def per_op(data: dict[str, Any]) -> list[tuple[str, str, float, float, float | None]]:
@@ -55,9 +70,13 @@ def markdown(data: dict[str, Any], source: str) -> str:
         "run; instruction counts barely move. Each count is the case's total less the "
         f"loop's own start and stop ({data['loop_only']:,} instructions), over its "
         "operations; the ratio is to the group's baseline, in instructions. "
+        "Counted on the loop's thread only: work a case hands to tokio's threads "
+        "(the bridges through tokio, wakes, timers) is not in it, and waiting costs "
+        "no instructions, so for the groups that cross threads read the ns/op too. "
         f"{within} of {len(apart)} cases agree between the two runs within 1 % "
-        f"(the widest apart: {worst:.2%}; cases woken from other threads move most, "
-        "with the threads' interleaving).",
+        f"(the widest apart: {worst:.2%}; the cases woken from other threads move "
+        "most: how many wakes the loop finds at once depends on the threads' "
+        "interleaving).",
         "",
         f"Provenance: {data['provenance']}.",
         "",
@@ -67,4 +86,51 @@ def markdown(data: dict[str, Any], source: str) -> str:
     for group, variant, count, ratio, runs_apart in rows:
         shown = "" if runs_apart is None else f"{runs_apart:.2%}"
         out.append(f"| {group}/{variant} | {count:,.0f} | {ratio:.3g}x | {shown} |")
+    return "\n".join(out) + "\n"
+
+
+def profiles(data: dict[str, Any]) -> str:
+    """The BENCHMARKS.md section "Where the time goes": per group, each case's
+    instructions per operation by kind of code, its heaviest functions, and
+    what the profile showed (``Group.profiled``)."""
+    cases = {(c["group"], c["variant"]): c for c in data["cases"] if "kinds" in c}
+    loop = cases.get(LOOP_ONLY, {}).get("kinds", {})
+    out = [
+        "## Where the time goes (Callgrind profiles)",
+        "",
+        "Each case's instructions per operation by the kind of code that ran them "
+        "(each function's own instructions, not its callees', so a row adds up to "
+        "the case's count; the loop's start and stop taken off): the interpreter "
+        "running Python code (the loop's own, the benchmark's, coroutines'), CPython's "
+        "object machinery (calls, dicts, types, exceptions), allocation and the cycle "
+        "collector, asyncio's C module, PyO3's glue (trampolines, argument parsing, "
+        "object creation), our own code, tokio, and the C library (thread-locals, "
+        "memset, locks). Then each case's heaviest functions (per operation, loop "
+        "included), and what the profile showed.",
+    ]
+    for group in GROUPS:
+        counted = [name for name, _ in group.variants if (group.name, name) in cases]
+        if not counted:
+            continue
+        ops = group.instruction_ops
+        out += [
+            "",
+            f"### {group.name}",
+            "",
+            "| variant | total | " + " | ".join(KINDS) + " |",
+            "|---" + "|---:" * (len(KINDS) + 1) + "|",
+        ]
+        for name in counted:
+            kinds = cases[group.name, name]["kinds"]
+            each = [max(0.0, (kinds.get(k, 0) - loop.get(k, 0)) / ops) for k in KINDS]
+            out.append(
+                f"| {name} | {sum(each):,.0f} | " + " | ".join(f"{v:,.0f}" for v in each) + " |"
+            )
+        out.append("")
+        for name in counted:
+            top = cases[group.name, name]["top"][:HEAVIEST]
+            named = "; ".join(f"`{fn}` ({kind}) {count / ops:,.0f}" for fn, kind, count in top)
+            out.append(f"- {name}: {named}")
+        if group.profiled:
+            out += ["", group.profiled]
     return "\n".join(out) + "\n"
