@@ -129,10 +129,16 @@ def collect() -> dict[str, object]:
             continue
         group, variant = named
         (measured,) = summary["profiles"]
-        counts = measured["data"]["total"]["metrics"]["Ir"]["values"]
+        metrics = measured["data"]["total"]["metrics"]
+        counts = metrics["Ir"]["values"]
         runs = [counts[key] for key in ("old", "new") if counts.get(key) is not None]
+        # Callgrind's cache simulation, weighed into cycles by gungraun (a miss
+        # costs more than an instruction): nearer wall time than a count.
+        cycles = metrics["EstimatedCycles"]["values"]["new"]
         outs = sorted(path.parent.glob("callgrind.*.out"))  # `.out.old`: the run before
-        cases.append({"group": group, "variant": variant, "runs": runs, **profile(outs)})
+        cases.append(
+            {"group": group, "variant": variant, "runs": runs, "cycles": cycles, **profile(outs)}
+        )
     if not cases:
         raise SystemExit(f"no gungraun summaries under {SUMMARIES}: run `make bench-instructions`")
     (loop_only,) = [c["runs"][-1] for c in cases if c["group"] == "loop"]
