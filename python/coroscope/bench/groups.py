@@ -444,9 +444,11 @@ GROUPS = [
         if_missed="a waiting Task and its coroutine, awaiting a bare future, already hold "
         "about two thirds of asyncio.sleep's bytes (task_floor): below 0.5x needs no "
         "task per wait",
-        profiled="Bytes, not instructions: the byte breakdown is the table above. "
-        "fast over task_floor is what the Rust side holds per wait (the boxed sleep, "
-        "its waker, the tokio timer entry, the waiter future and the RustAwaitable).",
+        profiled="Measured in bytes, not instructions (its own section has them, and they "
+        "do not move from run to run). fast less task_floor is what the Rust side holds "
+        "per wait (the boxed sleep, its waker, the tokio timer entry, the waiter future "
+        "and the RustAwaitable); task_floor itself is what any route with a task per "
+        "wait holds.",
     ),
     Group(
         "fanout_10ms_timers",

@@ -135,6 +135,8 @@ def profiles(data: dict[str, Any]) -> str:
     for group in GROUPS:
         counted = [name for name, _ in group.variants if (group.name, name) in cases]
         if not counted:
+            if group.profiled:  # measured in another unit: what it showed, in words
+                out += ["", f"### {group.name}", "", group.profiled]
             continue
         ops = group.instruction_ops
         out += [
