@@ -78,7 +78,51 @@ pub fn copy_context(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
 }
 
-/// `loop.call_soon(callback, *args, context=context)`: how asyncio runs a
+/// `receiver.name(*args, context=context)` by vectorcall: no argument tuple
+/// and no keyword dict. (`call_method` with a dict makes both, and CPython
+/// turns the dict back into names and values for a Python method, as
+/// `call_soon` and a pure-Python future's `add_done_callback` are: a Task
+/// calls them at every step, a future for every callback it schedules.)
+pub fn call_with_context<'py>(
+    receiver: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    args: &[&Bound<'py, PyAny>],
+    context: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    static CONTEXT: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    let py = receiver.py();
+    let kwnames = CONTEXT.get_or_try_init(py, || {
+        PyTuple::new(py, [intern!(py, "context")]).map(Bound::unbind)
+    })?;
+    // The receiver, the positional arguments, then the keyword's value.
+    let mut stack = [std::ptr::null_mut(); 4];
+    assert!(
+        args.len() <= 2,
+        "call_with_context takes at most two arguments"
+    );
+    stack[0] = receiver.as_ptr();
+    for (slot, arg) in stack[1..].iter_mut().zip(args) {
+        *slot = arg.as_ptr();
+    }
+    stack[1 + args.len()] = context.as_ptr();
+    // SAFETY: `stack` holds `1 + args.len()` positional objects (the receiver
+    // first, as `PyObject_VectorcallMethod` wants) and then one value per name
+    // in `kwnames`, all borrowed from live `Bound`s for the call; the result is
+    // a new reference or NULL with an exception set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyObject_VectorcallMethod(
+                name.as_ptr(),
+                stack.as_ptr(),
+                1 + args.len(),
+                kwnames.as_ptr(),
+            ),
+        )
+    }
+}
+
+/// `loop.call_soon(callback, arg, context=context)`: how asyncio runs a
 /// callback "soon", in the `contextvars.Context` it was registered in.
 pub fn call_soon<'py>(
     event_loop: &Bound<'py, PyAny>,
@@ -86,10 +130,8 @@ pub fn call_soon<'py>(
     arg: &Bound<'py, PyAny>,
     context: &Bound<'py, PyAny>,
 ) -> PyResult<()> {
-    let py = event_loop.py();
-    let kwargs = PyDict::new(py);
-    kwargs.set_item(intern!(py, "context"), context)?;
-    event_loop.call_method(intern!(py, "call_soon"), (callback, arg), Some(&kwargs))?;
+    let call_soon = intern!(event_loop.py(), "call_soon");
+    call_with_context(event_loop, call_soon, &[callback, arg], context)?;
     Ok(())
 }
 

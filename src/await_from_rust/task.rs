@@ -55,12 +55,13 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyType
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
 use crate::asyncio::{
-    ReprOf, asyncio_repr, cancelled_error_type, copy_context, invalid_state, report_from_drop,
+    ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
+    report_from_drop,
 };
 use crate::awaitable::Future;
 use crate::timeline;
@@ -136,50 +137,6 @@ struct EagerRegistry {
     swap: Py<PyAny>,
     register: Py<PyAny>,
     unregister: Py<PyAny>,
-}
-
-/// `receiver.name(*args, context=context)` by vectorcall: no argument tuple
-/// and no keyword dict. (`call_method` with a dict makes both, and CPython
-/// turns the dict back into names and values for a Python method: twice per
-/// step, as `call_soon` and `add_done_callback` are Python methods of the loop
-/// and of a pure-Python future.)
-fn call_with_context<'py>(
-    receiver: &Bound<'py, PyAny>,
-    name: &Bound<'py, PyString>,
-    args: &[&Bound<'py, PyAny>],
-    context: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    static CONTEXT: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
-    let py = receiver.py();
-    let kwnames = CONTEXT.get_or_try_init(py, || {
-        PyTuple::new(py, [intern!(py, "context")]).map(Bound::unbind)
-    })?;
-    // The receiver, the positional arguments, then the keyword's value.
-    let mut stack = [std::ptr::null_mut(); 4];
-    assert!(
-        args.len() <= 2,
-        "call_with_context takes at most two arguments"
-    );
-    stack[0] = receiver.as_ptr();
-    for (slot, arg) in stack[1..].iter_mut().zip(args) {
-        *slot = arg.as_ptr();
-    }
-    stack[1 + args.len()] = context.as_ptr();
-    // SAFETY: `stack` holds `1 + args.len()` positional objects (the receiver
-    // first, as `PyObject_VectorcallMethod` wants) and then one value per name
-    // in `kwnames`, all borrowed from live `Bound`s for the call; the result is
-    // a new reference or NULL with an exception set.
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            ffi::PyObject_VectorcallMethod(
-                name.as_ptr(),
-                stack.as_ptr(),
-                1 + args.len(),
-                kwnames.as_ptr(),
-            ),
-        )
-    }
 }
 
 fn registry(py: Python<'_>) -> PyResult<&Registry> {
