@@ -1,16 +1,20 @@
-//! Build script: two jobs, both about knowing *which* Python and Rust we run on.
+//! Build script: three jobs, all about knowing *which* Python and Rust we run on.
 //!
 //! 1. Benches and the embedded-interpreter tests link libpython. This machine has
 //!    two (pyenv's, which we build against, and Debian's older one in a system
 //!    directory), so the binaries get an rpath to the one pyo3 configured. The
 //!    extension module built by maturin does not link libpython and gets nothing.
-//! 2. `coroscope.build_info()` reports the versions it was built with; they are
+//! 2. The code asks which interpreter it is built for: `Py_GIL_DISABLED` (a
+//!    free-threaded build) chooses `state_lock`'s kind of lock, so pyo3's cfgs
+//!    are set here too.
+//! 3. `coroscope.build_info()` reports the versions it was built with; they are
 //!    read here, once, and baked in as compile-time environment variables.
 
 use std::process::Command;
 
 fn main() {
     pyo3_build_config::add_libpython_rpath_link_args();
+    pyo3_build_config::use_pyo3_cfgs();
 
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     for (package, var) in [

@@ -27,8 +27,10 @@
 //!   from `__next__`; [`wake`] is how its wake-ups reach the loop from any
 //!   thread, [`trio_route`] the same for trio.
 //!
-//! All are `frozen` with atomic state: the module runs without the GIL's help
-//! (`gil_used = false`), so no method may rely on it to serialise callers.
+//! All are `frozen`, their state atomic or behind a lock: the module declares
+//! `gil_used = false`, so no method may rely on the GIL to serialise callers
+//! unless a build with a GIL is proven, as `crate::state_lock` does for the
+//! Future's state.
 
 use pyo3::prelude::*;
 

@@ -49,13 +49,11 @@
 //! cancellation share one state, checked whole by CPython's own Task tests
 //! (`BaseTaskTests`, run against it); the step loop reads top to bottom.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
@@ -64,6 +62,7 @@ use crate::asyncio::{
     report_from_drop,
 };
 use crate::awaitable::Future;
+use crate::state_lock::{StateGuard, StateLock};
 use crate::timeline;
 
 const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
@@ -81,11 +80,14 @@ struct TaskState {
     name: Option<Py<PyAny>>,
     /// The future the coroutine is waiting on, if any: what `cancel()` cancels.
     fut_waiter: Option<Py<PyAny>>,
-    /// `self._step` and `self._wakeup` as bound methods: made once, not at
-    /// every step (`_wakeup` only when the task first waits). They hold the
-    /// task, a cycle (the collector sees it through `__traverse__`) broken when
-    /// the coroutine finishes, so that a finished task is freed by its
-    /// refcount, as a C Task is.
+    /// `self._step` and `self._wakeup` as bound methods, made when first
+    /// needed and kept, not made at every step as the C Task makes its step
+    /// wrapper. `_step` is let go while the task waits on a future (its
+    /// wake-up steps it directly): a waiting task holds one bound method, as a
+    /// C Task does, and the collector, whose passes grow with the objects
+    /// alive, sees no more per task. They hold the task, a cycle (the collector
+    /// sees it through `__traverse__`) broken when the coroutine finishes, so
+    /// that a finished task is freed by its refcount, as a C Task is.
     step: Option<Py<PyAny>>,
     wakeup: Option<Py<PyAny>>,
     /// Set by `cancel()` when there was no future to cancel: the next step
@@ -107,6 +109,27 @@ struct TaskState {
     recorder: Option<Py<PyAny>>,
 }
 
+impl TaskState {
+    /// The state of a task with no coroutine yet.
+    fn new() -> Self {
+        TaskState {
+            coro: None,
+            context: None,
+            name: None,
+            step: None,
+            wakeup: None,
+            fut_waiter: None,
+            must_cancel: false,
+            num_cancels_requested: 0,
+            log_destroy_pending: true,
+            finished: false,
+            event_loop: None,
+            source_traceback: None,
+            recorder: None,
+        }
+    }
+}
+
 /// An asyncio Task implemented in Rust: steps a coroutine on its loop with
 /// ``PyIter_Send``, waits on the futures it awaits, and has the whole
 /// ``asyncio.Task`` API.
@@ -117,7 +140,7 @@ struct TaskState {
 /// ``asyncio.timeout``, ``TaskGroup`` and anyio see it as a task.
 #[pyclass(frozen, subclass, extends = Future, module = "coroscope.await_from_rust")]
 pub struct Task {
-    state: Mutex<TaskState>,
+    state: StateLock<TaskState>,
 }
 
 /// asyncio's task bookkeeping (the C functions when asyncio has them), looked
@@ -165,41 +188,35 @@ fn registry(py: Python<'_>) -> PyResult<&Registry> {
 }
 
 impl Task {
-    fn state(&self) -> MutexGuard<'_, TaskState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn state(&self, py: Python<'_>) -> StateGuard<'_, TaskState> {
+        self.state.lock(py)
     }
 
     /// A task with no coroutine yet: what `__new__` makes, for `__init__`.
     fn shell() -> PyClassInitializer<Self> {
         PyClassInitializer::from(Future::shell()).add_subclass(Task {
-            state: Mutex::new(TaskState {
-                coro: None,
-                context: None,
-                name: None,
-                step: None,
-                wakeup: None,
-                fut_waiter: None,
-                must_cancel: false,
-                num_cancels_requested: 0,
-                log_destroy_pending: true,
-                finished: false,
-                event_loop: None,
-                source_traceback: None,
-                recorder: None,
-            }),
+            state: StateLock::new(TaskState::new()),
         })
     }
 
-    /// `(self._step, self._context)`, cached by `__init__`.
-    fn step_and_context<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let state = self.state();
-        match (&state.step, &state.context) {
-            (Some(step), Some(context)) => Ok((step.bind(py).clone(), context.bind(py).clone())),
-            _ => Err(PyRuntimeError::new_err("Task object is not initialized.")),
+    /// `self._context`, set by `__init__`.
+    fn context<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.state(py).context {
+            Some(context) => Ok(context.bind(py).clone()),
+            None => Err(PyRuntimeError::new_err("Task object is not initialized.")),
         }
+    }
+
+    /// `self._step`, made when the task is first scheduled (again) and kept
+    /// while it is (see `TaskState::step`).
+    fn step<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if let Some(step) = &slf.get().state(py).step {
+            return Ok(step.bind(py).clone());
+        }
+        let step = slf.getattr(intern!(py, "_step"))?;
+        slf.get().state(py).step = Some(step.clone().unbind());
+        Ok(step)
     }
 
     /// `self._wakeup`, made when the task first waits on a future and kept (the
@@ -207,11 +224,11 @@ impl Task {
     /// leaf, never makes it.
     fn wakeup<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        if let Some(wakeup) = &slf.get().state().wakeup {
+        if let Some(wakeup) = &slf.get().state(slf.py()).wakeup {
             return Ok(wakeup.bind(py).clone());
         }
         let wakeup = slf.getattr(intern!(py, "_wakeup"))?;
-        slf.get().state().wakeup = Some(wakeup.clone().unbind());
+        slf.get().state(slf.py()).wakeup = Some(wakeup.clone().unbind());
         Ok(wakeup)
     }
 
@@ -219,7 +236,8 @@ impl Task {
     fn schedule_step(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let event_loop = slf.as_super().get().get_loop(py)?;
-        let (step, context) = slf.get().step_and_context(py)?;
+        let context = slf.get().context(py)?;
+        let step = Self::step(slf)?;
         let call_soon = intern!(py, "call_soon");
         match exc {
             Some(exc) => call_with_context(&event_loop, call_soon, &[&step, &exc], &context)?,
@@ -262,10 +280,7 @@ impl Task {
             };
             return Self::throw_soon(slf, kind);
         };
-        static GET_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let its_loop = GET_LOOP
-            .import(py, "asyncio.futures", "_get_loop")?
-            .call1((&yielded,))?;
+        let its_loop = future_loop(&yielded)?;
         let our_loop = slf.as_super().get().get_loop(py)?;
         if !its_loop.is(&our_loop) {
             return Self::throw_soon(
@@ -292,7 +307,7 @@ impl Task {
         }
         // "I, the Task, take this future": clear its flag and wait for it.
         yielded.setattr(intern!(py, "_asyncio_future_blocking"), false)?;
-        let (_, context) = slf.get().step_and_context(py)?;
+        let context = slf.get().context(py)?;
         let wakeup = Self::wakeup(slf)?;
         call_with_context(
             &yielded,
@@ -300,11 +315,12 @@ impl Task {
             &[&wakeup],
             &context,
         )?;
-        let cancel_now = {
-            let mut state = slf.get().state();
+        let (cancel_now, step) = {
+            let mut state = slf.get().state(py);
             state.fut_waiter = Some(yielded.clone().unbind());
-            state.must_cancel
+            (state.must_cancel, state.step.take())
         };
+        drop(step);
         // A cancel() that came while the coroutine was running is passed on now.
         if cancel_now {
             let message = slf.as_super().get()._cancel_message(py);
@@ -314,7 +330,7 @@ impl Task {
                 .call_method(intern!(py, "cancel"), (), Some(&kwargs))?
                 .is_truthy()?
             {
-                slf.get().state().must_cancel = false;
+                slf.get().state(slf.py()).must_cancel = false;
             }
         }
         Ok(())
@@ -329,7 +345,7 @@ impl Task {
     ) -> PyResult<()> {
         let recorder = slf
             .get()
-            .state()
+            .state(slf.py())
             .recorder
             .as_ref()
             .map(|r| r.clone_ref(slf.py()));
@@ -378,7 +394,7 @@ impl Task {
         let py = slf.py();
         let event_loop = slf.as_super().get().get_loop(py)?;
         let (coro, context) = {
-            let state = slf.get().state();
+            let state = slf.get().state(slf.py());
             match (&state.coro, &state.context) {
                 (Some(coro), Some(context)) => (coro.clone_ref(py), context.clone_ref(py)),
                 _ => return Err(PyRuntimeError::new_err("Task object is not initialized.")),
@@ -403,8 +419,8 @@ impl Task {
             stepped
         });
         let swapped_back = eager.swap.bind(py).call1((&event_loop, previous));
-        if slf.as_super().get().done() {
-            let coro = slf.get().state().coro.take();
+        if slf.as_super().get().done(slf.py()) {
+            let coro = slf.get().state(slf.py()).coro.take();
             drop(coro);
         } else {
             registry.register.bind(py).call1((slf,))?;
@@ -415,9 +431,9 @@ impl Task {
 
     /// The coroutine is over: mark it, and let go of the cached bound methods
     /// (the task's cycle through itself).
-    fn mark_finished(&self) {
+    fn mark_finished(&self, py: Python<'_>) {
         let cached = {
-            let mut state = self.state();
+            let mut state = self.state(py);
             state.finished = true;
             (state.step.take(), state.wakeup.take())
         };
@@ -431,8 +447,8 @@ impl Task {
         let future = slf.as_super();
         match outcome {
             Ok(value) => {
-                let cancel_instead = std::mem::take(&mut slf.get().state().must_cancel);
-                slf.get().mark_finished();
+                let cancel_instead = std::mem::take(&mut slf.get().state(slf.py()).must_cancel);
+                slf.get().mark_finished(slf.py());
                 if cancel_instead {
                     // cancel() came right before the coroutine returned.
                     let message = future.get()._cancel_message(py);
@@ -443,15 +459,15 @@ impl Task {
                 Ok(())
             }
             Err(err) if err.is_instance(py, cancelled_error_type(py)?.as_any()) => {
-                slf.get().mark_finished();
+                slf.get().mark_finished(slf.py());
                 future
                     .get()
-                    .set_cancelled_exc(err.into_value(py).into_any());
+                    .set_cancelled_exc(py, err.into_value(py).into_any());
                 Future::cancel(future, None)?;
                 Ok(())
             }
             Err(err) => {
-                slf.get().mark_finished();
+                slf.get().mark_finished(slf.py());
                 let fatal = err.is_instance_of::<PyKeyboardInterrupt>(py)
                     || err.is_instance_of::<PySystemExit>(py);
                 // `into_value`, not `value`: it puts the traceback back on the
@@ -502,7 +518,7 @@ impl Task {
         future.__init__(py, r#loop)?;
         let event_loop = future.get_loop(py)?;
         {
-            let mut state = slf.get().state();
+            let mut state = slf.get().state(slf.py());
             state.recorder = timeline::recorder_for(&event_loop);
             state.event_loop = Some(event_loop.clone().unbind());
             state.source_traceback = future._source_traceback(py);
@@ -517,7 +533,7 @@ impl Task {
                 .call1((&coro,))?
                 .is_truthy()?
         {
-            slf.get().state().log_destroy_pending = false;
+            slf.get().state(slf.py()).log_destroy_pending = false;
             return Err(PyTypeError::new_err(format!(
                 "{NOT_A_COROUTINE} {}",
                 coro.repr()?
@@ -526,22 +542,26 @@ impl Task {
         let name = match name.filter(|n| !n.is_none()) {
             Some(name) => name.str()?.into_any(),
             None => {
-                let n = registry.next_name.bind(py).call0()?;
-                pyo3::types::PyString::new(py, &format!("Task-{n}")).into_any()
+                let n: u64 = registry.next_name.bind(py).call0()?.extract()?;
+                task_name(py, n).into_any()
             }
         };
         let context = match context.filter(|c| !c.is_none()) {
             Some(context) => context,
             None => copy_context(py)?,
         };
-        let step = slf.getattr(intern!(py, "_step"))?.unbind();
-        {
-            let mut state = slf.get().state();
-            state.coro = Some(coro.unbind());
-            state.name = Some(name.unbind());
-            state.context = Some(context.unbind());
-            state.step = Some(step);
-        }
+        let old = {
+            let mut state = slf.get().state(py);
+            (
+                state.coro.replace(coro.unbind()),
+                state.name.replace(name.unbind()),
+                state.context.replace(context.unbind()),
+                state.step.take(),
+            )
+        };
+        // What a second `__init__` replaced goes after the lock (its coroutine's
+        // `close()` runs Python code).
+        drop(old);
         if let Some(eager) = registry.eager.as_ref().filter(|_| eager_start)
             && event_loop
                 .call_method0(intern!(py, "is_running"))?
@@ -560,21 +580,21 @@ impl Task {
     fn _step(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let future = slf.as_super();
-        if future.get().done() {
+        if future.get().done(future.py()) {
             let exc = exc.map(|e| e.repr()).transpose()?;
             return Err(invalid_state(
                 py,
                 format!("_step(): already done: {}, {exc:?}", slf.repr()?),
             ));
         }
-        let must_cancel = std::mem::take(&mut slf.get().state().must_cancel);
+        let must_cancel = std::mem::take(&mut slf.get().state(slf.py()).must_cancel);
         let exc = match exc {
             Some(exc) if !must_cancel || exc.is_instance(cancelled_error_type(py)?)? => Some(exc),
             _ if must_cancel => Some(future.get()._make_cancelled_error(py)?),
             _ => None,
         };
         let (coro, old_waiter) = {
-            let mut state = slf.get().state();
+            let mut state = slf.get().state(slf.py());
             (
                 state.coro.as_ref().map(|c| c.clone_ref(py)),
                 state.fut_waiter.take(),
@@ -609,11 +629,11 @@ impl Task {
         let py = slf.py();
         let future = slf.as_super();
         future.setattr(intern!(py, "_log_traceback"), false)?;
-        if future.get().done() {
+        if future.get().done(future.py()) {
             return Ok(false);
         }
         let waiter = {
-            let mut state = slf.get().state();
+            let mut state = slf.get().state(slf.py());
             state.num_cancels_requested += 1;
             state.fut_waiter.as_ref().map(|w| w.clone_ref(py))
         };
@@ -628,22 +648,22 @@ impl Task {
                 return Ok(true);
             }
         }
-        slf.get().state().must_cancel = true;
+        slf.get().state(slf.py()).must_cancel = true;
         future
             .get()
-            .set_cancel_message(msg.unwrap_or_else(|| py.None()));
+            .set_cancel_message(py, msg.unwrap_or_else(|| py.None()));
         Ok(true)
     }
 
     /// How many cancellation requests are pending (not taken back by ``uncancel``).
-    fn cancelling(&self) -> u64 {
-        self.state().num_cancels_requested
+    fn cancelling(&self, py: Python<'_>) -> u64 {
+        self.state(py).num_cancels_requested
     }
 
     /// Take back one cancellation request; returns how many remain. From 3.13,
     /// taking back the last one also forgets a ``cancel()`` not yet delivered.
     fn uncancel(&self, py: Python<'_>) -> u64 {
-        let mut state = self.state();
+        let mut state = self.state(py);
         if state.num_cancels_requested > 0 {
             state.num_cancels_requested -= 1;
             if state.num_cancels_requested == 0 && py.version_info() >= (3, 13) {
@@ -655,23 +675,23 @@ impl Task {
 
     /// The ``contextvars.Context`` every step of the task runs in.
     fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.state().context.as_ref().map(|c| c.clone_ref(py))
+        self.state(py).context.as_ref().map(|c| c.clone_ref(py))
     }
 
     /// The coroutine this task runs.
     fn get_coro(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.state().coro.as_ref().map(|c| c.clone_ref(py))
+        self.state(py).coro.as_ref().map(|c| c.clone_ref(py))
     }
 
     /// The task's name (``Task-<n>`` unless one was given).
     fn get_name(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.state().name.as_ref().map(|n| n.clone_ref(py))
+        self.state(py).name.as_ref().map(|n| n.clone_ref(py))
     }
 
     /// Rename the task (the value is converted with ``str``).
     fn set_name(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
         let name = value.str()?.into_any().unbind();
-        let old = self.state().name.replace(name);
+        let old = self.state(value.py()).name.replace(name);
         drop(old);
         Ok(())
     }
@@ -723,28 +743,27 @@ impl Task {
 
     #[getter]
     fn _fut_waiter(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.state().fut_waiter.as_ref().map(|w| w.clone_ref(py))
+        self.state(py).fut_waiter.as_ref().map(|w| w.clone_ref(py))
     }
 
     #[getter]
-    fn _must_cancel(&self) -> bool {
-        self.state().must_cancel
+    fn _must_cancel(&self, py: Python<'_>) -> bool {
+        self.state(py).must_cancel
     }
 
     #[getter]
-    fn _log_destroy_pending(&self) -> bool {
-        self.state().log_destroy_pending
+    fn _log_destroy_pending(&self, py: Python<'_>) -> bool {
+        self.state(py).log_destroy_pending
     }
 
     #[setter(_log_destroy_pending)]
-    fn set_log_destroy_pending(&self, value: bool) {
-        self.state().log_destroy_pending = value;
+    fn set_log_destroy_pending(&self, py: Python<'_>, value: bool) {
+        self.state(py).log_destroy_pending = value;
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        // `try_lock`, as for Future: the collector may run inside our own
-        // short critical sections.
-        let Ok(state) = self.state.try_lock() else {
+        // SAFETY: this is `__traverse__`, called by the collector.
+        let Some(state) = (unsafe { self.state.try_lock_in_traverse() }) else {
             return Ok(());
         };
         for object in [
@@ -764,29 +783,18 @@ impl Task {
     }
 
     fn __clear__(&self) {
-        // Report before the collector takes the coroutine away.
-        Python::attach(|py| report_if_destroyed_pending(py, &mut self.state()));
-        let taken = {
-            let mut state = self.state();
-            [
-                state.coro.take(),
-                state.context.take(),
-                state.name.take(),
-                state.fut_waiter.take(),
-                state.step.take(),
-                state.wakeup.take(),
-                state.event_loop.take(),
-                state.source_traceback.take(),
-                state.recorder.take(),
-            ]
-        };
-        drop(taken);
+        Python::attach(|py| {
+            // The state leaves the lock before the report, which runs Python
+            // code (the loop's exception handler) that must not find it held.
+            let mut old = std::mem::replace(&mut *self.state(py), TaskState::new());
+            report_if_destroyed_pending(py, &mut old);
+        });
     }
 }
 
 impl Drop for Task {
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.get_mut();
         if state.log_destroy_pending && !state.finished {
             Python::attach(|py| report_if_destroyed_pending(py, state));
         }
@@ -832,6 +840,33 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
     );
 }
 
+/// `asyncio.futures._get_loop(future)` without its Python frame: our own
+/// Future answers directly (as the C Task asks a C future), anything else by
+/// its `get_loop()`, or by `_loop` when it has none.
+fn future_loop<'py>(future: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = future.py();
+    if let Ok(ours) = future.cast::<Future>() {
+        return ours.get().get_loop(py);
+    }
+    match future.getattr_opt(intern!(py, "get_loop"))? {
+        Some(get_loop) => get_loop.call0(),
+        None => future.getattr(intern!(py, "_loop")),
+    }
+}
+
+/// `Task-<n>`, put together on the stack: `format!` would allocate a
+/// `String` per task only to copy it into the Python string.
+fn task_name(py: Python<'_>, n: u64) -> Bound<'_, PyString> {
+    const PREFIX: &[u8] = b"Task-";
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n).as_bytes();
+    let mut name = [0u8; PREFIX.len() + 20]; // a u64 has at most 20 digits
+    name[..PREFIX.len()].copy_from_slice(PREFIX);
+    name[PREFIX.len()..][..digits.len()].copy_from_slice(digits);
+    let name = std::str::from_utf8(&name[..PREFIX.len() + digits.len()]).expect("ASCII");
+    PyString::new(py, name)
+}
+
 /// ``loop.set_task_factory(task_factory)``: every task the loop creates
 /// (``create_task``, ``gather``, ``TaskGroup``...) becomes a Rust ``Task``.
 ///
@@ -853,7 +888,13 @@ pub fn task_factory<'py>(
     // the class (a tuple, a second dict, and the arguments parsed twice).
     let mut known = [None, None, None];
     if let Some(kwargs) = &kwargs {
-        for (slot, key) in known.iter_mut().zip(["name", "context", "eager_start"]) {
+        // Interned keys: a `&str` key would be a new string, hashed, per task.
+        let keys = [
+            intern!(py, "name"),
+            intern!(py, "context"),
+            intern!(py, "eager_start"),
+        ];
+        for (slot, key) in known.iter_mut().zip(keys) {
             *slot = kwargs.get_item(key)?;
         }
     }

@@ -30,27 +30,28 @@
 //!   Until `__init__` has run, the methods that need a loop raise
 //!   `RuntimeError('Future object is not initialized.')`.
 //! - **The lock is never held across Python code.** `gil_used = false` means the
-//!   state needs its own `Mutex`, and a callback's `__eq__`, a finished value's
-//!   `__del__` or an import can all run arbitrary Python, which could come back
-//!   to this future (deadlock) or wait for the GIL held by a thread that waits
-//!   for this lock. So every method reads or changes the state under the lock,
-//!   lets go, and only then calls Python, and objects leaving the state are
-//!   dropped after the guard.
+//!   state needs its own lock (a [`StateLock`]: the GIL itself where there is
+//!   one, a `Mutex` on free-threaded builds), and a callback's `__eq__`, a
+//!   finished value's `__del__` or an import can all run arbitrary Python,
+//!   which could come back to this future (a panic, where a `Mutex` would
+//!   deadlock) or let another thread run. So every method reads or changes the
+//!   state under the lock, lets go, and only then calls Python, and objects
+//!   leaving the state are dropped after the guard.
 //!
 //! Why one file of ~850 lines: asyncio's Future is one contract, and CPython's
 //! own future tests (run against this class) check it whole. The four duties
 //! share one lock and one state, and `FutureIter` reads the state as the Task
 //! handshake needs it; split apart, the pieces would import each other.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTuple, PyType};
+use pyo3::types::{PyDict, PyGenericAlias, PyList, PyString, PyTuple, PyType};
 use pyo3::{Borrowed, intern};
+use smallvec::SmallVec;
 
 use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
@@ -58,6 +59,7 @@ use crate::asyncio::{
     ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
     invalid_state, report_from_drop, thrown,
 };
+use crate::state_lock::{StateGuard, StateLock};
 use crate::trashcan::Flat;
 
 const NOT_INITIALIZED: &str = "Future object is not initialized.";
@@ -93,10 +95,12 @@ impl State {
 /// `remove_done_callback` remove exactly the entries it compared equal, even if
 /// that comparison (arbitrary Python) added or removed others meanwhile.
 struct Callback {
-    id: u64,
+    id: u32,
     func: Py<PyAny>,
     context: Py<PyAny>,
 }
+
+type Callbacks = SmallVec<[Callback; 1]>;
 
 /// Everything that changes, behind one lock.
 struct Core {
@@ -110,7 +114,10 @@ struct Core {
     /// The traceback at `set_exception` time: the first `result()` re-raises
     /// with it, so the traceback does not grow with each raise.
     exception_tb: Option<Py<PyAny>>,
-    callbacks: Vec<Callback>,
+    /// Inline up to one: a future nearly always has one callback (its task's
+    /// wake-up, gather's), and a `Vec` would allocate it on the heap, where
+    /// the collector's traversal then has one more cache line to fetch.
+    callbacks: Callbacks,
     cancel_message: Option<Py<PyAny>>,
     /// The `CancelledError` that cancelled a Task, kept so re-raising it keeps
     /// its traceback (set by Task subclasses; a plain future never sets it).
@@ -124,7 +131,11 @@ struct Core {
     blocking: bool,
     /// The class name the "never retrieved" report uses, taken when it is armed
     /// (the report runs after the object, and so its class, is gone).
-    report_as: Option<String>,
+    report_as: Option<Py<PyString>>,
+    /// The next callback's `id`: ids only need to be unique within one list,
+    /// and a counter per future costs no atomic instruction, as a shared one
+    /// would (a `u32` fits where the flags above leave room).
+    next_callback_id: u32,
 }
 
 impl Core {
@@ -135,13 +146,14 @@ impl Core {
             result: None,
             exception: None,
             exception_tb: None,
-            callbacks: Vec::new(),
+            callbacks: Callbacks::new(),
             cancel_message: None,
             cancelled_exc: None,
             source_traceback,
             log_traceback: false,
             blocking: false,
             report_as: None,
+            next_callback_id: 0,
         }
     }
 }
@@ -164,25 +176,19 @@ impl Core {
 /// ``StopIteration`` on 3.10/3.11 (its iterator has an ``am_send`` slot).
 #[pyclass(frozen, subclass, weakref, module = "coroscope.awaitable")]
 pub struct Future {
-    core: Mutex<Core>,
+    core: StateLock<Core>,
 }
 
-/// Hands out callback ids; shared by all futures, since ids only need to be
-/// unique within one future's list.
-static NEXT_CALLBACK_ID: AtomicU64 = AtomicU64::new(0);
-
 impl Future {
-    fn core(&self) -> MutexGuard<'_, Core> {
-        // A panic while holding the lock leaves a state that is still valid (each
-        // update is a few field writes), so a poisoned lock is used as it is.
-        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    fn core(&self, py: Python<'_>) -> StateGuard<'_, Core> {
+        self.core.lock(py)
     }
 
     /// A future bound to no loop yet: what `__new__` makes, for `__init__` to
     /// bind (subclasses' `__new__` start from it too).
     pub(crate) fn shell() -> Self {
         Future {
-            core: Mutex::new(Core::new(None, None)),
+            core: StateLock::new(Core::new(None, None)),
         }
     }
 
@@ -201,7 +207,7 @@ impl Future {
         } else {
             None
         };
-        let mut core = self.core();
+        let mut core = self.core(py);
         if core.event_loop.is_none() {
             // The shell `__new__` just made: nothing to start over from.
             core.event_loop = Some(event_loop.unbind());
@@ -222,7 +228,7 @@ impl Future {
         Bound::new(
             event_loop.py(),
             Future {
-                core: Mutex::new(Core::new(Some(event_loop.clone().unbind()), None)),
+                core: StateLock::new(Core::new(Some(event_loop.clone().unbind()), None)),
             },
         )
     }
@@ -231,12 +237,12 @@ impl Future {
     /// code to yield to a Task as `await` would (see [`FutureIter`]).
     pub fn waiter<'py>(event_loop: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Future>> {
         let waiter = Self::pending(event_loop)?;
-        waiter.get().core().blocking = true;
+        waiter.get().core(waiter.py()).blocking = true;
         Ok(waiter)
     }
 
     fn event_loop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match &self.core().event_loop {
+        match &self.core(py).event_loop {
             Some(event_loop) => Ok(event_loop.bind(py).clone()),
             None => Err(PyRuntimeError::new_err(NOT_INITIALIZED)),
         }
@@ -250,8 +256,8 @@ impl Future {
         py: Python<'_>,
         to: State,
         fill: impl FnOnce(&mut Core),
-    ) -> PyResult<Option<(Py<PyAny>, Vec<Callback>)>> {
-        let mut core = self.core();
+    ) -> PyResult<Option<(Py<PyAny>, Callbacks)>> {
+        let mut core = self.core(py);
         let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
             return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
         };
@@ -313,7 +319,7 @@ impl Future {
 
     /// asyncio's message for finishing a future twice: `'<STATE>: <repr>'`.
     fn already_done(slf: &Bound<'_, Self>) -> PyErr {
-        let state = slf.get().core().state.name();
+        let state = slf.get().core(slf.py()).state.name();
         match slf.repr() {
             Ok(repr) => invalid_state(slf.py(), format!("{state}: {repr}")),
             Err(err) => err,
@@ -326,7 +332,7 @@ impl Future {
     /// (3.11 re-raises the saved one, keeping its message and traceback).
     fn cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (saved, message) = {
-            let mut core = self.core();
+            let mut core = self.core(py);
             // A message of None is no message, as in asyncio's own
             // `_make_cancelled_error`: `CancelledError()`, not `CancelledError(None)`.
             let message = core
@@ -350,13 +356,13 @@ impl Future {
 
     /// Keep the `CancelledError` that cancelled a Task, so that raising it
     /// again keeps its traceback (what `task._cancelled_exc = exc` does).
-    pub(crate) fn set_cancelled_exc(&self, exc: Py<PyAny>) {
-        let old = self.core().cancelled_exc.replace(exc);
+    pub(crate) fn set_cancelled_exc(&self, py: Python<'_>, exc: Py<PyAny>) {
+        let old = self.core(py).cancelled_exc.replace(exc);
         drop(old);
     }
 
-    fn is_pending(&self) -> bool {
-        self.core().state == State::Pending
+    fn is_pending(&self, py: Python<'_>) -> bool {
+        self.core(py).state == State::Pending
     }
 }
 
@@ -386,7 +392,7 @@ impl Future {
     /// it is not done yet, and the exception if one was set.
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let (state, result, exception) = {
-            let mut core = self.core();
+            let mut core = self.core(py);
             if core.state == State::Finished {
                 core.log_traceback = false;
             }
@@ -417,7 +423,7 @@ impl Future {
     /// it is not done yet.
     fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyBaseException>>> {
         let (state, exception) = {
-            let mut core = self.core();
+            let mut core = self.core(py);
             if core.state == State::Finished {
                 core.log_traceback = false;
             }
@@ -457,7 +463,7 @@ impl Future {
         exception: Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = slf.py();
-        if !slf.get().is_pending() {
+        if !slf.get().is_pending(slf.py()) {
             return Err(Self::already_done(slf));
         }
         let exception = if exception.is_instance_of::<PyType>() {
@@ -482,7 +488,7 @@ impl Future {
                 exception
             };
         let tb = exception.getattr(intern!(py, "__traceback__"))?.unbind();
-        let class_name = slf.get_type().name()?.to_string();
+        let class_name = slf.get_type().name()?.unbind();
         let done = Self::complete(slf, State::Finished, |core| {
             core.exception = Some(exception.unbind());
             core.exception_tb = Some(tb);
@@ -502,18 +508,18 @@ impl Future {
     /// becomes the argument of the ``CancelledError`` its awaiters get.
     #[pyo3(signature = (msg = None))]
     pub fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
-        slf.get().core().log_traceback = false;
+        slf.get().core(slf.py()).log_traceback = false;
         Self::complete(slf, State::Cancelled, |core| core.cancel_message = msg)
     }
 
     /// Return True if the future was cancelled.
-    fn cancelled(&self) -> bool {
-        self.core().state == State::Cancelled
+    fn cancelled(&self, py: Python<'_>) -> bool {
+        self.core(py).state == State::Cancelled
     }
 
     /// Return True if the future is done (finished or cancelled).
-    pub(crate) fn done(&self) -> bool {
-        !self.is_pending()
+    pub(crate) fn done(&self, py: Python<'_>) -> bool {
+        !self.is_pending(py)
     }
 
     /// Add a callback to run when the future is done: ``fn(future)``, in
@@ -533,27 +539,29 @@ impl Future {
             _ => copy_context(py)?,
         };
         let event_loop = {
-            let mut core = slf.get().core();
-            let Some(event_loop) = core.event_loop.as_ref().map(|l| l.clone_ref(py)) else {
-                return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
-            };
-            if core.state == State::Pending {
+            let mut core = slf.get().core(py);
+            if core.state == State::Pending && core.event_loop.is_some() {
+                let id = core.next_callback_id;
+                core.next_callback_id = id.wrapping_add(1);
                 core.callbacks.push(Callback {
-                    id: NEXT_CALLBACK_ID.fetch_add(1, Ordering::Relaxed),
+                    id,
                     func: r#fn.unbind(),
                     context: context.unbind(),
                 });
                 return Ok(());
             }
-            event_loop
+            core.event_loop.as_ref().map(|l| l.clone_ref(py))
+        };
+        let Some(event_loop) = event_loop else {
+            return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
         };
         call_soon(event_loop.bind(py), &r#fn, slf.as_any(), &context)
     }
 
     /// Remove every registration of ``fn``; return how many were removed.
     fn remove_done_callback(&self, py: Python<'_>, r#fn: Bound<'_, PyAny>) -> PyResult<usize> {
-        let snapshot: Vec<(u64, Py<PyAny>)> = {
-            let core = self.core();
+        let snapshot: Vec<(u32, Py<PyAny>)> = {
+            let core = self.core(py);
             if core.event_loop.is_none() {
                 return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
             }
@@ -570,8 +578,8 @@ impl Future {
                 matched.push(id);
             }
         }
-        let removed: Vec<Callback> = {
-            let mut core = self.core();
+        let removed: Callbacks = {
+            let mut core = self.core(py);
             let (removed, kept) = std::mem::take(&mut core.callbacks)
                 .into_iter()
                 .partition(|cb| matched.contains(&cb.id));
@@ -596,7 +604,7 @@ impl Future {
     }
 
     fn __await__(slf: &Bound<'_, Self>) -> PyResult<FutureIter> {
-        if slf.get().core().event_loop.is_none() {
+        if slf.get().core(slf.py()).event_loop.is_none() {
             return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
         }
         Ok(FutureIter::new(slf.clone().unbind()))
@@ -622,20 +630,20 @@ impl Future {
     // --- the attributes asyncio's own code and repr helpers read ------------
 
     #[getter]
-    fn _asyncio_future_blocking(&self) -> bool {
-        self.core().blocking
+    fn _asyncio_future_blocking(&self, py: Python<'_>) -> bool {
+        self.core(py).blocking
     }
 
     #[setter(_asyncio_future_blocking)]
     fn set_blocking(&self, value: Bound<'_, PyAny>) -> PyResult<()> {
-        let value = value.is_truthy()?;
-        self.core().blocking = value;
+        let value_is_true = value.is_truthy()?;
+        self.core(value.py()).blocking = value_is_true;
         Ok(())
     }
 
     #[getter]
-    fn _log_traceback(&self) -> bool {
-        self.core().log_traceback
+    fn _log_traceback(&self, py: Python<'_>) -> bool {
+        self.core(py).log_traceback
     }
 
     #[setter(_log_traceback)]
@@ -643,34 +651,34 @@ impl Future {
         if value.is_truthy()? {
             return Err(PyValueError::new_err(LOG_TRACEBACK_ONLY_FALSE));
         }
-        self.core().log_traceback = false;
+        self.core(value.py()).log_traceback = false;
         Ok(())
     }
 
     #[getter]
-    fn _state(&self) -> &'static str {
-        self.core().state.name()
+    fn _state(&self, py: Python<'_>) -> &'static str {
+        self.core(py).state.name()
     }
 
     #[getter]
     fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core().event_loop.as_ref().map(|l| l.clone_ref(py))
+        self.core(py).event_loop.as_ref().map(|l| l.clone_ref(py))
     }
 
     #[getter]
     fn _result(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core().result.as_ref().map(|r| r.clone_ref(py))
+        self.core(py).result.as_ref().map(|r| r.clone_ref(py))
     }
 
     #[getter]
     fn _exception(&self, py: Python<'_>) -> Option<Py<PyBaseException>> {
-        self.core().exception.as_ref().map(|e| e.clone_ref(py))
+        self.core(py).exception.as_ref().map(|e| e.clone_ref(py))
     }
 
     #[getter]
     fn _callbacks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let pairs: Vec<(Py<PyAny>, Py<PyAny>)> = self
-            .core()
+            .core(py)
             .callbacks
             .iter()
             .map(|cb| (cb.func.clone_ref(py), cb.context.clone_ref(py)))
@@ -680,7 +688,7 @@ impl Future {
 
     #[getter]
     pub(crate) fn _source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core()
+        self.core(py)
             .source_traceback
             .as_ref()
             .map(|s| s.clone_ref(py))
@@ -688,12 +696,15 @@ impl Future {
 
     #[getter]
     pub(crate) fn _cancel_message(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core().cancel_message.as_ref().map(|m| m.clone_ref(py))
+        self.core(py)
+            .cancel_message
+            .as_ref()
+            .map(|m| m.clone_ref(py))
     }
 
     #[setter(_cancel_message)]
-    pub(crate) fn set_cancel_message(&self, message: Py<PyAny>) {
-        let old = self.core().cancel_message.replace(message);
+    pub(crate) fn set_cancel_message(&self, py: Python<'_>, message: Py<PyAny>) {
+        let old = self.core(py).cancel_message.replace(message);
         drop(old);
     }
 
@@ -701,10 +712,11 @@ impl Future {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // The collector runs while this thread may be inside one of the short
-        // sections above (an allocation can trigger it): `try_lock` instead of
-        // waiting on ourselves. Not visiting only makes the collector keep
-        // objects it could have freed this time round.
-        let Ok(core) = self.core.try_lock() else {
+        // sections above (an allocation can trigger it): when the state is
+        // held, not visiting only makes the collector keep objects it could
+        // have freed this time round.
+        // SAFETY: this is `__traverse__`, called by the collector.
+        let Some(core) = (unsafe { self.core.try_lock_in_traverse() }) else {
             return Ok(());
         };
         visit.call(core.result.as_deref())?;
@@ -726,16 +738,19 @@ impl Future {
     }
 
     fn __clear__(&self) {
-        // Report a lost exception before the collector takes it away.
-        Python::attach(|py| report_if_never_retrieved(py, &mut self.core()));
-        let old = std::mem::replace(&mut *self.core(), Core::new(None, None));
-        drop(old);
+        Python::attach(|py| {
+            // The state leaves the lock before the lost exception is reported:
+            // the report runs Python code (the loop's exception handler),
+            // which must not find it held.
+            let mut old = std::mem::replace(&mut *self.core(py), Core::new(None, None));
+            report_if_never_retrieved(py, &mut old);
+        });
     }
 }
 
 impl Drop for Future {
     fn drop(&mut self) {
-        let core = self.core.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let core = self.core.get_mut();
         if core.log_traceback {
             Python::attach(|py| report_if_never_retrieved(py, core));
         }
@@ -752,9 +767,12 @@ fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
     let (Some(event_loop), Some(exception)) = (&core.event_loop, &core.exception) else {
         return;
     };
-    let class_name = core.report_as.take().unwrap_or_else(|| "Future".to_owned());
+    let class_name = match core.report_as.take() {
+        Some(name) => name.bind(py).to_string(),
+        None => "Future".to_owned(),
+    };
     let stand_in = Future {
-        core: Mutex::new(Core {
+        core: StateLock::new(Core {
             exception: Some(exception.clone_ref(py)),
             state: State::Finished,
             ..Core::new(Some(event_loop.clone_ref(py)), None)
@@ -837,7 +855,7 @@ impl AmSend for FutureIter {
         }
         let future = this.future.bind(py);
         {
-            let mut core = future.get().core();
+            let mut core = future.get().core(py);
             if core.state == State::Pending {
                 // asyncio's C rule: yield while the flag is clear (a Task clears
                 // it when it takes the future); stepped again with the flag still
