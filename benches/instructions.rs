@@ -6,8 +6,9 @@
 //! the CPU). Each case is one `group/variant` of the Python runner, by the same
 //! names (`coroscope.bench.groups`), so a count sits beside its ns/op.
 //!
-//! Measured: `loop.run_until_complete(workload(n))` on a fresh asyncio loop,
-//! after one warm-up run (first-call caches, tokio's start), on the loop's
+//! Measured: `loop.run_until_complete(workload(n))` on a fresh asyncio loop
+//! (for the Task groups and the future round trip, on a uvloop loop too: their
+//! goals hold on both loops), after one warm-up run (first-call caches, tokio's start), on the loop's
 //! thread: the installed release build of `coroscope._native`, the one `make
 //! develop` builds and the Python runner times. Only the loop's thread, because
 //! Callgrind counts from the entry of the benchmark function, per thread: work a
@@ -19,8 +20,8 @@
 //! over `n` (`Group.instruction_ops`: a tenth of a full run's operations, so
 //! Callgrind's ~50x slowdown stays bearable).
 //! Not measured: starting Python and importing (gungraun's `setup` is not
-//! counted); uvloop (C code Callgrind counts just as well, left to the Python
-//! runner); `pending_memory`, which measures bytes, not time (its bytes do not
+//! counted); the other groups on uvloop (their goals are asyncio's);
+//! `pending_memory`, which measures bytes, not time (its bytes do not
 //! move between runs anyway); other threads' work (above); waiting. A thread
 //! parked on a lock, the GIL or `epoll` executes nothing, so for the groups
 //! whose wall time is mostly crossing threads and waiting (`wake_from_tokio`,
@@ -52,18 +53,20 @@ venv = os.environ.get("VIRTUAL_ENV") or os.path.join(ROOT, ".venv")
 for directory in glob.glob(f"{venv}/lib/python3*/site-packages"):
     site.addsitedir(directory)
 
-from coroscope.bench.groups import GROUPS
+from coroscope.bench.groups import GROUPS, LOOPS
 
 async def nothing(n):
     pass
 
 def prepare(group_name, variant_name):
+    # "uvloop:task_gather_tree" is that group on uvloop; a bare name, on asyncio.
+    loop_name, _, group_name = group_name.rpartition(":")
     if group_name == "loop":  # the constant every case pays: one run of the loop
         workload, n = nothing, 0
     else:
         group = next(g for g in GROUPS if g.name == group_name)
         workload, n = dict(group.variants)[variant_name], group.instruction_ops
-    loop = asyncio.new_event_loop()
+    loop = LOOPS[loop_name or "asyncio"]()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(workload(min(n, 100)))
     def run():
@@ -96,6 +99,7 @@ fn prepare(group: &str, variant: &str) -> Py<PyAny> {
 // by name, as the criterion benches name theirs.
 #[library_benchmark]
 #[bench::loop_only(args = ("loop", "run_until_complete"), setup = prepare)]
+#[bench::uvloop_loop_only(args = ("uvloop:loop", "run_until_complete"), setup = prepare)]
 #[benches::drive_100_awaits(
     args = [
         ("drive_100_awaits", "c_floor"),
@@ -198,6 +202,17 @@ fn prepare(group: &str, variant: &str) -> Py<PyAny> {
     args = [
         ("task_gather_tree", "c_task"),
         ("task_gather_tree", "rust_task"),
+    ],
+    setup = prepare
+)]
+#[benches::on_uvloop(
+    args = [
+        ("uvloop:future_round_trip", "c_future"),
+        ("uvloop:future_round_trip", "rust_future"),
+        ("uvloop:task_sleep_zero_loops", "c_task"),
+        ("uvloop:task_sleep_zero_loops", "rust_task"),
+        ("uvloop:task_gather_tree", "c_task"),
+        ("uvloop:task_gather_tree", "rust_task"),
     ],
     setup = prepare
 )]

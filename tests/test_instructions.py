@@ -79,21 +79,36 @@ def test_the_kinds_add_up_to_every_function_counted_once(tool: ModuleType) -> No
 @pytest.mark.parametrize(
     ("description", "case"),
     [
-        ('(prepare("future_round_trip", "rust_future"))', ("future_round_trip", "rust_future")),
-        ('(prepare("timeline_overhead", "rust_task"))', ("timeline_overhead", "rust_task")),
+        (
+            '(prepare("future_round_trip", "rust_future"))',
+            ("asyncio", "future_round_trip", "rust_future"),
+        ),
+        (
+            '(prepare("timeline_overhead", "rust_task"))',
+            ("asyncio", "timeline_overhead", "rust_task"),
+        ),
         # gungraun cuts long descriptions short, inside a name or just after it
         (
             '(prepare("await_ready_value", "python_stop_iterati...',
-            ("await_ready_value", "python_stop_iteration"),
+            ("asyncio", "await_ready_value", "python_stop_iteration"),
         ),
         (
             '(prepare("bridge_pending_same_thread", "awaitable"...',
-            ("bridge_pending_same_thread", "awaitable"),
+            ("asyncio", "bridge_pending_same_thread", "awaitable"),
+        ),
+        # a group on uvloop is named with the loop first
+        (
+            '(prepare("uvloop:task_gather_tree", "rust_task"))',
+            ("uvloop", "task_gather_tree", "rust_task"),
+        ),
+        (
+            '(prepare("uvloop:task_sleep_zero_loops", "rust_t...',
+            ("uvloop", "task_sleep_zero_loops", "rust_task"),
         ),
         ("(something else)", None),
     ],
 )
 def test_a_case_is_named_even_when_gungraun_cut_its_description_short(
-    tool: ModuleType, description: str, case: tuple[str, str] | None
+    tool: ModuleType, description: str, case: tuple[str, str, str] | None
 ) -> None:
     assert tool.case_named(description) == case

@@ -107,17 +107,18 @@ def summed(annotated: str) -> dict[str, object]:
     }
 
 
-def case_named(description: str) -> tuple[str, str] | None:
-    """The case's (group, variant), from its gungraun description."""
-    found = CASE.search(description)
-    if found is not None:
-        return found.group(1), found.group(2)
-    cut = CUT_CASE.search(description)
-    if cut is None:
+def case_named(description: str) -> tuple[str, str, str] | None:
+    """The case's (loop, group, variant), from its gungraun description: a group
+    named ``uvloop:<group>`` runs on uvloop, any other on asyncio."""
+    found = CASE.search(description) or CUT_CASE.search(description)
+    if found is None:
         return None
-    group = next(g for g in GROUPS if g.name == cut.group(1))
-    (variant,) = [name for name, _ in group.variants if name.startswith(cut.group(2))]
-    return group.name, variant
+    loop, _, group_name = found.group(1).rpartition(":")
+    variant = found.group(2)
+    if found.re is CUT_CASE:
+        group = next(g for g in GROUPS if g.name == group_name)
+        (variant,) = [name for name, _ in group.variants if name.startswith(variant)]
+    return loop or "asyncio", group_name, variant
 
 
 def collect() -> dict[str, object]:
@@ -127,7 +128,7 @@ def collect() -> dict[str, object]:
         named = case_named(summary["description"])
         if named is None:
             continue
-        group, variant = named
+        loop, group, variant = named
         (measured,) = summary["profiles"]
         metrics = measured["data"]["total"]["metrics"]
         counts = metrics["Ir"]["values"]
@@ -137,11 +138,18 @@ def collect() -> dict[str, object]:
         cycles = metrics["EstimatedCycles"]["values"]["new"]
         outs = sorted(path.parent.glob("callgrind.*.out"))  # `.out.old`: the run before
         cases.append(
-            {"group": group, "variant": variant, "runs": runs, "cycles": cycles, **profile(outs)}
+            {
+                "loop": loop,
+                "group": group,
+                "variant": variant,
+                "runs": runs,
+                "cycles": cycles,
+                **profile(outs),
+            }
         )
     if not cases:
         raise SystemExit(f"no gungraun summaries under {SUMMARIES}: run `make bench-instructions`")
-    (loop_only,) = [c["runs"][-1] for c in cases if c["group"] == "loop"]
+    (loop_only,) = [c["runs"][-1] for c in cases if c["group"] == "loop" and c["loop"] == "asyncio"]
     valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True)
     provenance = (
         f"{time.strftime('%Y-%m-%d')}, CPython {sys.version.split()[0]}, "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coroscope.bench.groups import GROUPS
+from coroscope.bench.groups import GROUPS, LOOPS
 
 # The case every total includes once: run_until_complete of a coroutine doing nothing.
 LOOP_ONLY = ("loop", "run_until_complete")
@@ -34,42 +34,54 @@ KINDS = (
 HEAVIEST = 3  # functions named per case
 
 
-def per_op(data: dict[str, Any]) -> list[tuple[str, str, float, float, float | None]]:
-    """(group, variant, instructions per op, ratio to the group's baseline, the two
-    runs' difference as a fraction of the first, or None if one run is missing)
-    for every case, in the groups' order."""
-    totals = {(c["group"], c["variant"]): c["runs"] for c in data["cases"]}
-    loop = totals[LOOP_ONLY][-1]
+def _cases(data: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every case by (loop, group, variant); a case saved without its loop ran
+    on asyncio."""
+    return {(c.get("loop", "asyncio"), c["group"], c["variant"]): c for c in data["cases"]}
+
+
+def _loops(cases: dict[tuple[str, str, str], Any]) -> list[str]:
+    """The loops counted (each with its own ``loop_only`` case), asyncio first."""
+    return [loop for loop in LOOPS if (loop, *LOOP_ONLY) in cases]
+
+
+def per_op(data: dict[str, Any]) -> list[tuple[str, str, str, float, float, float | None]]:
+    """(loop, group, variant, instructions per op, ratio to the group's baseline on
+    the same loop, the two runs' difference as a fraction of the first, or None if
+    one run is missing) for every case, asyncio's first, in the groups' order."""
+    cases = _cases(data)
     rows = []
-    for group in GROUPS:
-        counted = [name for name, _ in group.variants if (group.name, name) in totals]
-        if not counted:
-            continue
-        each = {
-            name: (totals[group.name, name][-1] - loop) / group.instruction_ops for name in counted
-        }
-        baseline = each[group.variants[0][0]]
-        for name in counted:
-            runs = totals[group.name, name]
-            apart = abs(runs[-1] - runs[0]) / runs[0] if len(runs) > 1 else None
-            rows.append((group.name, name, each[name], each[name] / baseline, apart))
+    for loop_name in _loops(cases):
+        loop = cases[(loop_name, *LOOP_ONLY)]["runs"][-1]
+        for group in GROUPS:
+            counted = [n for n, _ in group.variants if (loop_name, group.name, n) in cases]
+            if group.variants[0][0] not in counted:
+                continue
+            runs = {name: cases[loop_name, group.name, name]["runs"] for name in counted}
+            each = {name: (runs[name][-1] - loop) / group.instruction_ops for name in counted}
+            baseline = each[group.variants[0][0]]
+            for name in counted:
+                first, last = runs[name][0], runs[name][-1]
+                apart = abs(last - first) / first if len(runs[name]) > 1 else None
+                rows.append((loop_name, group.name, name, each[name], each[name] / baseline, apart))
     return rows
 
 
-def cycle_ratios(data: dict[str, Any]) -> dict[tuple[str, str], float]:
+def cycle_ratios(data: dict[str, Any]) -> dict[tuple[str, str, str], float]:
     """Each case's estimated cycles (Callgrind's cache simulation: instructions
-    plus a weight per cache miss), the loop's own taken off, over its group's
-    baseline's: for cases saved with them."""
-    cycles = {(c["group"], c["variant"]): c["cycles"] for c in data["cases"] if "cycles" in c}
-    loop = cycles.get(LOOP_ONLY)
+    plus a weight per cache miss), its loop's own taken off, over its group's
+    baseline's on the same loop: for cases saved with them."""
+    cycles = {key: c["cycles"] for key, c in _cases(data).items() if "cycles" in c}
     ratios = {}
-    for group in GROUPS:
-        base = cycles.get((group.name, group.variants[0][0]))
-        if loop is None or base is None:
-            continue
-        for name, _ in group.variants:
-            if (group.name, name) in cycles:
-                ratios[group.name, name] = (cycles[group.name, name] - loop) / (base - loop)
+    for loop_name in LOOPS:
+        loop = cycles.get((loop_name, *LOOP_ONLY))
+        for group in GROUPS:
+            base = cycles.get((loop_name, group.name, group.variants[0][0]))
+            if loop is None or base is None:
+                continue
+            for name, _ in group.variants:
+                if (key := (loop_name, group.name, name)) in cycles:
+                    ratios[key] = (cycles[key] - loop) / (base - loop)
     return ratios
 
 
@@ -85,8 +97,10 @@ def markdown(data: dict[str, Any], source: str) -> str:
         f"From `{source}` (`make bench-instructions`: `benches/instructions.rs` under "
         "gungraun, twice). Wall time on a shared machine moves by 10-30 % from run to "
         "run; instruction counts barely move. Each count is the case's total less the "
-        f"loop's own start and stop ({data['loop_only']:,} instructions), over its "
-        "operations; the ratio is to the group's baseline, in instructions. "
+        f"loop's own start and stop ({data['loop_only']:,} instructions on asyncio), "
+        "over its operations; the ratio is to the group's baseline on the same loop, in "
+        "instructions. The Task groups and the future round trip are counted on uvloop "
+        "too, where their goals also hold. "
         "Counted on the loop's thread only: work a case hands to tokio's threads "
         "(the bridges through tokio, wakes, timers) is not in it, and waiting costs "
         "no instructions, so for the groups that cross threads read the ns/op too. "
@@ -102,14 +116,17 @@ def markdown(data: dict[str, Any], source: str) -> str:
         "the variant runs more scattered code or touches more memory than its baseline, "
         "a cost wall time shows and a count does not.",
         "",
-        "| group/variant | instructions per op | ratio | cycles ratio | two runs apart |",
-        "|---|---:|---:|---:|---:|",
+        "| loop | group/variant | instructions per op | ratio | cycles ratio | two runs apart |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     cycles = cycle_ratios(data)
-    for group, variant, count, ratio, runs_apart in rows:
+    for loop, group, variant, count, ratio, runs_apart in rows:
         shown = "" if runs_apart is None else f"{runs_apart:.2%}"
-        cycled = f"{cycles[group, variant]:.3g}x" if (group, variant) in cycles else ""
-        out.append(f"| {group}/{variant} | {count:,.0f} | {ratio:.3g}x | {cycled} | {shown} |")
+        key = (loop, group, variant)
+        cycled = f"{cycles[key]:.3g}x" if key in cycles else ""
+        out.append(
+            f"| {loop} | {group}/{variant} | {count:,.0f} | {ratio:.3g}x | {cycled} | {shown} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -117,8 +134,7 @@ def profiles(data: dict[str, Any]) -> str:
     """The BENCHMARKS.md section "Where the time goes": per group, each case's
     instructions per operation by kind of code, its heaviest functions, and
     what the profile showed (``Group.profiled``)."""
-    cases = {(c["group"], c["variant"]): c for c in data["cases"] if "kinds" in c}
-    loop = cases.get(LOOP_ONLY, {}).get("kinds", {})
+    cases = {key: c for key, c in _cases(data).items() if "kinds" in c}
     out = [
         "## Where the time goes (Callgrind profiles)",
         "",
@@ -130,10 +146,15 @@ def profiles(data: dict[str, Any]) -> str:
         "collector, asyncio's C module, PyO3's glue (trampolines, argument parsing, "
         "object creation), our own code, tokio, and the C library (thread-locals, "
         "memset, locks). Then each case's heaviest functions (per operation, loop "
-        "included), and what the profile showed.",
+        "included), and what the profile showed. A case on uvloop is named so.",
     ]
     for group in GROUPS:
-        counted = [name for name, _ in group.variants if (group.name, name) in cases]
+        counted = [
+            (loop, name)
+            for loop in LOOPS
+            for name, _ in group.variants
+            if (loop, group.name, name) in cases
+        ]
         if not counted:
             if group.profiled:  # measured in another unit: what it showed, in words
                 out += ["", f"### {group.name}", "", group.profiled]
@@ -146,17 +167,24 @@ def profiles(data: dict[str, Any]) -> str:
             "| variant | total | " + " | ".join(KINDS) + " |",
             "|---" + "|---:" * (len(KINDS) + 1) + "|",
         ]
-        for name in counted:
-            kinds = cases[group.name, name]["kinds"]
-            each = [max(0.0, (kinds.get(k, 0) - loop.get(k, 0)) / ops) for k in KINDS]
+        for loop, name in counted:
+            kinds = cases[loop, group.name, name]["kinds"]
+            loop_kinds = cases.get((loop, *LOOP_ONLY), {}).get("kinds", {})
+            each = [max(0.0, (kinds.get(k, 0) - loop_kinds.get(k, 0)) / ops) for k in KINDS]
             out.append(
-                f"| {name} | {sum(each):,.0f} | " + " | ".join(f"{v:,.0f}" for v in each) + " |"
+                f"| {_named(loop, name)} | {sum(each):,.0f} | "
+                + " | ".join(f"{v:,.0f}" for v in each)
+                + " |"
             )
         out.append("")
-        for name in counted:
-            top = cases[group.name, name]["top"][:HEAVIEST]
+        for loop, name in counted:
+            top = cases[loop, group.name, name]["top"][:HEAVIEST]
             named = "; ".join(f"`{fn}` ({kind}) {count / ops:,.0f}" for fn, kind, count in top)
-            out.append(f"- {name}: {named}")
+            out.append(f"- {_named(loop, name)}: {named}")
         if group.profiled:
             out += ["", group.profiled]
     return "\n".join(out) + "\n"
+
+
+def _named(loop: str, variant: str) -> str:
+    return variant if loop == "asyncio" else f"{variant} on {loop}"

@@ -5,6 +5,7 @@ the result, and the spread of the rounds says how much to trust it."""
 from __future__ import annotations
 
 import datetime
+import gc
 import importlib.metadata
 import os
 import pathlib
@@ -32,18 +33,39 @@ class Result:
     unit: str
     ratio: float  # per_op / the baseline's per_op, same loop, same run
     spread: float | None = None  # (worst round - best round) / best round
+    # Of per_op, the nanoseconds spent in the cycle collector (its passes fall
+    # inside the timed code, wherever allocations cross its threshold).
+    collector: float | None = None
 
 
-def _measure_once(runner: Runner, group: Group, workload: Workload, n: int) -> float:
-    """One run's value per operation: nanoseconds, or what a memory workload returns."""
+class _Collector:
+    """The time the cycle collector has run, heard through ``gc.callbacks``."""
 
-    async def once() -> float:
-        start = time.perf_counter()
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self._since = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._since = time.perf_counter()
+        else:
+            self.spent += time.perf_counter() - self._since
+
+
+def _measure_once(
+    runner: Runner, group: Group, workload: Workload, n: int, collector: _Collector
+) -> tuple[float, float | None]:
+    """One run's value per operation (nanoseconds, or what a memory workload
+    returns) and, for time, the nanoseconds of it the cycle collector took."""
+
+    async def once() -> tuple[float, float | None]:
+        start, collected = time.perf_counter(), collector.spent
         returned = await workload(n)
         if group.unit != "ns/op":
             assert isinstance(returned, float)
-            return returned
-        return (time.perf_counter() - start) / n * 1e9
+            return returned, None
+        elapsed = time.perf_counter() - start
+        return elapsed / n * 1e9, (collector.spent - collected) / n * 1e9
 
     return runner.run(once())
 
@@ -56,6 +78,21 @@ def measure(
     groups: list[Group], quick: bool, loops: list[str], log: Callable[[str], None]
 ) -> list[Result]:
     """Run ``groups`` on each loop; ``log`` hears one line per group as it starts."""
+    collector = _Collector()
+    gc.callbacks.append(collector)
+    try:
+        return _measure(groups, quick, loops, log, collector)
+    finally:
+        gc.callbacks.remove(collector)
+
+
+def _measure(
+    groups: list[Group],
+    quick: bool,
+    loops: list[str],
+    log: Callable[[str], None],
+    collector: _Collector,
+) -> list[Result]:
     default_rounds = 3 if quick else 7
     results: list[Result] = []
     for loop_name in loops:
@@ -63,16 +100,18 @@ def measure(
             n = max(100, group.ops // (10 if quick else 1))
             rounds = default_rounds if quick or group.rounds is None else group.rounds
             log(f"{loop_name}: {group.name} ({group.what}) ...")
-            samples: dict[str, list[float]] = {name: [] for name, _ in group.variants}
+            samples: dict[str, list[tuple[float, float | None]]] = {
+                name: [] for name, _ in group.variants
+            }
             with Runner(loop_factory=LOOPS[loop_name]) as runner:
                 for _, workload in group.variants:  # warm-up
                     runner.run(_run(workload, min(n, 100)))
                 for _ in range(rounds):  # interleaved: noise hits every variant alike
                     for name, workload in group.variants:
-                        samples[name].append(_measure_once(runner, group, workload, n))
+                        samples[name].append(_measure_once(runner, group, workload, n, collector))
             baseline = group.variants[0][0]
             for name, _ in group.variants:
-                best, worst = min(samples[name]), max(samples[name])
+                (best, collected), (worst, _) = min(samples[name]), max(samples[name])
                 results.append(
                     Result(
                         loop_name,
@@ -82,8 +121,9 @@ def measure(
                         n,
                         best,
                         group.unit,
-                        best / min(samples[baseline]),
+                        best / min(samples[baseline])[0],
                         (worst - best) / best,
+                        collected,
                     )
                 )
     return results
