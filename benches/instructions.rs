@@ -58,15 +58,13 @@ from coroscope.bench.groups import GROUPS, LOOPS
 async def nothing(n):
     pass
 
-def prepare(group_name, variant_name):
-    # "uvloop:task_gather_tree" is that group on uvloop; a bare name, on asyncio.
-    loop_name, _, group_name = group_name.rpartition(":")
+def prepare(loop_name, group_name, variant_name):
     if group_name == "loop":  # the constant every case pays: one run of the loop
         workload, n = nothing, 0
     else:
         group = next(g for g in GROUPS if g.name == group_name)
         workload, n = dict(group.variants)[variant_name], group.instruction_ops
-    loop = LOOPS[loop_name or "asyncio"]()
+    loop = LOOPS[loop_name]()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(workload(min(n, 100)))
     def run():
@@ -75,8 +73,19 @@ def prepare(group_name, variant_name):
     return run
 "#;
 
-/// Start Python and make the case's `run` (not counted).
+/// Start Python and make the case's `run` on an asyncio loop (not counted).
 fn prepare(group: &str, variant: &str) -> Py<PyAny> {
+    set_up("asyncio", group, variant)
+}
+
+/// The same on a uvloop loop. The setup's name is how `tools/instructions.py`
+/// tells the loop (it is in each case's description, which gungraun cuts
+/// after 50 characters: a loop in the arguments would not fit).
+fn on_uvloop(group: &str, variant: &str) -> Py<PyAny> {
+    set_up("uvloop", group, variant)
+}
+
+fn set_up(event_loop: &str, group: &str, variant: &str) -> Py<PyAny> {
     Python::initialize();
     Python::attach(|py| {
         let globals = pyo3::types::PyDict::new(py);
@@ -89,7 +98,7 @@ fn prepare(group: &str, variant: &str) -> Py<PyAny> {
             .get_item("prepare")
             .unwrap()
             .unwrap()
-            .call1((group, variant))
+            .call1((event_loop, group, variant))
             .unwrap_or_else(|err| panic!("{group}/{variant}: {err}"))
             .unbind()
     })
@@ -99,7 +108,7 @@ fn prepare(group: &str, variant: &str) -> Py<PyAny> {
 // by name, as the criterion benches name theirs.
 #[library_benchmark]
 #[bench::loop_only(args = ("loop", "run_until_complete"), setup = prepare)]
-#[bench::uvloop_loop_only(args = ("uvloop:loop", "run_until_complete"), setup = prepare)]
+#[bench::uvloop_loop_only(args = ("loop", "run_until_complete"), setup = on_uvloop)]
 #[benches::drive_100_awaits(
     args = [
         ("drive_100_awaits", "c_floor"),
@@ -207,14 +216,14 @@ fn prepare(group: &str, variant: &str) -> Py<PyAny> {
 )]
 #[benches::on_uvloop(
     args = [
-        ("uvloop:future_round_trip", "c_future"),
-        ("uvloop:future_round_trip", "rust_future"),
-        ("uvloop:task_sleep_zero_loops", "c_task"),
-        ("uvloop:task_sleep_zero_loops", "rust_task"),
-        ("uvloop:task_gather_tree", "c_task"),
-        ("uvloop:task_gather_tree", "rust_task"),
+        ("future_round_trip", "c_future"),
+        ("future_round_trip", "rust_future"),
+        ("task_sleep_zero_loops", "c_task"),
+        ("task_sleep_zero_loops", "rust_task"),
+        ("task_gather_tree", "c_task"),
+        ("task_gather_tree", "rust_task"),
     ],
-    setup = prepare
+    setup = on_uvloop
 )]
 fn case(run: Py<PyAny>) -> usize {
     Python::attach(|py| black_box(run.bind(py).call0().unwrap().extract().unwrap()))
@@ -225,7 +234,11 @@ library_benchmark_group!(name = groups, benchmarks = [case]);
 main!(
     // future_into_py runs each call's completion in tokio's blocking pool (up to
     // 512 threads); Callgrind serialises threads, so a gather of them grows the
-    // pool to its limit, past Valgrind's default of 500 threads.
-    config = LibraryBenchmarkConfig::default().valgrind_args(["--max-threads=1024"]),
+    // pool to its limit, past Valgrind's default of 500 threads. A fixed hash
+    // seed: with a random one per process, dicts and sets probe differently in
+    // each run, and two runs of the same code differ by up to 1-2 %.
+    config = LibraryBenchmarkConfig::default()
+        .valgrind_args(["--max-threads=1024"])
+        .env("PYTHONHASHSEED", "0"),
     library_benchmark_groups = [groups]
 );

@@ -96,13 +96,9 @@ def test_the_kinds_add_up_to_every_function_counted_once(tool: ModuleType) -> No
             '(prepare("bridge_pending_same_thread", "awaitable"...',
             ("asyncio", "bridge_pending_same_thread", "awaitable"),
         ),
-        # a group on uvloop is named with the loop first
+        # a case on uvloop is set up by `on_uvloop`
         (
-            '(prepare("uvloop:task_gather_tree", "rust_task"))',
-            ("uvloop", "task_gather_tree", "rust_task"),
-        ),
-        (
-            '(prepare("uvloop:task_sleep_zero_loops", "rust_t...',
+            '(on_uvloop("task_sleep_zero_loops", "rust_task"))',
             ("uvloop", "task_sleep_zero_loops", "rust_task"),
         ),
         ("(something else)", None),

@@ -73,6 +73,31 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
     assert done.stdout.strip() == "refused"
 
 
+def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
+    """It used to raise tokio's panic ("A Tokio 1.x context was found, but it is
+    being shutdown") as a PanicException."""
+    done = run_python(
+        """
+        import asyncio, coroscope
+        from coroscope.awaitable import sleep_awaitable
+        from coroscope.bridge import sleep_fast
+
+        async def main():
+            pending = [asyncio.ensure_future(s(0.2)) for s in (sleep_awaitable, sleep_fast)]
+            await asyncio.sleep(0.01)
+            coroscope.shutdown()
+            for outcome in await asyncio.gather(*pending, return_exceptions=True):
+                assert isinstance(outcome, RuntimeError), repr(outcome)
+                assert "cannot schedule new futures after shutdown" in str(outcome)
+
+        asyncio.run(main())
+        print("raised")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "raised"
+
+
 def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop() -> None:
     async def storm() -> None:
         waiting = [asyncio.ensure_future(sleep_future_into_py(60)) for _ in range(2_000)]

@@ -676,3 +676,14 @@ def test_the_factory_passes_every_keyword_the_loop_gives_on_to_the_task(run: Run
         return [task.get_name(), await task]
 
     assert run(main()) == ["named", "slept"]
+
+
+def test_the_factory_refuses_a_keyword_the_task_does_not_know_as_the_task_does() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        coro = asyncio.sleep(0)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+            task_factory(loop, coro, name="named", colour="red")  # type: ignore[call-arg]
+        coro.close()
+    finally:
+        loop.close()

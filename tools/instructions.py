@@ -30,9 +30,12 @@ from coroscope.bench.groups import GROUPS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SUMMARIES = ROOT / "target" / "gungraun" / "coroscope" / "instructions"
-CASE = re.compile(r'prepare\("([^"]+)", "([^"]+)"\)')
+# A case's description is its setup call: `prepare` sets an asyncio loop up,
+# `on_uvloop` a uvloop one.
+CASE = re.compile(r'(prepare|on_uvloop)\("([^"]+)", "([^"]+)"\)')
 # gungraun cuts a long description short: 'prepare("g", "python_stop_iterati...'.
-CUT_CASE = re.compile(r'prepare\("([^"]+)", "([^"]*)"?\.\.\.')
+CUT_CASE = re.compile(r'(prepare|on_uvloop)\("([^"]+)", "([^"]*)"?\.\.\.')
+LOOP_OF = {"prepare": "asyncio", "on_uvloop": "uvloop"}
 # A line of `callgrind_annotate --show=Ir`: count (share) source:function [object].
 # The object is left out for code inlined from a header (`object.h:type_call`).
 FUNCTION = re.compile(r"^\s*([\d,]+) \([ \d.]+%\)\s+(\S+?):(.*?)(?: \[(.*)\])?$")
@@ -108,17 +111,15 @@ def summed(annotated: str) -> dict[str, object]:
 
 
 def case_named(description: str) -> tuple[str, str, str] | None:
-    """The case's (loop, group, variant), from its gungraun description: a group
-    named ``uvloop:<group>`` runs on uvloop, any other on asyncio."""
+    """The case's (loop, group, variant), from its gungraun description."""
     found = CASE.search(description) or CUT_CASE.search(description)
     if found is None:
         return None
-    loop, _, group_name = found.group(1).rpartition(":")
-    variant = found.group(2)
+    setup, group_name, variant = found.groups()
     if found.re is CUT_CASE:
         group = next(g for g in GROUPS if g.name == group_name)
         (variant,) = [name for name, _ in group.variants if name.startswith(variant)]
-    return loop or "asyncio", group_name, variant
+    return LOOP_OF[setup], group_name, variant
 
 
 def collect() -> dict[str, object]:

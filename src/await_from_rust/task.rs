@@ -224,11 +224,11 @@ impl Task {
     /// leaf, never makes it.
     fn wakeup<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        if let Some(wakeup) = &slf.get().state(slf.py()).wakeup {
+        if let Some(wakeup) = &slf.get().state(py).wakeup {
             return Ok(wakeup.bind(py).clone());
         }
         let wakeup = slf.getattr(intern!(py, "_wakeup"))?;
-        slf.get().state(slf.py()).wakeup = Some(wakeup.clone().unbind());
+        slf.get().state(py).wakeup = Some(wakeup.clone().unbind());
         Ok(wakeup)
     }
 
@@ -330,7 +330,7 @@ impl Task {
                 .call_method(intern!(py, "cancel"), (), Some(&kwargs))?
                 .is_truthy()?
             {
-                slf.get().state(slf.py()).must_cancel = false;
+                slf.get().state(py).must_cancel = false;
             }
         }
         Ok(())
@@ -343,21 +343,22 @@ impl Task {
         coro: &Bound<'_, PyAny>,
         exc: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let py = slf.py();
         let recorder = slf
             .get()
-            .state(slf.py())
+            .state(py)
             .recorder
             .as_ref()
-            .map(|r| r.clone_ref(slf.py()));
+            .map(|r| r.clone_ref(py));
         let Some(recorder) = recorder else {
             return Self::step_and_serve(slf, coro, exc);
         };
         // Watched (`coroscope.timeline`): the recorder times the step and reads
         // what the task then waits on; its own errors end the step like ours.
-        let recorder = recorder.bind(slf.py());
-        recorder.call_method1(intern!(slf.py(), "begin"), (slf, timeline::hint()))?;
+        let recorder = recorder.bind(py);
+        recorder.call_method1(intern!(py, "begin"), (slf, timeline::hint()))?;
         let handled = Self::step_and_serve(slf, coro, exc);
-        recorder.call_method1(intern!(slf.py(), "end"), (slf,))?;
+        recorder.call_method1(intern!(py, "end"), (slf,))?;
         handled
     }
 
@@ -394,7 +395,7 @@ impl Task {
         let py = slf.py();
         let event_loop = slf.as_super().get().get_loop(py)?;
         let (coro, context) = {
-            let state = slf.get().state(slf.py());
+            let state = slf.get().state(py);
             match (&state.coro, &state.context) {
                 (Some(coro), Some(context)) => (coro.clone_ref(py), context.clone_ref(py)),
                 _ => return Err(PyRuntimeError::new_err("Task object is not initialized.")),
@@ -419,8 +420,8 @@ impl Task {
             stepped
         });
         let swapped_back = eager.swap.bind(py).call1((&event_loop, previous));
-        if slf.as_super().get().done(slf.py()) {
-            let coro = slf.get().state(slf.py()).coro.take();
+        if slf.as_super().get().done(py) {
+            let coro = slf.get().state(py).coro.take();
             drop(coro);
         } else {
             registry.register.bind(py).call1((slf,))?;
@@ -447,7 +448,7 @@ impl Task {
         let future = slf.as_super();
         match outcome {
             Ok(value) => {
-                let cancel_instead = std::mem::take(&mut slf.get().state(slf.py()).must_cancel);
+                let cancel_instead = std::mem::take(&mut slf.get().state(py).must_cancel);
                 slf.get().mark_finished(slf.py());
                 if cancel_instead {
                     // cancel() came right before the coroutine returned.
@@ -518,7 +519,7 @@ impl Task {
         future.__init__(py, r#loop)?;
         let event_loop = future.get_loop(py)?;
         {
-            let mut state = slf.get().state(slf.py());
+            let mut state = slf.get().state(py);
             state.recorder = timeline::recorder_for(&event_loop);
             state.event_loop = Some(event_loop.clone().unbind());
             state.source_traceback = future._source_traceback(py);
@@ -533,7 +534,7 @@ impl Task {
                 .call1((&coro,))?
                 .is_truthy()?
         {
-            slf.get().state(slf.py()).log_destroy_pending = false;
+            slf.get().state(py).log_destroy_pending = false;
             return Err(PyTypeError::new_err(format!(
                 "{NOT_A_COROUTINE} {}",
                 coro.repr()?
@@ -587,14 +588,14 @@ impl Task {
                 format!("_step(): already done: {}, {exc:?}", slf.repr()?),
             ));
         }
-        let must_cancel = std::mem::take(&mut slf.get().state(slf.py()).must_cancel);
+        let must_cancel = std::mem::take(&mut slf.get().state(py).must_cancel);
         let exc = match exc {
             Some(exc) if !must_cancel || exc.is_instance(cancelled_error_type(py)?)? => Some(exc),
             _ if must_cancel => Some(future.get()._make_cancelled_error(py)?),
             _ => None,
         };
         let (coro, old_waiter) = {
-            let mut state = slf.get().state(slf.py());
+            let mut state = slf.get().state(py);
             (
                 state.coro.as_ref().map(|c| c.clone_ref(py)),
                 state.fut_waiter.take(),
@@ -633,7 +634,7 @@ impl Task {
             return Ok(false);
         }
         let waiter = {
-            let mut state = slf.get().state(slf.py());
+            let mut state = slf.get().state(py);
             state.num_cancels_requested += 1;
             state.fut_waiter.as_ref().map(|w| w.clone_ref(py))
         };
@@ -648,7 +649,7 @@ impl Task {
                 return Ok(true);
             }
         }
-        slf.get().state(slf.py()).must_cancel = true;
+        slf.get().state(py).must_cancel = true;
         future
             .get()
             .set_cancel_message(py, msg.unwrap_or_else(|| py.None()));
@@ -863,7 +864,8 @@ fn task_name(py: Python<'_>, n: u64) -> Bound<'_, PyString> {
     let mut name = [0u8; PREFIX.len() + 20]; // a u64 has at most 20 digits
     name[..PREFIX.len()].copy_from_slice(PREFIX);
     name[PREFIX.len()..][..digits.len()].copy_from_slice(digits);
-    let name = std::str::from_utf8(&name[..PREFIX.len() + digits.len()]).expect("ASCII");
+    // SAFETY: ASCII, as written just above ("Task-" and decimal digits).
+    let name = unsafe { std::str::from_utf8_unchecked(&name[..PREFIX.len() + digits.len()]) };
     PyString::new(py, name)
 }
 
@@ -874,43 +876,28 @@ fn task_name(py: Python<'_>, n: u64) -> Bound<'_, PyString> {
 /// ``eager_start`` (uvloop passes it) and ``name`` (3.13's later releases do).
 #[pyfunction]
 #[pyo3(
-    signature = (r#loop, coro, /, **kwargs),
+    signature = (r#loop, coro, /, *, name = None, context = None, eager_start = None, **kwargs),
     text_signature = "(loop, coro, /, *, name=None, context=None, eager_start=False)"
 )]
 pub fn task_factory<'py>(
     r#loop: Bound<'py, PyAny>,
     coro: Bound<'py, PyAny>,
+    name: Option<Bound<'py, PyAny>>,
+    context: Option<Bound<'py, PyAny>>,
+    eager_start: Option<Bound<'py, PyAny>>,
     kwargs: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, Task>> {
     let py = r#loop.py();
-    // The keywords `__init__` knows, taken out of the dict: then the task is
-    // made here, as `Task(coro, loop=loop, ...)` would make it, without calling
-    // the class (a tuple, a second dict, and the arguments parsed twice).
-    let mut known = [None, None, None];
-    if let Some(kwargs) = &kwargs {
-        // Interned keys: a `&str` key would be a new string, hashed, per task.
-        let keys = [
-            intern!(py, "name"),
-            intern!(py, "context"),
-            intern!(py, "eager_start"),
-        ];
-        for (slot, key) in known.iter_mut().zip(keys) {
-            *slot = kwargs.get_item(key)?;
-        }
-    }
-    if kwargs
-        .as_ref()
-        .is_some_and(|k| k.len() > known.iter().flatten().count())
-    {
-        // An unknown keyword: the class raises Task.__init__'s own TypeError.
-        let kwargs = kwargs.expect("checked above");
-        kwargs.set_item("loop", r#loop)?;
+    if let Some(kwargs) = kwargs.filter(|k| !k.is_empty()) {
+        // A keyword `__init__` does not know: the class raises its own TypeError.
+        kwargs.set_item(intern!(py, "loop"), r#loop)?;
         return Ok(py
             .get_type::<Task>()
             .call((coro,), Some(&kwargs))?
             .cast_into()?);
     }
-    let [name, context, eager_start] = known;
+    // Made here, as `Task(coro, loop=loop, ...)` would make it, without calling
+    // the class (a tuple, a dict, and the arguments parsed twice).
     let task = Bound::new(py, Task::shell())?;
     Task::__init__(&task, coro, Some(r#loop), name, context, eager_start)?;
     Ok(task)

@@ -211,6 +211,14 @@ impl RustAwaitable {
         // interpreter; the future that panicked is dropped with it.
         let polled = catch_unwind(AssertUnwindSafe(|| future.0.as_mut().poll_py(py, &mut cx)));
         match polled {
+            // A tokio timer or I/O resource polled after `coroscope.shutdown()`
+            // panics ("being shutdown"): the await says what happened, in the
+            // words every entry point uses after shutdown.
+            Err(_) if crate::runtime::is_shut_down() => {
+                *self.stage() = Stage::Done;
+                drop(future);
+                Err(PyRuntimeError::new_err(crate::runtime::SHUT_DOWN))
+            }
             Err(payload) => {
                 *self.stage() = Stage::Done;
                 drop(future);
