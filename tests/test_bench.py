@@ -82,6 +82,15 @@ def test_a_missed_time_goal_gives_its_ratio_outside_the_cycle_collector() -> Non
     assert "rust_task / c_task 1.1x (goal <= 1x)" in "\n".join(bench.summary(old))
 
 
+def test_a_goal_missed_by_a_hair_is_not_shown_as_met() -> None:
+    results = [
+        bench.Result("asyncio", "task_gather_tree", v, "c_task", 100, ns, "ns/op", ns / 1000)
+        for v, ns in (("c_task", 1000.0), ("rust_task", 1004.0))
+    ]
+    (verdict,) = bench.goal_verdicts(results)
+    assert verdict[3] == "1.004x (missed)"
+
+
 def test_list_names_every_group_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--list"]) == 0
     listed = capsys.readouterr().out

@@ -470,6 +470,11 @@ GROUPS = [
         reading="Every timer shares one timer wheel (asyncio's heap or tokio's); the "
         "cost that grows with the count is the wake-up of each waiting task.",
         goals=(("awaitable", "asyncio_sleep", 1.0), ("fast", "asyncio_sleep", 1.0)),
+        if_missed="the awaitable route takes the GIL once per wake, from tokio's timer "
+        "thread, while the loop's thread wants it to run the woken tasks: the two can "
+        "fall into handing the GIL back and forth, and then a whole run takes about 5x "
+        "longer (about one process in six on asyncio, before this round's changes too); "
+        "the fast bridge batches its wakes without the GIL and never does",
     ),
     Group(
         "task_sleep_zero_loops",

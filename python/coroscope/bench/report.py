@@ -45,7 +45,10 @@ def goal_verdicts(
                         continue
                     measure_name = f"{group.name}: {variant} / {versus}"
                     goal, value = f"<= {bound:.3g}x", mine.per_op / theirs.per_op
-                    shown = f"{value:.3g}x"
+                    digits = 3  # more where three would round a miss onto the goal
+                    while float(f"{value:.{digits}g}") <= bound < value:
+                        digits += 1
+                    shown = f"{value:.{digits}g}x"
                 verdict = "met" if value <= bound else "missed"
                 rows.append((loop_name, measure_name, goal, f"{shown} ({verdict})"))
     return rows
