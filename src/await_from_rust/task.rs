@@ -210,26 +210,30 @@ impl Task {
     /// `self._step`, made when the task is first scheduled (again) and kept
     /// while it is (see `TaskState::step`).
     fn step<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        if let Some(step) = &slf.get().state(py).step {
-            return Ok(step.bind(py).clone());
-        }
-        let step = slf.getattr(intern!(py, "_step"))?;
-        slf.get().state(py).step = Some(step.clone().unbind());
-        Ok(step)
+        Self::bound_method(slf, intern!(slf.py(), "_step"), |state| &mut state.step)
     }
 
     /// `self._wakeup`, made when the task first waits on a future and kept (the
     /// same object each time): a task that never waits, such as a gather's
     /// leaf, never makes it.
     fn wakeup<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        Self::bound_method(slf, intern!(slf.py(), "_wakeup"), |state| &mut state.wakeup)
+    }
+
+    /// The bound method `name`, from its slot in the state, or made and kept
+    /// there.
+    fn bound_method<'py>(
+        slf: &Bound<'py, Self>,
+        name: &Bound<'py, PyString>,
+        slot: fn(&mut TaskState) -> &mut Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        if let Some(wakeup) = &slf.get().state(py).wakeup {
-            return Ok(wakeup.bind(py).clone());
+        if let Some(method) = slot(&mut slf.get().state(py)) {
+            return Ok(method.bind(py).clone());
         }
-        let wakeup = slf.getattr(intern!(py, "_wakeup"))?;
-        slf.get().state(py).wakeup = Some(wakeup.clone().unbind());
-        Ok(wakeup)
+        let method = slf.getattr(name)?;
+        *slot(&mut slf.get().state(py)) = Some(method.clone().unbind());
+        Ok(method)
     }
 
     /// `loop.call_soon(self._step, [exc], context=self._context)`.

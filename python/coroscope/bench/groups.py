@@ -522,7 +522,7 @@ GROUPS = [
         "returns without suspending.",
         goals=(("rust_task", "c_task", 1.0),),
         if_missed="a gather tree keeps every task alive until its leaves finish, and a "
-        "third of its wall time is the cycle collector passing over them; its passes "
+        "quarter to a third of its wall time is the cycle collector passing over them; its passes "
         "cost more per Rust Task (PyO3's traverse: two trampolines, a walk up the "
         "base types, a thread-local toggled per object; a 232-byte object against "
         "the C Task's 176), and the loop's own code outside the count's reach "
