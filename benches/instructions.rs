@@ -8,9 +8,10 @@
 //!
 //! Measured: `loop.run_until_complete(workload(n))` on a fresh asyncio loop
 //! (for the Task groups and the future round trip, on a uvloop loop too: their
-//! goals hold on both loops), after one warm-up run (first-call caches, tokio's start), on the loop's
-//! thread: the installed release build of `coroscope._native`, the one `make
-//! develop` builds and the Python runner times. Only the loop's thread, because
+//! goals hold on both loops), after one warm-up run (first-call caches,
+//! tokio's start), on the loop's thread: the installed release build of
+//! `coroscope._native`, the one `make develop` builds and the Python runner
+//! times. Only the loop's thread, because
 //! Callgrind counts from the entry of the benchmark function, per thread: work a
 //! case hands to tokio's workers or timer (the bridges through tokio, the
 //! wakes, the timers) is not in its count. Everything else (drivers, awaitables,

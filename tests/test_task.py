@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from coroscope._compat import eager_factory
 from coroscope.await_from_rust import Task, task_factory
+from coroscope.awaitable import Future
 
 from tests.conftest import Run
 
@@ -687,3 +688,41 @@ def test_the_factory_refuses_a_keyword_the_task_does_not_know_as_the_task_does()
         coro.close()
     finally:
         loop.close()
+
+
+def test_the_factory_passes_every_keyword_on_when_it_calls_the_class() -> None:
+    """A `loop=` keyword (not the positional loop) sends the factory to the class
+    call: the other keywords go with it."""
+    loop = asyncio.new_event_loop()
+    try:
+        task = task_factory(loop, asyncio.sleep(0, "slept"), name="named", loop=loop)  # type: ignore[call-arg]
+        assert task.get_name() == "named"
+        assert loop.run_until_complete(task) == "slept"
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
+def test_a_future_subclass_is_asked_its_own_loop_as_asyncio_asks_it(task_class: Any) -> None:
+    """A subclass may override ``get_loop``: the Task asks it, and refuses a
+    future whose loop is another, as asyncio's Task does."""
+    other = asyncio.new_event_loop()
+
+    class Elsewhere(Future):
+        def get_loop(self) -> asyncio.AbstractEventLoop:
+            return other
+
+    async def main() -> str:
+        try:
+            await task_class(waits_on(Elsewhere()))
+        except RuntimeError as err:
+            return str(err)
+        return "not refused"
+
+    async def waits_on(future: Any) -> None:
+        await future
+
+    try:
+        assert "attached to a different loop" in asyncio.run(main())
+    finally:
+        other.close()

@@ -69,6 +69,7 @@ const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
 const NO_SET_RESULT: &str = "Task does not support set_result operation";
 const NO_SET_EXCEPTION: &str = "Task does not support set_exception operation";
 const DESTROYED_PENDING: &str = "Task was destroyed but it is pending!";
+const NOT_INITIALIZED: &str = "Task object is not initialized.";
 /// What Python says for the keyword on 3.10 and 3.11, whose Task lacks it.
 const NO_EAGER_START: &str = "Task.__init__() got an unexpected keyword argument 'eager_start'";
 
@@ -203,7 +204,7 @@ impl Task {
     fn context<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &self.state(py).context {
             Some(context) => Ok(context.bind(py).clone()),
-            None => Err(PyRuntimeError::new_err("Task object is not initialized.")),
+            None => Err(PyRuntimeError::new_err(NOT_INITIALIZED)),
         }
     }
 
@@ -402,7 +403,7 @@ impl Task {
             let state = slf.get().state(py);
             match (&state.coro, &state.context) {
                 (Some(coro), Some(context)) => (coro.clone_ref(py), context.clone_ref(py)),
-                _ => return Err(PyRuntimeError::new_err("Task object is not initialized.")),
+                _ => return Err(PyRuntimeError::new_err(NOT_INITIALIZED)),
             }
         };
         let previous = eager.swap.bind(py).call1((&event_loop, slf))?;
@@ -585,7 +586,7 @@ impl Task {
     fn _step(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let future = slf.as_super();
-        if future.get().done(future.py()) {
+        if future.get().done(py) {
             let exc = exc.map(|e| e.repr()).transpose()?;
             return Err(invalid_state(
                 py,
@@ -607,7 +608,7 @@ impl Task {
         };
         drop(old_waiter);
         let Some(coro) = coro else {
-            return Err(PyRuntimeError::new_err("Task object is not initialized."));
+            return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
         };
         let event_loop = future.get().get_loop(py)?;
         let registry = registry(py)?;
@@ -634,7 +635,7 @@ impl Task {
         let py = slf.py();
         let future = slf.as_super();
         future.setattr(intern!(py, "_log_traceback"), false)?;
-        if future.get().done(future.py()) {
+        if future.get().done(py) {
             return Ok(false);
         }
         let waiter = {
@@ -791,7 +792,12 @@ impl Task {
         Python::attach(|py| {
             // The state leaves the lock before the report, which runs Python
             // code (the loop's exception handler) that must not find it held.
-            let mut old = std::mem::replace(&mut *self.state(py), TaskState::new());
+            // Nothing is left to report on when the task is freed.
+            let cleared = TaskState {
+                log_destroy_pending: false,
+                ..TaskState::new()
+            };
+            let mut old = std::mem::replace(&mut *self.state(py), cleared);
             report_if_destroyed_pending(py, &mut old);
         });
     }
@@ -846,12 +852,13 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
 }
 
 /// `asyncio.futures._get_loop(future)` without its Python frame: our own
-/// Future answers directly (as the C Task asks a C future), anything else by
-/// its `get_loop()`, or by `_loop` when it has none.
+/// Future or Task answers directly (as the C Task asks a C future; a subclass
+/// may override `get_loop`, so only the exact types), anything else by its
+/// `get_loop()`, or by `_loop` when it has none.
 fn future_loop<'py>(future: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = future.py();
-    if let Ok(ours) = future.cast::<Future>() {
-        return ours.get().get_loop(py);
+    if future.is_exact_instance_of::<Future>() || future.is_exact_instance_of::<Task>() {
+        return future.cast::<Future>()?.get().get_loop(py);
     }
     match future.getattr_opt(intern!(py, "get_loop"))? {
         Some(get_loop) => get_loop.call0(),
@@ -893,7 +900,18 @@ pub fn task_factory<'py>(
 ) -> PyResult<Bound<'py, Task>> {
     let py = r#loop.py();
     if let Some(kwargs) = kwargs.filter(|k| !k.is_empty()) {
-        // A keyword `__init__` does not know: the class raises its own TypeError.
+        // A keyword `__init__` does not know: the class call, with every
+        // keyword as given, raises its own TypeError.
+        let known = [
+            (intern!(py, "name"), name),
+            (intern!(py, "context"), context),
+            (intern!(py, "eager_start"), eager_start),
+        ];
+        for (key, value) in known {
+            if let Some(value) = value {
+                kwargs.set_item(key, value)?;
+            }
+        }
         kwargs.set_item(intern!(py, "loop"), r#loop)?;
         return Ok(py
             .get_type::<Task>()
