@@ -16,7 +16,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo tour notebook bench-full benchmarks-md soak test test-rust test-python test-matrix bench-versions bench-instructions stubtest lint fmt bench clean repeat
+.PHONY: help setup develop demo tour notebook bench-full benchmarks-md soak test test-rust test-python test-matrix sid-root bench-versions bench-instructions stubtest lint fmt bench clean repeat
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -89,12 +89,15 @@ test-python: develop ## pytest, every Python block of README.md (pytest-markdown
 # pytest runs last so that its summary is the last line of `make test`.
 test: lint test-rust stubtest test-python ## Every check; ends with pytest's summary line
 
-# `make test-matrix`, or `make test-matrix VERSIONS="3.10 3.13"` for some of them.
-VERSIONS ?= 3.10 3.11 3.12 3.13
-test-matrix: setup ## Stubtest and the whole Python suite on every installed CPython of VERSIONS (3.10-3.13), each in .venvs/<v>
+# `make test-matrix`, or `make test-matrix VERSIONS="3.11 3.15"` for some of them.
+VERSIONS ?= 3.11 3.12 3.13 3.14 3.15
+test-matrix: setup ## Stubtest and the whole Python suite on every CPython of VERSIONS (3.11-3.15), each in .venvs/<v>; 3.14/3.15 in the sid root when not installed
 	$(PY) tools/matrix.py --versions $(VERSIONS)
 
-bench-versions: develop ## The cross-version study: the quick benchmarks under every installed CPython of VERSIONS, one table and chart
+sid-root: setup ## Make (or reuse) the Debian sid root holding CPython 3.14 and 3.15 for the matrix (root only; ~2 min the first time)
+	$(PY) tools/sid_root.py
+
+bench-versions: develop ## The cross-version study: the quick benchmarks under every CPython of VERSIONS (as test-matrix finds them), one table and chart
 	$(PY) tools/matrix.py --bench --versions $(VERSIONS)
 
 # `make repeat TESTS=tests/test_reliability.py N=20 LOAD=2`

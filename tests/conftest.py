@@ -7,12 +7,12 @@ import gc
 import subprocess
 import sys
 import textwrap
+from asyncio import Runner
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
 import uvloop
-from coroscope._compat import Runner
 
 T = TypeVar("T")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from asyncio import Runner
 from typing import Any
 
 import pytest
-from coroscope._compat import Runner
 from coroscope.bridge import order_fast, ready_fast, sleep_fast, wake_stats
 
 from tests.conftest import Run

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from coroscope.await_from_rust import Task
 from coroscope.awaitable import Future
 
 from tests.conftest import Run
@@ -69,20 +69,18 @@ async def wait_for_times_out_and_cancels(cls: FutureClass) -> list[object]:
     never = cls()
     try:
         await asyncio.wait_for(never, 0.01)
-    except asyncio.TimeoutError:  # the builtin one from 3.11
+    except TimeoutError:  # asyncio.timeout raises the builtin one
         return ["timeout", never.cancelled()]
     return ["no timeout"]
 
 
 @scenario
 async def timeout_context_cancels_the_await(cls: FutureClass) -> list[object]:
-    if sys.version_info < (3, 11):
-        pytest.skip("asyncio.timeout is new in Python 3.11")
     never = cls()
     try:
         async with asyncio.timeout(0.01):
             await never
-    except asyncio.TimeoutError:  # the builtin one from 3.11
+    except TimeoutError:  # asyncio.timeout raises the builtin one
         return ["timeout", never.cancelled()]
     return ["no timeout"]
 
@@ -343,3 +341,17 @@ def test_generic_alias_and_repr_follow_asyncio() -> None:
         assert repr(future) == "<Future finished result=[1]>"
     finally:
         loop.close()
+
+
+def test_any_attribute_can_be_set_on_a_future_and_a_task_as_on_asyncios() -> None:
+    """Real code does: proxy.py's worker sets ``task._work_id``, CPython's own
+    ``test_proactor_events`` sets ``fut.result``."""
+
+    async def main() -> None:
+        future, task = Future(), Task(asyncio.sleep(0))
+        future.note = "set by a test"  # type: ignore[attr-defined]
+        task._work_id = 7  # type: ignore[attr-defined]
+        assert (future.note, task._work_id) == ("set by a test", 7)  # type: ignore[attr-defined]
+        await task
+
+    asyncio.run(main())

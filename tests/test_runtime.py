@@ -14,10 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+from asyncio import Runner
 
 import pytest
 from coroscope import alive, exits, quiesce
-from coroscope._compat import Runner
 from coroscope.bridge import Kitchen, sleep_future_into_py
 
 from tests.conftest import run_python

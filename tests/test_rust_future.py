@@ -7,7 +7,6 @@ dropped: on completion, on cancellation, on a panic, and when never awaited.
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import pytest
@@ -113,12 +112,6 @@ def test_cancel_drops_the_rust_future_and_wakes_the_awaiter(run: Run[Any]) -> No
         try:
             await task
         except asyncio.CancelledError as exc:
-            # 3.10's Task raises a new CancelledError to its awaiter, with the
-            # one carrying the message as its __context__; 3.11 re-raises that one.
-            while sys.version_info < (3, 11) and isinstance(
-                exc.__context__, asyncio.CancelledError
-            ):
-                exc = exc.__context__
             args = exc.args
         return first, args, awaitable.cancel(), awaitable.done()
 
@@ -156,7 +149,7 @@ HAVE_AM_SEND = 1 << 21
 
 
 def test_a_finished_rust_future_returns_through_am_send() -> None:
-    """``await`` (3.10/3.11) and ``drive_send`` step through ``am_send``: the value
+    """``await`` (3.11) and ``drive_send`` step through ``am_send``: the value
     comes back with a flag, not in a ``StopIteration``; the ``send`` method still
     ends with ``StopIteration``, as every ``send`` must."""
     assert RustAwaitable.__flags__ & HAVE_AM_SEND

@@ -26,36 +26,11 @@ from tests.conftest import Run
 
 Program = Callable[[], Coroutine[Any, Any, list[object]]]
 PROGRAMS: dict[str, Program] = {}
-# Programs that use asyncio newer than the oldest supported version: name ->
-# (the version that brought it, what it is).
-NEEDS: dict[str, tuple[tuple[int, int], str]] = {}
 
 
 def program(fn: Program) -> Program:
     PROGRAMS[fn.__name__] = fn
     return fn
-
-
-def needs(version: tuple[int, int], feature: str) -> Callable[[Program], Program]:
-    """Mark a program that uses ``feature``, which asyncio has from ``version`` on."""
-
-    def mark(fn: Program) -> Program:
-        NEEDS[fn.__name__] = (version, feature)
-        return fn
-
-    return mark
-
-
-def on_this_python(name: str) -> Any:
-    """The program's test case, skipped (with why) where asyncio is too old for it."""
-    version, feature = NEEDS.get(name, ((3, 10), ""))
-    return pytest.param(
-        name,
-        marks=pytest.mark.skipif(
-            sys.version_info < version,
-            reason=f"{feature} is new in Python {version[0]}.{version[1]}",
-        ),
-    )
 
 
 async def worker(log: list[object], name: str, steps: int, delay: float = 0) -> str:
@@ -130,19 +105,18 @@ async def wait_for_times_out_and_cancels_the_inner_task() -> list[object]:
 
     try:
         await asyncio.wait_for(slow(), 0.005)
-    except asyncio.TimeoutError:  # the builtin one from 3.11
+    except TimeoutError:  # asyncio.timeout raises the builtin one
         log.append("timeout")
     return log
 
 
 @program
-@needs((3, 11), "asyncio.timeout")
 async def timeout_context_turns_cancel_into_timeout() -> list[object]:
     log: list[object] = []
     try:
         async with asyncio.timeout(0.005) as cm:
             await asyncio.sleep(1)
-    except asyncio.TimeoutError:  # the builtin one from 3.11
+    except TimeoutError:  # asyncio.timeout raises the builtin one
         log.append(["timeout", cm.expired()])
     task = asyncio.current_task()
     assert task is not None
@@ -151,7 +125,6 @@ async def timeout_context_turns_cancel_into_timeout() -> list[object]:
 
 
 @program
-@needs((3, 11), "asyncio.TaskGroup")
 async def task_group_runs_children_and_cancels_siblings_on_error() -> list[object]:
     log: list[object] = []
 
@@ -171,7 +144,7 @@ async def task_group_runs_children_and_cancels_siblings_on_error() -> list[objec
             ok = group.create_task(asyncio.sleep(0, "ok"))
             group.create_task(fails())
             group.create_task(sibling())
-    except ExceptionGroup as errors:  # noqa: F821 (a builtin from 3.11, as TaskGroup)
+    except ExceptionGroup as errors:
         log.append([str(e) for e in errors.exceptions])
     log.append(ok.result())
     return log
@@ -250,7 +223,6 @@ async def cancel_before_the_first_step() -> list[object]:
 
 
 @program
-@needs((3, 11), "Task.uncancel")
 async def cancel_while_waiting_and_catch_it() -> list[object]:
     log: list[object] = []
 
@@ -273,7 +245,6 @@ async def cancel_while_waiting_and_catch_it() -> list[object]:
 
 
 @program
-@needs((3, 11), "Task.cancelling")
 async def cancel_a_done_task_and_cancel_twice() -> list[object]:
     done = asyncio.ensure_future(asyncio.sleep(0, "done"))
     await done
@@ -336,7 +307,6 @@ async def exceptions_keep_type_and_chain() -> list[object]:
 
 
 @program
-@needs((3, 11), "create_task(context=...)")
 async def contextvars_are_per_task_copies() -> list[object]:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     var.set("parent")
@@ -395,7 +365,7 @@ def run_with(factory: Any, run: Run[Any], program: Program) -> list[object]:
     return run(main())
 
 
-@pytest.mark.parametrize("name", [on_this_python(name) for name in sorted(PROGRAMS)])
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_programs_behave_the_same(run: Run[Any], name: str) -> None:
     expected = run_with(None, run, PROGRAMS[name])
     assert run_with(task_factory, run, PROGRAMS[name]) == expected
@@ -405,7 +375,7 @@ EAGER = pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are n
 
 
 @EAGER
-@pytest.mark.parametrize("name", [on_this_python(name) for name in sorted(PROGRAMS)])
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_programs_behave_the_same_with_eager_tasks(run: Run[Any], name: str) -> None:
     expected = run_with(eager_factory(asyncio.Task), run, PROGRAMS[name])
     assert run_with(eager_factory(Task), run, PROGRAMS[name]) == expected
@@ -645,7 +615,6 @@ def test_eager_start_outside_a_running_loop_schedules_as_usual() -> None:
         loop.close()
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.uncancel is new in Python 3.11")
 def test_uncancel_to_zero_forgets_an_undelivered_cancel_from_3_13() -> None:
     async def main() -> list[object]:
         task = Task(asyncio.sleep(0, "finished"))

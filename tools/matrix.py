@@ -1,7 +1,7 @@
-"""Build and test coroscope on every supported CPython (3.10 to 3.13) found here.
+"""Build and test coroscope on every supported CPython (3.11 to 3.15) found here.
 
     make test-matrix                    # every supported version
-    make test-matrix VERSIONS=3.13      # one (or some) of them
+    make test-matrix VERSIONS=3.14      # one (or some) of them
     python tools/matrix.py --except-default   # what CI runs before `make test`
     make bench-versions                 # the cross-version study (--bench)
 
@@ -17,9 +17,11 @@ tests, under each version into one directory (``bench-results/versions/<when>/
 3.X.json``), then writes the comparison table and chart with
 ``python -m coroscope.bench --versions``.
 
-An interpreter is looked for as ``pythonX.Y`` on PATH and in pyenv's versions.
-A version that is not installed is reported as *skipped*, never as passed; the
-last line lists every version with what happened to it.
+An interpreter is looked for as ``pythonX.Y`` on PATH and in pyenv's versions;
+3.14 and 3.15, which this Debian 12 machine cannot run, come from a Debian sid
+root (``tools/sid_root.py``) that every command of that version runs in. A
+version found nowhere is reported as *skipped*, never as passed; the last line
+lists every version with what happened to it.
 """
 
 from __future__ import annotations
@@ -34,13 +36,33 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+
+import sid_root
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+SUPPORTED = ("3.11", "3.12", "3.13", "3.14", "3.15")
+
+Wrap = Callable[[list[str]], list[str]]
 
 
-def find_interpreter(version: str) -> str | None:
-    """The path of a CPython ``version`` interpreter that runs, or None."""
+def on_host(cmd: list[str]) -> list[str]:
+    return cmd
+
+
+def find_interpreter(version: str) -> tuple[str, Wrap] | None:
+    """A CPython ``version`` interpreter that runs, with how to run a command
+    beside it (on this machine, or in the sid root), or None."""
+    found = find_on_host(version)
+    if found is not None:
+        return found, on_host
+    if version in sid_root.PYTHONS and sid_root.unavailable() is None:
+        return f"/usr/bin/python{version}", sid_root.command
+    return None
+
+
+def find_on_host(version: str) -> str | None:
+    """The path of a CPython ``version`` interpreter on this machine that runs, or None."""
     candidates = []
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     # pyenv's own versions first: its shims on PATH fail for a version not selected.
@@ -71,140 +93,115 @@ def default_version() -> str:
     return out.stdout.strip()
 
 
-def run(cmd: list[str], env: dict[str, str], log: pathlib.Path) -> tuple[int, str]:
-    """Run ``cmd`` in the checkout, its output both shown and kept in ``log``;
-    returns the exit code and the last non-empty line."""
-    print("+", " ".join(cmd), flush=True)
-    last = ""
-    with open(log, "a") as out:
-        process = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            sys.stdout.write(line)
-            out.write(line)
-            if line.strip():
-                last = line.strip()
-        return process.wait(), last
+Runner = Callable[[list[str]], tuple[int, str]]
 
 
-def setup(version: str, interpreter: str, env: dict[str, str], log: pathlib.Path) -> int:
+def runner(env: dict[str, str], log: pathlib.Path, wrap: Wrap) -> Runner:
+    """What runs one version's commands: in the checkout, through ``wrap``, with
+    ``env``; each command's output both shown and kept in ``log``. A call returns
+    the exit code and the last non-empty line."""
+
+    def run(cmd: list[str]) -> tuple[int, str]:
+        print("+", " ".join(cmd), flush=True)
+        last = ""
+        with open(log, "a") as out:
+            process = subprocess.Popen(
+                wrap(cmd),
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert process.stdout is not None
+            for line in process.stdout:
+                sys.stdout.write(line)
+                out.write(line)
+                if line.strip():
+                    last = line.strip()
+            return process.wait(), last
+
+    return run
+
+
+def setup(version: str, interpreter: str, run: Runner) -> int:
     """Make the version's venv and install the kit's Python tools (again only
     when pyproject.toml changed), then build the extension into it."""
     venv = ROOT / ".venvs" / version
     python = venv / "bin" / "python"
-    uv = shutil.which("uv", path=str(ROOT / ".venv" / "bin")) or "uv"
-    if not python.exists():
-        code, _ = run([uv, "venv", "--quiet", "--python", interpreter, str(venv)], env, log)
+    uv = str(ROOT / ".venv" / "bin" / "uv")
+    # Not `python.exists()`: in a sid root's venv it links to a path that only
+    # exists inside the root.
+    if not (venv / "pyvenv.cfg").exists():
+        code, _ = run([uv, "venv", "--quiet", "--python", interpreter, str(venv)])
         if code:
             return code
     stamp = venv / ".deps"
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not stamp.exists() or stamp.read_text() != wanted:
-        code, _ = run(
-            [
-                uv,
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(python),
-                "maturin>=1.16,<2",
-                "-r",
-                "pyproject.toml",
-                "--all-extras",
-            ],
-            env,
-            log,
-        )
+        install = [uv, "pip", "install", "--quiet", "--python", str(python)]
+        code, _ = run([*install, "maturin>=1.16,<2", "-r", "pyproject.toml", "--all-extras"])
         if code:
             return code
         stamp.write_text(wanted)
-    code, _ = run(
-        [
-            "maturin",
-            "develop",
-            "--uv",
-            "--release",
-            "--quiet",
-            "--target-dir",
-            f"target/maturin-{version}",
-        ],
-        env,
-        log,
-    )
+    maturin = ["maturin", "develop", "--uv", "--release", "--quiet"]
+    code, _ = run([*maturin, "--target-dir", f"target/maturin-{version}"])
     return code
 
 
 def test_one(version: str, pytest_args: list[str], bench_into: pathlib.Path | None) -> str:
     """Set up, build and test (or, given ``bench_into``, benchmark) one version;
     returns what happened, in a few words."""
-    interpreter = find_interpreter(version)
-    if interpreter is None:
+    found = find_interpreter(version)
+    if found is None:
         return "skipped (not installed)"
+    interpreter, wrap = found
     logs = ROOT / "target" / "matrix-logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{version}.log"
     log.write_text("")
-    print(f"\n=== CPython {version}: {interpreter} ===", flush=True)
+    where = "" if wrap is on_host else " in the sid root"
+    print(f"\n=== CPython {version}: {interpreter}{where} ===", flush=True)
     default = version == default_version()
     venv = ROOT / (".venv" if default else f".venvs/{version}")
     python = str(venv / "bin" / "python")
+    base = os.environ if wrap is on_host else sid_root.environment()
     env = {
-        **os.environ,
+        **base,
         "VIRTUAL_ENV": str(venv),
-        "PATH": f"{venv / 'bin'}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}"
-        + os.environ["PATH"],
+        "PATH": f"{venv / 'bin'}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}" + base["PATH"],
         # The Rust examples the suite runs embed this version's interpreter.
         "PYO3_PYTHON": python,
         "CARGO_TARGET_DIR": str(
             ROOT / "target" if default else ROOT / "target" / f"matrix-{version}"
         ),
     }
+    run = runner(env, log, wrap)
     if default:
         # The default version is `make test`'s own venv and build.
-        code, _ = run(["make", "--no-print-directory", "develop"], env, log)
+        code, _ = run(["make", "--no-print-directory", "develop"])
     else:
-        code = setup(version, interpreter, env, log)
+        code = setup(version, interpreter, run)
     if code:
         return f"FAILED to build (see {log.relative_to(ROOT)})"
     if bench_into is not None:
-        return benchmark(version, python, env, log, bench_into)
-    code, _ = run([python, "-m", "mypy.stubtest", "coroscope._native"], env, log)
+        return benchmark(version, python, run, bench_into)
+    code, _ = run([python, "-m", "mypy.stubtest", "coroscope._native"])
     if code:
         return f"FAILED stubtest (see {log.relative_to(ROOT)})"
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
-    code, last = run(
-        [
-            python,
-            "-m",
-            "pytest",
-            "tests",
-            "README.md",
-            "--markdown-docs",
-            *notebooks,
-            "--nbmake",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            *pytest_args,
-        ],
-        env,
-        log,
-    )
+    pytest = [python, "-m", "pytest", "tests", "README.md", "--markdown-docs", *notebooks]
+    code, last = run([*pytest, "--nbmake", "-q", "-p", "no:cacheprovider", *pytest_args])
     summary = re.sub(r"=+", "", last).strip()
     return ("passed: " if code == 0 else "FAILED: ") + summary
 
 
-def benchmark(
-    version: str, python: str, env: dict[str, str], log: pathlib.Path, into: pathlib.Path
-) -> str:
+def benchmark(version: str, python: str, run: Runner, into: pathlib.Path) -> str:
     """The quick benchmark run under ``version``, kept as ``into/<version>.json``."""
     scratch = into / f"run-{version}"
-    code, _ = run([python, "-m", "coroscope.bench", "--quick", "--out", str(scratch)], env, log)
+    code, _ = run([python, "-m", "coroscope.bench", "--quick", "--out", str(scratch)])
     if code:
-        return f"FAILED to benchmark (see {log.relative_to(ROOT)})"
+        return f"FAILED to benchmark (see target/matrix-logs/{version}.log)"
     (made,) = scratch.glob("*.json")
     made.rename(into / f"{version}.json")
     shutil.rmtree(scratch)
@@ -252,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         default = str(ROOT / ".venv" / "bin" / "python")
         # The table is also kept beside the runs, as versions.md.
         table = bench_into / "versions.md"
-        run([default, "-m", "coroscope.bench", "--versions", source], dict(os.environ), table)
+        report = runner(dict(os.environ), table, on_host)
+        report([default, "-m", "coroscope.bench", "--versions", source])
     ran = [v for v, outcome in outcomes.items() if not outcome.startswith("skipped")]
     skipped = [v for v in outcomes if v not in ran]
     print(

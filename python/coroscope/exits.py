@@ -61,8 +61,8 @@ RUN_TIMEOUT = 60.0
 
 _PRELUDE = """
 import asyncio, multiprocessing, sys
+from asyncio import Runner
 import uvloop
-from coroscope._compat import Runner
 from coroscope.awaitable import TimerFuture
 from coroscope.bridge import call_python, order_blocking, ticks
 from coroscope.catalogue import crossing

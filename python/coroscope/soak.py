@@ -38,6 +38,7 @@ import threading
 import time
 import tracemalloc
 import types
+from asyncio import Runner
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,7 +46,6 @@ from functools import partial
 from typing import Any
 
 from coroscope import alive, quiesce
-from coroscope._compat import Runner
 from coroscope._memory import c_heap_bytes, python_bytes, rss_bytes
 from coroscope._settle import SETTLE_SECONDS, settle
 from coroscope.await_from_rust import await_foo, drive_send, task_factory, trace
@@ -434,7 +434,7 @@ def doorbells(threads: int, rings: int, *, fast: bool, paced: bool) -> Row:
             await asyncio.wait_for(
                 asyncio.gather(*(answer(i) for i in range(threads))), 30 + rings * threads / 1000
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         for ringer in ringers:
             ringer.join()

@@ -11,12 +11,12 @@ import os
 import pathlib
 import platform
 import time
+from asyncio import Runner
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import coroscope
-from coroscope._compat import Runner
 from coroscope.bench.groups import LOOPS, Group, Workload
 
 
@@ -141,7 +141,7 @@ def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
         pass
     info = coroscope.build_info()
     return {
-        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
         "cpu": cpu,
         "cores": os.cpu_count(),
