@@ -206,47 +206,38 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// Which of asyncio's repr helpers: the future's, or the task's.
 #[derive(Clone, Copy)]
 pub enum ReprOf {
-    /// `base_futures._future_repr` (3.11+) / `_future_repr_info` (3.10).
+    /// `base_futures._future_repr`.
     Future,
-    /// `base_tasks._task_repr` (3.11+) / `_task_repr_info` (3.10).
+    /// `base_tasks._task_repr`.
     Task,
 }
 
-/// asyncio's own `repr` of a future or a task, by the running version's
-/// helpers: 3.11 has one function that makes the whole string; 3.10 has only
-/// the list of details, which its `__repr__` joins as `<ClassName details>`.
+/// asyncio's own `repr` of a future or a task, by asyncio's helpers.
 pub fn asyncio_repr<'py>(obj: &Bound<'py, PyAny>, of: ReprOf) -> PyResult<Bound<'py, PyAny>> {
     static HELPERS: PyOnceLock<[Py<PyAny>; 2]> = PyOnceLock::new();
     let py = obj.py();
-    let whole = py.version_info() >= (3, 11);
     let helpers = HELPERS.get_or_try_init(py, || {
-        let futures = py.import("asyncio.base_futures")?;
-        let tasks = py.import("asyncio.base_tasks")?;
-        let (future, task) = if whole {
-            ("_future_repr", "_task_repr")
-        } else {
-            ("_future_repr_info", "_task_repr_info")
-        };
         Ok::<_, PyErr>([
-            futures.getattr(future)?.unbind(),
-            tasks.getattr(task)?.unbind(),
+            py.import("asyncio.base_futures")?
+                .getattr("_future_repr")?
+                .unbind(),
+            py.import("asyncio.base_tasks")?
+                .getattr("_task_repr")?
+                .unbind(),
         ])
     })?;
-    let helper = helpers[of as usize].bind(py);
-    if whole {
-        return helper.call1((obj,));
-    }
-    let details =
-        PyString::new(py, " ").call_method1(intern!(py, "join"), (helper.call1((obj,))?,))?;
-    Ok(PyString::new(py, &format!("<{} {details}>", obj.get_type().name()?)).into_any())
+    helpers[of as usize].bind(py).call1((obj,))
 }
 
-/// The `TypeError` Python's `await` raises for an object it cannot await.
+/// The `TypeError` Python's `await` raises for an object it cannot await, in
+/// the words of the running version (3.14 reworded it).
 pub fn not_awaitable(obj: &Bound<'_, PyAny>) -> PyErr {
-    PyTypeError::new_err(format!(
-        "object {} can't be used in 'await' expression",
-        type_name(obj)
-    ))
+    let name = type_name(obj);
+    PyTypeError::new_err(if obj.py().version_info() >= (3, 14) {
+        format!("'{name}' object can't be awaited")
+    } else {
+        format!("object {name} can't be used in 'await' expression")
+    })
 }
 
 /// What the deprecated signature's warning says (CPython 3.12+).
@@ -311,6 +302,50 @@ pub fn thrown<'py>(r#type: Bound<'py, PyAny>, rest: &Bound<'py, PyTuple>) -> PyR
         err.set_traceback(py, traceback);
     }
     Ok(err)
+}
+
+/// What a report from a destructor shows for a task that is gone: its `repr`
+/// as asyncio would have written it, and its context, which
+/// `loop.call_exception_handler` runs the handler in (it asks the context's
+/// `task` or `future` for `get_context()`), as for a live C Task.
+#[pyclass(frozen, module = "coroscope.await_from_rust")]
+pub struct TaskStandIn {
+    repr: String,
+    context: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl TaskStandIn {
+    fn __repr__(&self) -> &str {
+        &self.repr
+    }
+
+    fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.context.as_ref().map(|context| context.clone_ref(py))
+    }
+}
+
+impl TaskStandIn {
+    /// `<Class state name='...' coro=<...> [details]>`, asyncio's task repr,
+    /// from the parts a destructor still has.
+    pub fn new(
+        py: Python<'_>,
+        head: &str,
+        name: &Bound<'_, PyAny>,
+        coro: &Bound<'_, PyAny>,
+        tail: &str,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        // Looked up once: a report made while the interpreter exits can no
+        // longer import (`sys.meta_path` is gone by then).
+        static FORMAT_COROUTINE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let format = FORMAT_COROUTINE.import(py, "asyncio.coroutines", "_format_coroutine")?;
+        let coroutine = format.call1((coro,))?;
+        Ok(TaskStandIn {
+            repr: format!("<{head} name={} coro=<{coroutine}>{tail}>", name.repr()?),
+            context,
+        })
+    }
 }
 
 /// Report a lost object from a destructor, as asyncio's `__del__`s do: a

@@ -16,6 +16,9 @@
 //!   what pyo3-async-runtimes and PyO3's `async fn` cost, and how to go faster.
 //! - [`asyncio`]: asyncio's own exception types and loop rules, looked up once,
 //!   so every module speaks asyncio's vocabulary.
+//! - `c_future` (3.14+): asyncio's C `Future` as the base of the Rust one
+//!   (PEP 697), so `isinstance(fut, asyncio.Future)` holds and asyncio's call
+//!   graph sees the kit's futures and tasks.
 //! - [`runtime`]: the tokio runtime and threads the kit owns: started on first
 //!   use, shut down at interpreter exit (the exit crash it prevents is told
 //!   there), started afresh in a fork child.
@@ -42,6 +45,8 @@ pub mod await_from_rust;
 pub mod awaitable;
 pub mod bridge;
 pub mod build_info;
+#[cfg(Py_3_14)]
+pub mod c_future;
 pub mod finish;
 pub mod live;
 pub mod runtime;

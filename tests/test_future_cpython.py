@@ -8,11 +8,11 @@ meets every check asyncio's own futures meet.
 
 from __future__ import annotations
 
-import asyncio
-
 from coroscope.awaitable import Future
 from test.test_asyncio import test_futures
 from test.test_asyncio import utils as test_utils
+
+from tests.cpython_suites import reset_event_loop_policy
 
 
 class SubFuture(Future):
@@ -38,4 +38,4 @@ class RustFutureInheritanceTests(test_futures.BaseFutureInheritanceTests, test_u
 
 
 def teardown_module() -> None:
-    asyncio.set_event_loop_policy(None)
+    reset_event_loop_policy()

@@ -27,6 +27,7 @@ from tests.coroutines import (
     bare_yield,
     execute,
     programs,
+    python_await,
     raised_by,
     raises_chained,
     sleeps_then_returns,
@@ -194,9 +195,10 @@ def test_throw_into_an_iterator_without_throw_raises_it_directly() -> None:
     assert stepper.done
 
 
-def test_a_stepper_refuses_what_is_not_awaitable() -> None:
-    with pytest.raises(TypeError, match="can't be used in 'await' expression"):
+def test_a_stepper_refuses_what_is_not_awaitable_in_awaits_words() -> None:
+    with pytest.raises(TypeError) as ours:
         Stepper(3)
+    assert str(ours.value) == str(raised_by(lambda: python_await(3)))
 
 
 # --- trace -------------------------------------------------------------------------

@@ -40,7 +40,10 @@
 //!
 //! Versions: the task follows the asyncio it runs on. `eager_start` is refused
 //! before 3.12, as asyncio's Task refuses the keyword; from 3.13 `uncancel()`
-//! reaching zero also forgets a pending `cancel()` (`must_cancel`).
+//! reaching zero also forgets a pending `cancel()` (`must_cancel`); from 3.14
+//! the task tells asyncio which future it awaits (`future_add_to_awaited_by`,
+//! what `asyncio.capture_call_graph` reads); from 3.15 a second `__init__` and
+//! a `context=` that is not a `Context` are refused.
 //!
 //! The task is a [`Future`] subclass: its completion is the future's, and all
 //! of asyncio's rules for futures (callbacks, `await`, repr) come with it.
@@ -58,19 +61,20 @@ use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
 use crate::asyncio::{
-    ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
-    report_from_drop,
+    ReprOf, TaskStandIn, asyncio_repr, call_with_context, cancelled_error_type, copy_context,
+    invalid_state, report_from_drop,
 };
 use crate::awaitable::Future;
 use crate::state_lock::{StateGuard, StateLock};
 use crate::timeline;
 
 const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
+const NOT_A_CONTEXT: &str = "a contextvars.Context was expected, got";
 const NO_SET_RESULT: &str = "Task does not support set_result operation";
 const NO_SET_EXCEPTION: &str = "Task does not support set_exception operation";
 const DESTROYED_PENDING: &str = "Task was destroyed but it is pending!";
 const NOT_INITIALIZED: &str = "Task object is not initialized.";
-/// What Python says for the keyword on 3.10 and 3.11, whose Task lacks it.
+/// What Python says for the keyword on 3.11, whose Task lacks it.
 const NO_EAGER_START: &str = "Task.__init__() got an unexpected keyword argument 'eager_start'";
 
 /// What a Task keeps beside its future state.
@@ -154,6 +158,10 @@ struct Registry {
     next_name: Py<PyAny>,
     /// Eager start's bookkeeping, 3.12+ only (`None` before).
     eager: Option<EagerRegistry>,
+    /// Who awaits whom (3.14+, `None` before): `future_add_to_awaited_by` and
+    /// `future_discard_from_awaited_by`, what `asyncio.capture_call_graph`
+    /// reads back as a future's `_asyncio_awaited_by`.
+    awaited_by: Option<(Py<PyAny>, Py<PyAny>)>,
 }
 
 /// `_swap_current_task`, `_register_eager_task` and `_unregister_eager_task`.
@@ -167,6 +175,7 @@ fn registry(py: Python<'_>) -> PyResult<&Registry> {
     static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
     REGISTRY.get_or_try_init(py, || {
         let tasks = py.import("asyncio.tasks")?;
+        let futures = py.import("asyncio.futures")?;
         Ok::<_, PyErr>(Registry {
             is_coroutine: py
                 .import("asyncio.coroutines")?
@@ -182,6 +191,13 @@ fn registry(py: Python<'_>) -> PyResult<&Registry> {
                     register: tasks.getattr("_register_eager_task")?.unbind(),
                     unregister: tasks.getattr("_unregister_eager_task")?.unbind(),
                 }),
+                None => None,
+            },
+            awaited_by: match futures.getattr_opt("future_add_to_awaited_by")? {
+                Some(add) => Some((
+                    add.unbind(),
+                    futures.getattr("future_discard_from_awaited_by")?.unbind(),
+                )),
                 None => None,
             },
         })
@@ -310,7 +326,11 @@ impl Task {
         if yielded.is(slf) {
             return Self::throw_soon(slf, format!("Task cannot await on itself: {}", slf.repr()?));
         }
-        // "I, the Task, take this future": clear its flag and wait for it.
+        // "I, the Task, take this future": say so to the call graph, clear its
+        // flag and wait for it.
+        if let Some((add, _)) = &registry(py)?.awaited_by {
+            add.bind(py).call1((&yielded, slf))?;
+        }
         yielded.setattr(intern!(py, "_asyncio_future_blocking"), false)?;
         let context = slf.get().context(py)?;
         let wakeup = Self::wakeup(slf)?;
@@ -480,6 +500,19 @@ impl Task {
                 // exception, so whoever awaits the task sees the coroutine's frames.
                 let exception = err.clone_ref(py).into_value(py).into_any();
                 Future::set_exception(future, exception.into_bound(py))?;
+                // Its "never retrieved" report names the task, in its context.
+                let parts = match &*slf.get().state(py) {
+                    TaskState {
+                        name: Some(name),
+                        coro: Some(coro),
+                        context: Some(context),
+                        ..
+                    } => Some([name, coro, context].map(|part| part.clone_ref(py))),
+                    _ => None,
+                };
+                if let Some([name, coro, context]) = parts {
+                    future.get().report_as_task(py, name, coro, context);
+                }
                 // Like asyncio: these stop the loop too, after failing the task.
                 if fatal { Err(err) } else { Ok(()) }
             }
@@ -520,8 +553,8 @@ impl Task {
             .map(|e| e.is_truthy())
             .transpose()?
             .unwrap_or(false);
+        Future::__init__(slf.as_super(), r#loop)?;
         let future = slf.as_super().get();
-        future.__init__(py, r#loop)?;
         let event_loop = future.get_loop(py)?;
         {
             let mut state = slf.get().state(py);
@@ -553,7 +586,19 @@ impl Task {
             }
         };
         let context = match context.filter(|c| !c.is_none()) {
-            Some(context) => context,
+            Some(context) => {
+                // SAFETY: a type check of a live object.
+                let is_context = unsafe { ffi::PyContext_CheckExact(context.as_ptr()) } != 0;
+                if !is_context && py.version_info() >= (3, 15) {
+                    // 3.15 checks what it will enter at every step (gh-157301).
+                    slf.get().state(py).log_destroy_pending = false;
+                    return Err(PyTypeError::new_err(format!(
+                        "{NOT_A_CONTEXT} {}",
+                        context.get_type().name()?
+                    )));
+                }
+                context
+            }
             None => copy_context(py)?,
         };
         let old = {
@@ -621,6 +666,9 @@ impl Task {
     /// Step 4: the awaited future is done; step again with its outcome.
     fn _wakeup(slf: &Bound<'_, Self>, future: Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
+        if let Some((_, discard)) = &registry(py)?.awaited_by {
+            discard.bind(py).call1((&future, slf))?;
+        }
         match future.call_method0(intern!(py, "result")) {
             Ok(_) => Self::_step(slf, None),
             Err(err) => Self::_step(slf, Some(err.into_value(py).into_bound(py).into_any())),
@@ -812,17 +860,6 @@ impl Drop for Task {
     }
 }
 
-/// Shows a destroyed task in the report, as asyncio's `repr` would have shown it.
-#[pyclass(frozen, module = "coroscope.await_from_rust")]
-struct DestroyedTask(String);
-
-#[pymethods]
-impl DestroyedTask {
-    fn __repr__(&self) -> String {
-        self.0.clone()
-    }
-}
-
 /// asyncio's "Task was destroyed but it is pending!" report, made once, to
 /// the task's own loop (as asyncio's `Task.__del__`), with a stand-in whose
 /// repr is the task's.
@@ -833,20 +870,22 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
     let (Some(coro), Some(name)) = (&state.coro, &state.name) else {
         return;
     };
+    let context = &state.context;
     report_from_drop(
         py,
         state.event_loop.as_ref(),
         DESTROYED_PENDING,
         state.source_traceback.as_ref(),
-        |context| {
-            let coroutine = py
-                .import("asyncio.coroutines")?
-                .call_method1("_format_coroutine", (coro.bind(py),))?;
-            let stand_in = DestroyedTask(format!(
-                "<Task pending name={} coro=<{coroutine}>>",
-                name.bind(py).repr()?
-            ));
-            context.set_item("task", Bound::new(py, stand_in)?)
+        |report| {
+            let stand_in = TaskStandIn::new(
+                py,
+                "Task pending",
+                name.bind(py),
+                coro.bind(py),
+                "",
+                context.as_ref().map(|c| c.clone_ref(py)),
+            )?;
+            report.set_item("task", Bound::new(py, stand_in)?)
         },
     );
 }

@@ -56,13 +56,17 @@ use smallvec::SmallVec;
 use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
 use crate::asyncio::{
-    ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
-    invalid_state, report_from_drop, thrown,
+    ReprOf, TaskStandIn, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context,
+    default_loop, invalid_state, report_from_drop, thrown,
 };
+#[cfg(Py_3_14)]
+use crate::c_future::CFuture;
 use crate::state_lock::{StateGuard, StateLock};
 use crate::trashcan::Flat;
 
 const NOT_INITIALIZED: &str = "Future object is not initialized.";
+/// 3.15's answer to a second `__init__`, after the class's name.
+const ALREADY_INITIALIZED: &str = "object is already initialized";
 const RESULT_NOT_READY: &str = "Result is not ready.";
 const EXCEPTION_NOT_SET: &str = "Exception is not set.";
 const AWAIT_NOT_USED: &str = "await wasn't used with future";
@@ -132,6 +136,9 @@ struct Core {
     /// The class name the "never retrieved" report uses, taken when it is armed
     /// (the report runs after the object, and so its class, is gone).
     report_as: Option<Py<PyString>>,
+    /// For a Task's future part: the task's name, coroutine and context, so
+    /// that the report names the task and runs in its context, as a C Task's.
+    report_task: Option<Box<[Py<PyAny>; 3]>>,
     /// The next callback's `id`: ids only need to be unique within one list,
     /// and a counter per future costs no atomic instruction, as a shared one
     /// would (a `u32` fits where the flags above leave room).
@@ -153,6 +160,7 @@ impl Core {
             log_traceback: false,
             blocking: false,
             report_as: None,
+            report_task: None,
             next_callback_id: 0,
         }
     }
@@ -173,8 +181,20 @@ impl Core {
 /// finish it from another thread), though it is safe in memory.
 ///
 /// Cost: about a C future's. Awaiting one that is done finishes without a
-/// ``StopIteration`` on 3.10/3.11 (its iterator has an ``am_send`` slot).
-#[pyclass(frozen, subclass, weakref, module = "coroscope.awaitable")]
+/// ``StopIteration`` on 3.11 (its iterator has an ``am_send`` slot).
+// From 3.14 a real subclass of asyncio's C Future (`crate::c_future`), so that
+// `isinstance(fut, asyncio.Future)` holds and asyncio's call graph sees it; the
+// C part also brings the instance dict and weak references. Before, a plain
+// object with a dict and weak references of its own (real code sets
+// attributes on futures and tasks, as asyncio's allow).
+#[cfg_attr(
+    Py_3_14,
+    pyclass(frozen, subclass, extends = CFuture, module = "coroscope.awaitable")
+)]
+#[cfg_attr(
+    not(Py_3_14),
+    pyclass(frozen, subclass, dict, weakref, module = "coroscope.awaitable")
+)]
 pub struct Future {
     core: StateLock<Core>,
 }
@@ -327,9 +347,8 @@ impl Future {
     }
 
     /// The exception a cancelled future raises: the Task's saved one if there
-    /// is one (used once), else a new `CancelledError(msg)`. 3.10's asyncio
-    /// instead always makes a new one, with the saved one as its `__context__`
-    /// (3.11 re-raises the saved one, keeping its message and traceback).
+    /// is one (used once, keeping its message and traceback), else a new
+    /// `CancelledError(msg)`.
     fn cancelled_error<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (saved, message) = {
             let mut core = self.core(py);
@@ -343,19 +362,25 @@ impl Future {
             (core.cancelled_exc.take(), message)
         };
         match saved {
-            Some(exc) if py.version_info() >= (3, 11) => Ok(exc.into_bound(py)),
-            saved => {
-                let exc = cancelled_error(py, message.as_ref().map(|m| m.bind(py)))?;
-                if let Some(saved) = saved {
-                    exc.setattr(intern!(py, "__context__"), saved)?;
-                }
-                Ok(exc)
-            }
+            Some(exc) => Ok(exc.into_bound(py)),
+            None => cancelled_error(py, message.as_ref().map(|m| m.bind(py))),
         }
     }
 
     /// Keep the `CancelledError` that cancelled a Task, so that raising it
     /// again keeps its traceback (what `task._cancelled_exc = exc` does).
+    /// A Task's future part failed: its "never retrieved" report shows the
+    /// task (`name`, `coro`) and runs in the task's `context`.
+    pub(crate) fn report_as_task(
+        &self,
+        py: Python<'_>,
+        name: Py<PyAny>,
+        coro: Py<PyAny>,
+        context: Py<PyAny>,
+    ) {
+        self.core(py).report_task = Some(Box::new([name, coro, context]));
+    }
+
     pub(crate) fn set_cancelled_exc(&self, py: Python<'_>, exc: Py<PyAny>) {
         let old = self.core(py).cancelled_exc.replace(exc);
         drop(old);
@@ -377,13 +402,22 @@ impl Future {
         Self::shell()
     }
 
+    /// Belong to `loop`. Before 3.15 a second call starts the future over, as
+    /// asyncio's does; from 3.15 asyncio refuses it, and so does this one.
     #[pyo3(signature = (*, r#loop = None))]
     pub(crate) fn __init__(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         r#loop: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.bind(py, r#loop)
+        let py = slf.py();
+        let initialized = slf.get().core(py).event_loop.is_some();
+        if initialized && py.version_info() >= (3, 15) {
+            return Err(PyRuntimeError::new_err(format!(
+                "{} {ALREADY_INITIALIZED}",
+                slf.get_type().name()?
+            )));
+        }
+        slf.get().bind(py, r#loop)
     }
 
     /// Return the result this future represents.
@@ -771,13 +805,7 @@ fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
         Some(name) => name.bind(py).to_string(),
         None => "Future".to_owned(),
     };
-    let stand_in = Future {
-        core: StateLock::new(Core {
-            exception: Some(exception.clone_ref(py)),
-            state: State::Finished,
-            ..Core::new(Some(event_loop.clone_ref(py)), None)
-        }),
-    };
+    let task = core.report_task.take();
     report_from_drop(
         py,
         Some(event_loop),
@@ -785,7 +813,32 @@ fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
         core.source_traceback.as_ref(),
         |context| {
             context.set_item("exception", exception.bind(py))?;
-            context.set_item("future", Bound::new(py, stand_in)?)
+            let stand_in = match task.as_deref() {
+                Some([name, coro, task_context]) => Bound::new(
+                    py,
+                    TaskStandIn::new(
+                        py,
+                        &format!("{class_name} finished"),
+                        name.bind(py),
+                        coro.bind(py),
+                        &format!(" exception={}", exception.bind(py).repr()?),
+                        Some(task_context.clone_ref(py)),
+                    )?,
+                )?
+                .into_any(),
+                None => Bound::new(
+                    py,
+                    Future {
+                        core: StateLock::new(Core {
+                            exception: Some(exception.clone_ref(py)),
+                            state: State::Finished,
+                            ..Core::new(Some(event_loop.clone_ref(py)), None)
+                        }),
+                    },
+                )?
+                .into_any(),
+            };
+            context.set_item("future", stand_in)
         },
     );
 }

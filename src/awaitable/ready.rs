@@ -88,7 +88,7 @@ impl Ready {
 /// flag instead of a ``StopIteration``, even for a value other than ``None``.
 ///
 /// Same class, one C slot more (PyO3 cannot fill it; ``slots.rs`` does, by
-/// hand). CPython 3.10 and 3.11 use the slot for every ``await``; from 3.12 only
+/// hand). CPython 3.11 uses the slot for every ``await``; from 3.12 only
 /// C callers of ``PyIter_Send`` (such as ``drive_send``) do, and ``await`` falls
 /// back to ``__next__``.
 #[pyclass(frozen, extends = Ready, module = "coroscope.awaitable")]

@@ -8,7 +8,7 @@
 //! 1. **Step.** The Task steps the awaitable (`__next__` / `send`), which polls
 //!    the Rust future on the loop's thread, with a [`LoopWaker`].
 //! 2. **Ready** → the await returns the value (or raises the error). The type
-//!    fills the `am_send` slot ([`super::slots`]), so on 3.10/3.11 the value
+//!    fills the `am_send` slot ([`super::slots`]), so on 3.11 the value
 //!    comes back without a `StopIteration`.
 //! 3. **Pending** → the awaitable yields a fresh pending asyncio [`Future`] (a
 //!    "waiter") and the Task sleeps on it, exactly as for `await some_future`.
@@ -321,7 +321,7 @@ impl RustAwaitable {
     }
 }
 
-/// `await` on 3.10/3.11 steps through this slot: a finished Rust future hands
+/// `await` on 3.11 steps through this slot: a finished Rust future hands
 /// its value back without a `StopIteration`.
 impl AmSend for RustAwaitable {
     fn am_send<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Sent<'py>> {

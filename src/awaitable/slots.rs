@@ -8,11 +8,14 @@
 //! instead: `PYGEN_NEXT` (yielded `result`), `PYGEN_RETURN` (returned `result`)
 //! or `PYGEN_ERROR`. Where CPython uses it (a reader would guess "always"):
 //!
-//! - 3.10 and 3.11: `await`'s `SEND` opcode calls `PyIter_Send`, which calls
-//!   `am_send` when the type has one. This is the version this kit runs on.
-//! - 3.12 and later: `SEND` calls `tp_iternext` (or `.send`) for anything that is
+//! - 3.11 (as 3.10): `await`'s `SEND` opcode calls `PyIter_Send`, which calls
+//!   `am_send` when the type has one. This is `make test`'s default version.
+//! - 3.12 to 3.14: `SEND` calls `tp_iternext` (or `.send`) for anything that is
 //!   not a generator, so the slot helps only C callers of `PyIter_Send` (such as
 //!   [`crate::await_from_rust::drive_send`]).
+//! - 3.15: `await` reaches the slot again. Measured, not read in CPython's
+//!   source: `ReadySend` is back near a trivial coroutine (1.1x) while `Ready`,
+//!   the same class without the slot, stays at 2.1x (`make bench-versions`).
 //!
 //! [`install_am_send`] writes the slot once, at module init, into the type PyO3
 //! created. That is allowed because a class made by `PyType_FromSpec` is a

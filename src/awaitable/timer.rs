@@ -66,7 +66,7 @@ impl TimerFuture {
         let py = slf.py();
         let delay = crate::args::seconds("delay", delay)?;
         let future = slf.as_super();
-        future.get().__init__(py, r#loop)?;
+        Future::__init__(future, r#loop)?;
         if delay.is_zero() {
             // No timer: tokio's would fire on its next 1 ms tick, not now. The
             // future is finished here; its callbacks still run on the next loop
