@@ -69,6 +69,18 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FutureIter>()?;
     m.add_class::<TimerFuture>()?;
     m.add_class::<RustAwaitable>()?;
+    // `Ready[int]` and the like in type hints, as the stubs promise: what a
+    // Python class writes, `__class_getitem__ = classmethod(GenericAlias)`.
+    // (`Future` has its own: asyncio's Future defines it, so ours overrides it.)
+    let py = m.py();
+    let generic_alias = py
+        .import("builtins")?
+        .getattr("classmethod")?
+        .call1((py.import("types")?.getattr("GenericAlias")?,))?;
+    for generic in ["Ready", "YieldN", "Delegate", "FutureIter", "RustAwaitable"] {
+        m.getattr(generic)?
+            .setattr("__class_getitem__", &generic_alias)?;
+    }
     m.add_function(wrap_pyfunction!(rust_future::ready_awaitable, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::yield_awaitable, m)?)?;
     m.add_function(wrap_pyfunction!(rust_future::hop_awaitable, m)?)?;
