@@ -317,9 +317,10 @@ GROUPS = [
             ("ready_send", "fresh_done_c_future", 1.0),
             ("ready", "python_stop_iteration", 0.5),
         ),
-        if_missed="on 3.12+ CPython's SEND no longer calls am_send for anything but a "
+        if_missed="from 3.12 to 3.14 CPython's SEND calls am_send for nothing but a "
         "generator: it calls tp_iternext, so a value other than None must travel in a "
-        "StopIteration, an exception per await no awaitable class can avoid",
+        "StopIteration, an exception per await no awaitable class can avoid (3.11 and "
+        "3.15 reach the slot)",
         profiled="Before this round ready_send was 1.27x the trivial coroutine on 3.11: "
         "about a quarter of its instructions made the object the ordinary way (type_call "
         "packs the argument into a tuple, PyO3's __new__ trampoline parses it back out). "
@@ -327,7 +328,7 @@ GROUPS = [
         "from the argument array, as C classes are built; Ready got the same slot, and "
         "finish() makes StopIteration(value) itself instead of PyO3's boxed closure and "
         "1-tuple (ready against python_stop_iteration went from 0.60x to under 0.5x in "
-        "instructions). On 3.12+ the StopIteration is most of what is left of "
+        "instructions). On 3.12 to 3.14 the StopIteration is most of what is left of "
         "ready_send (see the goal).",
     ),
     Group(

@@ -1,7 +1,7 @@
 """The cross-version study: the same quick run under each CPython, read side by side.
 
 ``make bench-versions`` (``tools/matrix.py --bench``) builds the kit for every
-installed CPython 3.10 to 3.13, each in its own venv, and runs
+installed CPython 3.11 to 3.15, each in its own venv, and runs
 ``python -m coroscope.bench --quick`` under each into one directory, one results
 file per version. This module reads such a directory: for every group and
 variant, time per operation and the ratio to *that version's own* baseline,
@@ -32,7 +32,7 @@ PROVENANCE = ("python", "when", "mode", "loops", "uvloop", "pyo3")
 
 
 def load(directory: pathlib.Path) -> dict[str, dict[str, Any]]:
-    """``{"3.10": results data, ...}`` for the results files in ``directory``,
+    """``{"3.11": results data, ...}`` for the results files in ``directory``,
     in version order (a file is named by its version, ``3.12.json``)."""
     runs = {}
     for path in sorted(directory.glob("3.*.json"), key=lambda p: _version_key(p.stem)):
@@ -97,7 +97,10 @@ def markdown(runs: dict[str, dict[str, Any]], source: str, chart: str | None) ->
         f"The same quick run under each installed CPython (`make bench-versions`, files in "
         f"`{source}`), on asyncio's loop. Each cell is time per operation and, in "
         "brackets, the ratio to that version's own baseline for the group (the first "
-        "variant). A blank cell: that version lacks the variant (eager tasks are 3.12+).",
+        "variant). A blank cell: that version lacks the variant (eager tasks are 3.12+). "
+        "Compare two versions' nanoseconds only when their interpreters were built alike "
+        "(a distribution's package and a pyenv build differ in compiler and flags); the "
+        "ratios, each to its own version's baseline, compare across builds.",
         "",
         "| " + " | ".join(PROVENANCE) + " |",
         "|---" * len(PROVENANCE) + "|",
