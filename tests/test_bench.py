@@ -339,3 +339,63 @@ def test_estimated_cycles_are_shown_as_a_ratio_beside_the_instructions() -> None
     }
     table = bench.instructions.markdown(counts, "f.json")
     assert "| asyncio | future_round_trip/rust_future | 110 | 1.1x | 1.25x |  |" in table
+
+
+def _refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Runs the command, which must refuse: exit 2, one line on stderr, nothing
+    measured (no group's progress line) and no traceback."""
+    assert bench.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("python -m coroscope.bench: ")
+    return line
+
+
+def test_an_unwritable_out_is_refused_before_anything_is_measured(
+    tiny_groups: None, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    line = _refused(capsys, ["--quick", "--loops", "asyncio", "--out", str(blocker / "results")])
+    assert f"--out {blocker / 'results'}: cannot write there" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (None, "No such file or directory"),
+        ("", "not a whole JSON file"),
+        ('{"provenance": {"mode": "full"}, "results": [', "not a whole JSON file"),
+        ('{"rows": []}', "not a results file"),
+        ('{"provenance": {"format": 99}, "results": []}', "written by a newer coroscope"),
+    ],
+    ids=["missing", "empty", "truncated", "another file", "newer format"],
+)
+def test_a_report_of_a_file_it_cannot_read_says_why_in_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: str | None, why: str
+) -> None:
+    path = tmp_path / "results.json"
+    if content is not None:
+        path.write_text(content)
+    assert why in _refused(capsys, ["--report", str(path)])
+
+
+def test_a_versions_directory_without_runs_is_refused_in_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "no per-version results" in _refused(capsys, ["--versions", str(tmp_path)])
+    assert "not a directory" in _refused(capsys, ["--versions", str(tmp_path / "nowhere")])
+
+
+@pytest.mark.parametrize("flag", ["--out", "--loops", "--group", "--report"])
+def test_an_empty_value_is_refused(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", flag, ""])
+    assert f"{flag} needs a value" in capsys.readouterr().err
+
+
+def test_results_files_say_their_format(tiny_groups: None, tmp_path: pathlib.Path) -> None:
+    bench.main(["--quick", "--loops", "asyncio", "--out", str(tmp_path)])
+    (results_file,) = tmp_path.glob("*.json")
+    assert json.loads(results_file.read_text())["provenance"]["format"] == cli.FORMAT

@@ -8,15 +8,17 @@ import datetime
 import json
 import pathlib
 import sys
+import tempfile
 import time
 from dataclasses import asdict
+from typing import Any
 
 import coroscope
 from coroscope.bench import instructions, versions
 from coroscope.bench.chart import save
 from coroscope.bench.groups import GROUPS, LOOPS, Group
 from coroscope.bench.report import markdown, summary, table
-from coroscope.bench.run import measure, provenance
+from coroscope.bench.run import FORMAT, measure, provenance
 
 EPILOG = """\
 Each group does one job several ways (its variants) on each loop; a variant's time
@@ -85,10 +87,59 @@ def _selected(parser: argparse.ArgumentParser, names: str | None) -> list[Group]
         return GROUPS
     wanted = [name for name in names.split(",") if name]
     known = {group.name for group in GROUPS}
-    unknown = [name for name in wanted if name not in known]
+    unknown = [name for name in wanted if name not in known] or ([] if wanted else [names])
     if unknown:
         parser.error(f"unknown group(s): {', '.join(unknown)} (see --list)")
     return [group for group in GROUPS if group.name in wanted]
+
+
+class Refused(Exception):
+    """A file or directory named on the command line that cannot be used: said
+    in one line, before anything is measured."""
+
+
+def _read_json(flag: str, path: str) -> Any:
+    """The JSON file named by ``flag``, or ``Refused`` saying why not."""
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except OSError as exc:
+        raise Refused(f"{flag} {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise Refused(f"{flag} {path}: not a whole JSON file ({exc})") from None
+
+
+def _results_file(flag: str, path: str) -> dict[str, Any]:
+    """A results file of this kit's format (``--report``, each ``--versions`` run)."""
+    data = _read_json(flag, path)
+    if not (isinstance(data, dict) and {"provenance", "results"} <= data.keys()):
+        raise Refused(f"{flag} {path}: not a results file (no provenance and results)")
+    written = data["provenance"].get("format", 1)
+    if written > FORMAT:
+        raise Refused(
+            f"{flag} {path}: written by a newer coroscope (format {written}; "
+            f"this one reads up to {FORMAT})"
+        )
+    return data
+
+
+def _writable(out: pathlib.Path) -> None:
+    """``--out`` made and written to now, not after the whole run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise Refused(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _study(directory: pathlib.Path) -> dict[str, dict[str, Any]]:
+    """A ``make bench-versions`` directory's runs, each a results file."""
+    if not directory.is_dir():
+        raise Refused(f"--versions {directory}: not a directory")
+    try:
+        return versions.load(directory, lambda path: _results_file("--versions", str(path)))
+    except FileNotFoundError as missing:  # no 3.X.json at all
+        raise Refused(f"--versions {directory}: {missing}") from None
 
 
 def _progress(line: str) -> None:
@@ -100,20 +151,32 @@ def _progress(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except Refused as refused:
+        print(f"python -m coroscope.bench: {refused}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    for flag in ("out", "loops", "group", "report", "instructions", "versions"):
+        if getattr(args, flag) == "":
+            parser.error(f"--{flag} needs a value")
 
     if args.report or args.versions or args.instructions:
-        if args.report:
-            print(markdown(json.loads(pathlib.Path(args.report).read_text()), args.report))
-        if args.instructions:
-            counts = json.loads(pathlib.Path(args.instructions).read_text())
+        # Everything read first: a bad file is said before anything is printed.
+        report = args.report and _results_file("--report", args.report)
+        counts = args.instructions and _read_json("--instructions", args.instructions)
+        runs = args.versions and _study(pathlib.Path(args.versions))
+        if report:
+            print(markdown(report, args.report))
+        if counts:
             print(instructions.markdown(counts, args.instructions))
             print(instructions.profiles(counts))
-        if args.versions:
-            directory = pathlib.Path(args.versions)
-            runs = versions.load(directory)
-            versions.save(runs, directory / "versions.png")
+        if runs:
+            versions.save(runs, pathlib.Path(args.versions) / "versions.png")
             print(versions.markdown(runs, args.versions, f"{args.versions}/versions.png"))
         return 0
     groups = _selected(parser, args.group)
@@ -131,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     loops = [name for name in args.loops.split(",") if name]
     unknown = set(loops) - set(LOOPS)
-    if unknown:
-        parser.error(f"unknown loop(s): {', '.join(sorted(unknown))}")
+    if unknown or not loops:
+        parser.error(f"unknown loop(s): {', '.join(sorted(unknown)) or args.loops!r}")
+    out = pathlib.Path(args.out)
+    _writable(out)
 
     started = time.monotonic()
     results = measure(groups, args.quick, loops, _progress)
@@ -140,8 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         print(file=sys.stderr)
     prov = provenance(args.quick, loops)
     data = {"provenance": prov, "results": [asdict(r) for r in results]}
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path = out / f"{stamp}.json"
     json_path.write_text(json.dumps(data, indent=2) + "\n")

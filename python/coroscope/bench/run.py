@@ -129,6 +129,11 @@ def _measure(
     return results
 
 
+# The results file's format: a reader refuses a file of a later one (and reads a
+# file without the field as format 1, which is what every file was before it).
+FORMAT = 1
+
+
 def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
     """What produced the numbers: machine, interpreter, build, versions."""
     cpu = "unknown"
@@ -141,6 +146,7 @@ def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
         pass
     info = coroscope.build_info()
     return {
+        "format": FORMAT,
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
         "cpu": cpu,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from coroscope.bench.chart import write
@@ -31,12 +32,16 @@ if TYPE_CHECKING:
 PROVENANCE = ("python", "when", "mode", "loops", "uvloop", "pyo3")
 
 
-def load(directory: pathlib.Path) -> dict[str, dict[str, Any]]:
+def load(
+    directory: pathlib.Path,
+    read: Callable[[pathlib.Path], dict[str, Any]] = lambda path: json.loads(path.read_text()),
+) -> dict[str, dict[str, Any]]:
     """``{"3.11": results data, ...}`` for the results files in ``directory``,
-    in version order (a file is named by its version, ``3.12.json``)."""
+    in version order (a file is named by its version, ``3.12.json``), each
+    read by ``read`` (the command line's checks its files as it reads them)."""
     runs = {}
     for path in sorted(directory.glob("3.*.json"), key=lambda p: _version_key(p.stem)):
-        runs[path.stem] = json.loads(path.read_text())
+        runs[path.stem] = read(path)
     if not runs:
         raise FileNotFoundError(f"no per-version results (3.X.json) in {directory}")
     return runs
