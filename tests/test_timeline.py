@@ -218,3 +218,35 @@ def test_an_eager_first_step_is_recorded_inside_its_creator(run: Run[Any]) -> No
     assert child_step.woken_by == f"created by task {parent_step.task}"
     # Nested: the child's whole step lies inside the parent's.
     assert parent_step.start_ns < child_step.start_ns <= child_step.end_ns < parent_step.end_ns
+
+
+def test_a_block_inside_a_recording_block_is_refused_and_the_outer_one_keeps_recording(
+    run: Run[Any],
+) -> None:
+    async def main() -> list[object]:
+        async with timeline.record() as outer:
+            with pytest.raises(RuntimeError, match="already recording this loop"):
+                async with timeline.record():
+                    pass
+            await asyncio.ensure_future(spin(2))
+        async with timeline.record() as after:  # the loop is free again
+            await asyncio.ensure_future(spin(0))
+        return [len(outer.steps), len(after.steps)]
+
+    assert run(main()) == [3, 1]
+
+
+def test_many_tasks_of_one_name_get_distinct_labels_in_order() -> None:
+    """Labels are handed out in constant time: 3.13.0 names every task a factory
+    makes ``None``, and thousands of tasks must not cost seconds to read."""
+    tl = timeline.Timeline()
+
+    class Named:
+        def get_name(self) -> str:
+            return "worker"
+
+    tasks = [Named() for _ in range(20_000)]
+    labels = [tl._label(task) for task in tasks]
+    assert labels[:3] == ["worker", "worker#2", "worker#3"]
+    assert len(set(labels)) == len(tasks)
+    assert tl._label(tasks[1]) == "worker#2"  # a task keeps its label
