@@ -8,7 +8,9 @@
 
 use std::ffi::CStr;
 
-use pyo3::exceptions::{PyBaseException, PyDeprecationWarning, PyTypeError};
+use pyo3::exceptions::{
+    PyBaseException, PyDeprecationWarning, PyKeyboardInterrupt, PySystemExit, PyTypeError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTraceback, PyTuple, PyType};
@@ -227,6 +229,13 @@ pub fn asyncio_repr<'py>(obj: &Bound<'py, PyAny>, of: ReprOf) -> PyResult<Bound<
         ])
     })?;
     helpers[of as usize].bind(py).call1((obj,))
+}
+
+/// Whether `err` is one of the two exceptions that stop a program rather than
+/// report a failure (`KeyboardInterrupt`, `SystemExit`): asyncio's loop lets
+/// them through after failing the task, and every driver here lets them through.
+pub fn stops_the_program(py: Python<'_>, err: &PyErr) -> bool {
+    err.is_instance_of::<PyKeyboardInterrupt>(py) || err.is_instance_of::<PySystemExit>(py)
 }
 
 /// The `TypeError` Python's `await` raises for an object it cannot await, in

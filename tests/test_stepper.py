@@ -15,6 +15,8 @@ import pytest
 from coroscope.await_from_rust import (
     Stepper,
     StepRecord,
+    await_foo,
+    drive_send,
     trace,
 )
 from hypothesis import given, settings
@@ -216,6 +218,26 @@ def test_trace_records_the_coroutines_exception_as_the_last_step() -> None:
     records = trace(raises_chained)
     assert [r.outcome for r in records] == ["yield", "raise"]
     assert isinstance(records[-1].value, ValueError)
+
+
+async def interrupted(exc: type[BaseException]) -> None:
+    await asyncio.sleep(0)
+    raise exc  # Ctrl-C or sys.exit() arriving while the coroutine runs
+
+
+def step_until_done(coro: Any) -> None:
+    stepper = Stepper(coro)
+    while not stepper.done:
+        stepper.step()
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("drive", [trace, drive_send, await_foo, step_until_done])
+def test_ctrl_c_and_sys_exit_go_through_every_driver(drive: Any, exc: type[BaseException]) -> None:
+    """They stop the program, not the coroutine: a driver that recorded one as the
+    coroutine's last step and returned would let the script carry on."""
+    with pytest.raises(exc):
+        drive(interrupted(exc))
 
 
 def test_trace_raises_driver_errors() -> None:

@@ -23,7 +23,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyList;
 
-use crate::asyncio::{invalid_state, type_name};
+use crate::asyncio::{invalid_state, stops_the_program, type_name};
 
 use super::drive::{
     DEFAULT_MAX_STEPS, Step, awaitable_iter, is_native_coroutine, run_to_completion, send_step,
@@ -194,8 +194,10 @@ fn recorded_step<'py>(
 /// Run an awaitable to completion with ``drive_send`` and return every step as a
 /// ``StepRecord`` (for tables and plots).
 ///
-/// An exception raised by the coroutine is recorded as the last step, not raised.
-/// A driver error (a pending future, a bad yield, ``max_steps`` exceeded) is
+/// An exception raised by the coroutine is recorded as the last step, not raised;
+/// but ``KeyboardInterrupt`` and ``SystemExit`` (Ctrl-C, ``sys.exit``) are raised,
+/// as every driver raises them: they stop the program, not the coroutine. A
+/// driver error (a pending future, a bad yield, ``max_steps`` exceeded) is
 /// raised as ``drive_send`` raises it.
 #[pyfunction]
 #[pyo3(
@@ -218,7 +220,7 @@ pub fn trace<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Bound<'py
         result
     });
     match outcome {
-        Err(err) if !coroutine_raised => Err(err),
+        Err(err) if !coroutine_raised || stops_the_program(py, &err) => Err(err),
         _ => Bound::new(
             py,
             Trace {
@@ -251,8 +253,10 @@ struct Log {
 /// ``close`` behave as a generator's do: ``send`` returns what the coroutine
 /// yielded and raises ``StopIteration(value)`` when it returns; ``throw(exc)``
 /// raises ``exc`` at the suspended ``await``; ``close()`` throws ``GeneratorExit``
-/// so ``finally`` blocks run. ``step()`` is ``send(None)`` that never raises: it
-/// returns the ``StepRecord``. ``history`` lists every step taken.
+/// so ``finally`` blocks run. ``step()`` is ``send(None)`` that returns the
+/// ``StepRecord`` instead of raising what the coroutine raised. ``history``
+/// lists every step taken. ``KeyboardInterrupt`` and ``SystemExit`` are recorded
+/// and then raised by every call: they stop the program, not the coroutine.
 #[pyclass(frozen, module = "coroscope.await_from_rust")]
 pub struct Stepper {
     /// The awaitable's iterator; a coroutine itself when `obj` was one, so that
@@ -307,6 +311,13 @@ impl Stepper {
         };
         // Dropping a state may run `__del__` code: do it outside the lock.
         drop(replaced);
+        // Recorded, and then passed on whatever the action: Ctrl-C or
+        // `sys.exit()` stops the program, not just the coroutine.
+        if let Err(err) = &result
+            && stops_the_program(py, err)
+        {
+            return Err(err.clone_ref(py));
+        }
         Ok((record, result))
     }
 

@@ -52,7 +52,7 @@
 //! cancellation share one state, checked whole by CPython's own Task tests
 //! (`BaseTaskTests`, run against it); the step loop reads top to bottom.
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
@@ -62,7 +62,7 @@ use pyo3::{ffi, intern};
 use super::drive::{Step, send_step, throw_step};
 use crate::asyncio::{
     ReprOf, TaskStandIn, asyncio_repr, call_with_context, cancelled_error_type, copy_context,
-    invalid_state, report_from_drop,
+    invalid_state, report_from_drop, stops_the_program,
 };
 use crate::awaitable::Future;
 use crate::state_lock::{StateGuard, StateLock};
@@ -494,8 +494,7 @@ impl Task {
             }
             Err(err) => {
                 slf.get().mark_finished(slf.py());
-                let fatal = err.is_instance_of::<PyKeyboardInterrupt>(py)
-                    || err.is_instance_of::<PySystemExit>(py);
+                let fatal = stops_the_program(py, &err);
                 // `into_value`, not `value`: it puts the traceback back on the
                 // exception, so whoever awaits the task sees the coroutine's frames.
                 let exception = err.clone_ref(py).into_value(py).into_any();
