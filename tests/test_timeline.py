@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from coroscope import timeline
 from coroscope._native import unwatch_steps, watch_steps
+from coroscope.await_from_rust import task_factory
 from coroscope.bridge import sleep_fast, sleep_future_into_py
 
 from tests.conftest import Run
@@ -250,3 +251,30 @@ def test_many_tasks_of_one_name_get_distinct_labels_in_order() -> None:
     assert labels[:3] == ["worker", "worker#2", "worker#3"]
     assert len(set(labels)) == len(tasks)
     assert tl._label(tasks[1]) == "worker#2"  # a task keeps its label
+
+
+def test_a_recorder_that_fails_is_reported_and_the_task_runs_on(
+    run: Run[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Failing:
+        def begin(self, task: Any, hint: str | None) -> None:
+            raise ValueError("begin failed")
+
+        def end(self, task: Any) -> None:
+            raise ValueError("end failed")
+
+    reported: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(str(u.exc_value)))
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(task_factory)
+        watch_steps(loop, Failing())
+        try:
+            return await asyncio.ensure_future(spin(2))
+        finally:
+            unwatch_steps(loop)
+            loop.set_task_factory(None)
+
+    assert run(main()) == 2
+    assert reported == ["begin failed", "end failed"] * 3  # three steps, each reported

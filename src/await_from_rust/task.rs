@@ -379,11 +379,15 @@ impl Task {
             return Self::step_and_serve(slf, coro, exc);
         };
         // Watched (`coroscope.timeline`): the recorder times the step and reads
-        // what the task then waits on; its own errors end the step like ours.
+        // what the task then waits on. Its own failure is reported as Python
+        // reports an error nobody can catch (`sys.unraisablehook`), and the step
+        // runs all the same: a recorder must never stop the task it watches.
         let recorder = recorder.bind(py);
-        recorder.call_method1(intern!(py, "begin"), (slf, timeline::hint()))?;
+        let begin = recorder.call_method1(intern!(py, "begin"), (slf, timeline::hint()));
+        recorder_failure_reported(recorder, begin)?;
         let handled = Self::step_and_serve(slf, coro, exc);
-        recorder.call_method1(intern!(py, "end"), (slf,))?;
+        let end = recorder.call_method1(intern!(py, "end"), (slf,));
+        recorder_failure_reported(recorder, end)?;
         handled
     }
 
@@ -887,6 +891,23 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
             report.set_item("task", Bound::new(py, stand_in)?)
         },
     );
+}
+
+/// A recorder's call that failed, reported to `sys.unraisablehook` (an error
+/// nobody can catch), so that the watched step goes on; Ctrl-C and
+/// `sys.exit()` still go through.
+fn recorder_failure_reported(
+    recorder: &Bound<'_, PyAny>,
+    called: PyResult<Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    match called {
+        Err(err) if stops_the_program(recorder.py(), &err) => Err(err),
+        Err(err) => {
+            err.write_unraisable(recorder.py(), Some(recorder));
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 /// `asyncio.futures._get_loop(future)` without its Python frame: our own
