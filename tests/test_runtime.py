@@ -75,7 +75,8 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
 
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
     """It used to raise tokio's panic ("A Tokio 1.x context was found, but it is
-    being shutdown") as a PanicException."""
+    being shutdown") as a PanicException, then printed that panic on stderr
+    before raising the right error."""
     done = run_python(
         """
         import asyncio, coroscope
@@ -96,6 +97,34 @@ def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_erro
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "raised"
+    assert "panicked" not in done.stderr and "Tokio" not in done.stderr, done.stderr
+
+
+def test_a_stream_cut_by_shutdown_raises_instead_of_looking_complete() -> None:
+    done = run_python(
+        """
+        import asyncio, coroscope
+        from coroscope.bridge import ticks
+
+        async def main():
+            got = []
+            try:
+                async for tick in ticks(100, 0.01):
+                    got.append(tick)
+                    if tick == 2:
+                        coroscope.shutdown()
+            except RuntimeError as err:
+                assert "cannot schedule new futures after shutdown" in str(err), err
+                print("raised after", len(got))
+            else:
+                print("ended after", len(got))
+
+        asyncio.run(main())
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "raised after 3"
+    assert "panicked" not in done.stderr, done.stderr
 
 
 def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop() -> None:

@@ -205,15 +205,23 @@ impl RustAwaitable {
                 return Err(PyRuntimeError::new_err(format!("{REUSED} RustAwaitable")));
             }
         };
+        // After `coroscope.shutdown()` the runtime the future may need is gone:
+        // a tokio timer or socket polled then panics ("being shutdown"), and
+        // the panic hook prints that on stderr before the panic could become an
+        // exception. So the await says what happened without polling, in the
+        // words every entry point uses after shutdown.
+        if crate::runtime::is_shut_down() {
+            *self.stage() = Stage::Done;
+            drop(future);
+            return Err(PyRuntimeError::new_err(crate::runtime::SHUT_DOWN));
+        }
         let std_waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&std_waker);
         // A panic must become a Python exception here, not unwind through the
         // interpreter; the future that panicked is dropped with it.
         let polled = catch_unwind(AssertUnwindSafe(|| future.0.as_mut().poll_py(py, &mut cx)));
         match polled {
-            // A tokio timer or I/O resource polled after `coroscope.shutdown()`
-            // panics ("being shutdown"): the await says what happened, in the
-            // words every entry point uses after shutdown.
+            // A shutdown from another thread during the poll: the same answer.
             Err(_) if crate::runtime::is_shut_down() => {
                 *self.stage() = Stage::Done;
                 drop(future);
