@@ -89,10 +89,11 @@ test-python: develop ## pytest, every Python block of README.md (pytest-markdown
 # pytest runs last so that its summary is the last line of `make test`.
 test: lint test-rust stubtest test-python ## Every check; ends with pytest's summary line
 
-# `make test-matrix`, or `make test-matrix VERSIONS="3.11 3.15"` for some of them.
+# `make test-matrix`, or `make test-matrix VERSIONS="3.11 3.15" JOBS=2` (two at a time).
 VERSIONS ?= 3.11 3.12 3.13 3.14 3.15
-test-matrix: setup ## Stubtest and the whole Python suite on every CPython of VERSIONS (3.11-3.15), each in .venvs/<v>; 3.14/3.15 in the sid root when not installed
-	$(PY) tools/matrix.py --versions $(VERSIONS)
+JOBS     ?= 1
+test-matrix: setup ## Stubtest and the whole Python suite on every CPython of VERSIONS (3.11-3.15), each in .venvs/<v>, JOBS at a time; 3.14/3.15 in the sid root when not installed
+	$(PY) tools/matrix.py --jobs $(JOBS) --versions $(VERSIONS)
 
 sid-root: setup ## Make (or reuse) the Debian sid root holding CPython 3.14 and 3.15 for the matrix (root only; ~2 min the first time)
 	$(PY) tools/sid_root.py

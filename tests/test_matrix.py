@@ -96,3 +96,25 @@ def test_the_sid_root_is_made_again_only_when_its_recipe_changes(
     monkeypatch.setattr(sid_root.subprocess, "run", lambda *a, **k: made.append(a))
     assert sid_root.ensure() == tmp_path
     assert made == []
+
+
+def test_two_jobs_test_two_versions_at_once_and_report_in_version_order(
+    matrix: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def one(version: str, pytest_args: list[str], bench_into: object, tag: str) -> str:
+        seen.append((version, tag))
+        return f"passed: {version}"
+
+    monkeypatch.setattr(matrix, "test_one", one)
+    assert matrix.main(["--jobs", "2", "--versions", "3.15", "3.14", "3.12"]) == 0
+    assert sorted(seen) == [("3.12", "[3.12] "), ("3.14", "[3.14] "), ("3.15", "[3.15] ")]
+    out = capsys.readouterr().out.splitlines()
+    listed = [line for line in out if line.startswith("  CPython")]
+    assert listed == [f"  CPython {v}: passed: {v}" for v in ("3.15", "3.14", "3.12")]
+
+
+def test_benchmarks_never_run_two_versions_at_once(matrix: ModuleType) -> None:
+    with pytest.raises(SystemExit):
+        matrix.main(["--bench", "--jobs", "2"])

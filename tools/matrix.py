@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import sid_root
 
@@ -96,13 +97,14 @@ def default_version() -> str:
 Runner = Callable[[list[str]], tuple[int, str]]
 
 
-def runner(env: dict[str, str], log: pathlib.Path, wrap: Wrap) -> Runner:
+def runner(env: dict[str, str], log: pathlib.Path, wrap: Wrap, tag: str = "") -> Runner:
     """What runs one version's commands: in the checkout, through ``wrap``, with
-    ``env``; each command's output both shown and kept in ``log``. A call returns
-    the exit code and the last non-empty line."""
+    ``env``; each command's output both shown (each line after ``tag``, which
+    tells versions apart when several run at once) and kept in ``log``. A call
+    returns the exit code and the last non-empty line."""
 
     def run(cmd: list[str]) -> tuple[int, str]:
-        print("+", " ".join(cmd), flush=True)
+        print(f"{tag}+", " ".join(cmd), flush=True)
         last = ""
         with open(log, "a") as out:
             process = subprocess.Popen(
@@ -115,7 +117,7 @@ def runner(env: dict[str, str], log: pathlib.Path, wrap: Wrap) -> Runner:
             )
             assert process.stdout is not None
             for line in process.stdout:
-                sys.stdout.write(line)
+                sys.stdout.write(tag + line)
                 out.write(line)
                 if line.strip():
                     last = line.strip()
@@ -149,9 +151,11 @@ def setup(version: str, interpreter: str, run: Runner) -> int:
     return code
 
 
-def test_one(version: str, pytest_args: list[str], bench_into: pathlib.Path | None) -> str:
+def test_one(
+    version: str, pytest_args: list[str], bench_into: pathlib.Path | None, tag: str = ""
+) -> str:
     """Set up, build and test (or, given ``bench_into``, benchmark) one version;
-    returns what happened, in a few words."""
+    returns what happened, in a few words. ``tag`` starts each line it shows."""
     found = find_interpreter(version)
     if found is None:
         return "skipped (not installed)"
@@ -176,7 +180,7 @@ def test_one(version: str, pytest_args: list[str], bench_into: pathlib.Path | No
             ROOT / "target" if default else ROOT / "target" / f"matrix-{version}"
         ),
     }
-    run = runner(env, log, wrap)
+    run = runner(env, log, wrap, tag)
     if default:
         # The default version is `make test`'s own venv and build.
         code, _ = run(["make", "--no-print-directory", "develop"])
@@ -228,8 +232,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the quick benchmarks under each version instead of the tests, and compare",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="test N versions at once (default 1): a pytest session keeps about one core "
+        "busy, so on two cores --jobs 2 nearly halves the matrix (CI runs it so); "
+        "benchmarks always run one version at a time",
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     args = parser.parse_args(argv)
+    if args.jobs < 1 or (args.bench and args.jobs > 1):
+        parser.error("--jobs takes a whole number from 1, and 1 with --bench")
     versions = args.versions
     if args.except_default:
         versions = [v for v in versions if v != default_version()]
@@ -238,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.bench:
         bench_into = ROOT / "bench-results" / "versions" / time.strftime("%Y%m%d-%H%M%S")
         bench_into.mkdir(parents=True)
-    outcomes = {version: test_one(version, args.pytest_args, bench_into) for version in versions}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        tags = {v: f"[{v}] " if args.jobs > 1 else "" for v in versions}
+        done = pool.map(lambda v: test_one(v, args.pytest_args, bench_into, tags[v]), versions)
+        outcomes = dict(zip(versions, done, strict=True))
     minutes = (time.monotonic() - started) / 60
     print(f"\n=== version matrix ({minutes:.0f} min) ===")
     for version, outcome in outcomes.items():

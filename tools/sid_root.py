@@ -28,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 
 CHECKOUT = pathlib.Path(__file__).resolve().parent.parent
 PYTHONS = ("3.14", "3.15")
@@ -68,8 +69,17 @@ def unavailable() -> str | None:
     return None
 
 
+# The matrix may ask from two threads at once (`--jobs 2`): one makes the root.
+_MAKING = threading.Lock()
+
+
 def ensure() -> pathlib.Path:
     """The root, made first if it is missing or of another recipe."""
+    with _MAKING:
+        return _ensure()
+
+
+def _ensure() -> pathlib.Path:
     stamp = LOCATION / ".coroscope-recipe"
     if stamp.exists() and stamp.read_text() == RECIPE:
         return LOCATION
