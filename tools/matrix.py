@@ -195,7 +195,9 @@ def test_one(
         return f"FAILED stubtest (see {log.relative_to(ROOT)})"
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
     pytest = [python, "-m", "pytest", "tests", "README.md", "--markdown-docs", *notebooks]
-    code, last = run([*pytest, "--nbmake", "-q", "-p", "no:cacheprovider", *pytest_args])
+    # --durations: each version's log lists its slowest tests, for keeping CI in its hour.
+    options = ["--nbmake", "-q", "-p", "no:cacheprovider", "--durations=20"]
+    code, last = run([*pytest, *options, *pytest_args])
     summary = re.sub(r"=+", "", last).strip()
     return ("passed: " if code == 0 else "FAILED: ") + summary
 
