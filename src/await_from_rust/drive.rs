@@ -165,17 +165,39 @@ pub fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny
     // type; it returns a new reference, or null with an exception set, which
     // `from_owned_ptr_or_err` turns into `Err`.
     let iter = unsafe { Bound::from_owned_ptr_or_err(py, am_await(obj.as_ptr())) }?;
-    if is_coroutine(&iter)? {
-        return Err(PyTypeError::new_err("__await__() returned a coroutine"));
-    }
+    let coroutine = is_coroutine(&iter)?;
     // SAFETY: `iter` is a live object; `PyIter_Check` only reads its type.
-    if unsafe { ffi::PyIter_Check(iter.as_ptr()) } == 0 {
-        return Err(PyTypeError::new_err(format!(
-            "__await__() returned non-iterator of type '{}'",
-            type_name(&iter)
-        )));
+    let iterator = unsafe { ffi::PyIter_Check(iter.as_ptr()) } != 0;
+    if coroutine || !iterator {
+        return Err(not_an_iterator(obj, &iter, coroutine)?);
     }
     Ok(iter)
+}
+
+/// The `TypeError` for an `__await__` that returned what cannot be stepped (a
+/// coroutine, or no iterator at all), in the words of the running version:
+/// 3.15 names both types, fully qualified, in one sentence.
+fn not_an_iterator(
+    obj: &Bound<'_, PyAny>,
+    iter: &Bound<'_, PyAny>,
+    coroutine: bool,
+) -> PyResult<PyErr> {
+    Ok(PyTypeError::new_err(
+        if obj.py().version_info() >= (3, 15) {
+            format!(
+                "{}.__await__() must return an iterator, not {}",
+                obj.get_type().fully_qualified_name()?,
+                iter.get_type().fully_qualified_name()?
+            )
+        } else if coroutine {
+            "__await__() returned a coroutine".to_owned()
+        } else {
+            format!(
+                "__await__() returned non-iterator of type '{}'",
+                type_name(iter)
+            )
+        },
+    ))
 }
 
 // ---------------------------------------------------------------------------
