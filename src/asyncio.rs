@@ -214,21 +214,55 @@ pub enum ReprOf {
     Task,
 }
 
+/// What reports from destructors use, looked up while imports still work: a
+/// report made as the interpreter exits (a pending task freed with `__main__`)
+/// can no longer import anything (`sys.meta_path` and `sys.modules` are
+/// emptied first), so each object that may report calls [`prepare_reports`]
+/// when it arms its report.
+struct Reports {
+    /// `base_futures._future_repr` and `base_tasks._task_repr`, in
+    /// [`ReprOf`] order.
+    repr: [Py<PyAny>; 2],
+    /// `coroutines._format_coroutine`, for a task's stand-in.
+    format_coroutine: Py<PyAny>,
+    /// `asyncio.log.logger`, where a report goes with no loop to take it.
+    logger: Py<PyAny>,
+}
+
+fn reports(py: Python<'_>) -> PyResult<&Reports> {
+    static REPORTS: PyOnceLock<Reports> = PyOnceLock::new();
+    REPORTS.get_or_try_init(py, || {
+        Ok::<_, PyErr>(Reports {
+            repr: [
+                py.import("asyncio.base_futures")?
+                    .getattr("_future_repr")?
+                    .unbind(),
+                py.import("asyncio.base_tasks")?
+                    .getattr("_task_repr")?
+                    .unbind(),
+            ],
+            format_coroutine: py
+                .import("asyncio.coroutines")?
+                .getattr("_format_coroutine")?
+                .unbind(),
+            logger: py.import("asyncio.log")?.getattr("logger")?.unbind(),
+        })
+    })
+}
+
+/// Look up, now, what a later report from a destructor needs (see
+/// [`Reports`]); after the first call this is one load.
+pub fn prepare_reports(py: Python<'_>) -> PyResult<()> {
+    reports(py).map(drop)
+}
+
 /// asyncio's own `repr` of a future or a task, by asyncio's helpers.
 pub fn asyncio_repr<'py>(obj: &Bound<'py, PyAny>, of: ReprOf) -> PyResult<Bound<'py, PyAny>> {
-    static HELPERS: PyOnceLock<[Py<PyAny>; 2]> = PyOnceLock::new();
     let py = obj.py();
-    let helpers = HELPERS.get_or_try_init(py, || {
-        Ok::<_, PyErr>([
-            py.import("asyncio.base_futures")?
-                .getattr("_future_repr")?
-                .unbind(),
-            py.import("asyncio.base_tasks")?
-                .getattr("_task_repr")?
-                .unbind(),
-        ])
-    })?;
-    helpers[of as usize].bind(py).call1((obj,))
+    let helper = reports(py)?.repr[of as usize].bind(py);
+    // A future whose result is a future: asyncio's repr shows it, through C.
+    let _depth = crate::depth::Depth::enter(py, c" while getting the repr of an object")?;
+    helper.call1((obj,))
 }
 
 /// Whether `err` is one of the two exceptions that stop a program rather than
@@ -345,11 +379,7 @@ impl TaskStandIn {
         tail: &str,
         context: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        // Looked up once: a report made while the interpreter exits can no
-        // longer import (`sys.meta_path` is gone by then).
-        static FORMAT_COROUTINE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let format = FORMAT_COROUTINE.import(py, "asyncio.coroutines", "_format_coroutine")?;
-        let coroutine = format.call1((coro,))?;
+        let coroutine = reports(py)?.format_coroutine.bind(py).call1((coro,))?;
         Ok(TaskStandIn {
             repr: format!("<{head} name={} coro=<{coroutine}>{tail}>", name.repr()?),
             context,
@@ -365,7 +395,8 @@ impl TaskStandIn {
 /// Rust's `Drop` runs once the object is gone (PyO3 has no `tp_finalize`), so
 /// callers put a stand-in with the same `repr` in the context. A destructor
 /// may run while an exception is being raised (objects die during unwinding):
-/// it is set aside so the handler starts clean, and put back after.
+/// it is set aside so the handler starts clean, and put back after. What it
+/// needs was looked up when the report was armed ([`prepare_reports`]).
 pub fn report_from_drop(
     py: Python<'_>,
     event_loop: Option<&Py<PyAny>>,
@@ -390,10 +421,10 @@ pub fn report_from_drop(
                 .call_method1(intern!(py, "call_exception_handler"), (&context,))
         });
         if !matches!(handled, Some(Ok(_))) {
-            py.import("asyncio")?
-                .getattr("log")?
-                .getattr("logger")?
-                .call_method1("error", (message,))?;
+            reports(py)?
+                .logger
+                .bind(py)
+                .call_method1(intern!(py, "error"), (message,))?;
         }
         Ok(())
     })();

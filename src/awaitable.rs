@@ -66,6 +66,8 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Delegate>()?;
     m.add_class::<ReadySend>()?;
     m.add_class::<Future>()?;
+    // Before `TimerFuture` is made, which inherits the slot.
+    crate::finalize::install::<Future>(m.py());
     m.add_class::<FutureIter>()?;
     m.add_class::<TimerFuture>()?;
     m.add_class::<RustAwaitable>()?;

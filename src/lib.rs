@@ -25,12 +25,16 @@
 //! - [`live`]: the one counter of Rust futures alive, which proves a drop.
 //! - [`shapes`]: the example futures (yield, hop, sleep, panic) every bridge
 //!   wraps, written once, so benchmarks compare bridges, not examples.
+//! - [`finalize`]: asyncio's `__del__` for the Rust Future and Task, so their
+//!   lost-exception and destroyed-pending reports are made before the cycle
+//!   collector clears the loop they go to.
 //! - [`finish`]: the two ways an await finishes, and their costs.
 //! - [`args`]: argument checks every entry point shares.
 //! - [`state_lock`]: the lock around the Future's and the Task's state, which
 //!   on a build with a GIL is the GIL itself (no atomic instruction per access).
-//! - [`trashcan`]: Python objects held by Rust fields, freed without deep
-//!   recursion (a chain of 40,000 `Ready`s is one `del` away otherwise).
+//! - [`trashcan`] and [`depth`]: deep chains (`Ready(Ready(...))` sixty
+//!   thousand deep) freed without deep recursion, and walked (awaited, driven,
+//!   printed) with a guard that raises `RecursionError` before the C stack ends.
 //! - [`timeline`]: the hooks that let `coroscope.timeline.record()` watch every
 //!   step of the Rust Task (and hear which wake-ups only Rust sees).
 //! - [`build_info`]: what this build is (profile, versions), so that benchmark
@@ -47,6 +51,8 @@ pub mod bridge;
 pub mod build_info;
 #[cfg(Py_3_14)]
 pub mod c_future;
+pub mod depth;
+pub mod finalize;
 pub mod finish;
 pub mod live;
 pub mod runtime;

@@ -27,14 +27,13 @@
 //! A reader would get wrong: a *step* here is one resumption of the coroutine,
 //! so a coroutine that yields `k` times takes `k + 1` steps to finish.
 
-use pyo3::exceptions::{
-    PyRecursionError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{ffi, intern};
 
 use crate::asyncio::{not_awaitable, type_name};
+use crate::depth::Depth;
 
 /// How many steps a driver takes before it decides a coroutine never finishes.
 /// A million bare yields take well under a second through [`drive_send`], yet no
@@ -289,7 +288,8 @@ pub(super) fn run_to_completion<'py>(
     if max_steps == 0 {
         return Err(PyValueError::new_err("max_steps must be at least 1"));
     }
-    let _depth = Depth::enter(py)?;
+    // Nested drives recurse through C: RecursionError, not a crash.
+    let _depth = Depth::enter(py, c" while driving a coroutine")?;
     for _ in 0..max_steps {
         match step()? {
             Step::Return(value) => return Ok(value),
@@ -300,44 +300,6 @@ pub(super) fn run_to_completion<'py>(
         "coroutine {NEVER_FINISHES} within max_steps={max_steps} steps; \
          pass a larger max_steps if it is meant to run that long"
     )))
-}
-
-/// One level of driving, counted like a Python call: a coroutine that drives
-/// another from inside (nested `await_foo`) recurses through C, and each level
-/// costs C stack that a raised recursion limit does not make larger. Entering
-/// checks Python's depth counter (`Py_EnterRecursiveCall`) and the stack that is
-/// really left, so deep nesting raises `RecursionError` instead of crashing.
-struct Depth;
-
-/// Stack kept free below the deepest drive: one more level of nesting (our
-/// frames, the interpreter's, the coroutine's own C calls) needs far less.
-const STACK_RESERVE: usize = 256 * 1024;
-
-/// What a drive raises when the C stack is nearly used up.
-const STACK_EXHAUSTED: &str =
-    "maximum recursion depth exceeded while driving a coroutine (the C stack is nearly used up)";
-
-impl Depth {
-    fn enter(py: Python<'_>) -> PyResult<Depth> {
-        // SAFETY: attached (we hold `py`); the string is NUL-terminated and
-        // static. On failure RecursionError is set and the depth is unchanged.
-        if unsafe { ffi::Py_EnterRecursiveCall(c" while driving a coroutine".as_ptr()) } != 0 {
-            return Err(PyErr::fetch(py));
-        }
-        let depth = Depth;
-        if stacker::remaining_stack().is_some_and(|left| left < STACK_RESERVE) {
-            return Err(PyRecursionError::new_err(STACK_EXHAUSTED));
-        }
-        Ok(depth)
-    }
-}
-
-impl Drop for Depth {
-    fn drop(&mut self) {
-        // SAFETY: pairs with the successful `Py_EnterRecursiveCall` in `enter`,
-        // on the same thread, still attached (a `Depth` never leaves the drive).
-        unsafe { ffi::Py_LeaveRecursiveCall() }
-    }
 }
 
 /// Run an awaitable to completion the classic way: `__await__`, then `__next__`

@@ -24,6 +24,8 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyList;
 
 use crate::asyncio::{invalid_state, stops_the_program, type_name};
+use crate::depth::repr_of;
+use crate::trashcan::Flat;
 
 use super::drive::{
     DEFAULT_MAX_STEPS, Step, awaitable_iter, is_native_coroutine, run_to_completion, send_step,
@@ -41,17 +43,17 @@ pub struct StepRecord {
     /// 1 for the first step.
     index: u64,
     action: &'static str,
-    sent: Py<PyAny>,
+    sent: Flat,
     outcome: &'static str,
-    value: Py<PyAny>,
+    value: Flat,
     ns: u64,
 }
 
 #[pymethods]
 impl StepRecord {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.sent)?;
-        visit.call(&self.value)
+        visit.call(&*self.sent)?;
+        visit.call(&*self.value)
     }
 
     /// Jupyter shows a record as a one-row step table.
@@ -72,9 +74,9 @@ impl StepRecord {
             "<step {}: {} {} -> {} {}>",
             self.index,
             self.action,
-            self.sent.bind(py).repr()?,
+            repr_of(self.sent.bind(py))?,
             self.outcome,
-            self.value.bind(py).repr()?
+            repr_of(self.value.bind(py))?
         ))
     }
 }
@@ -131,7 +133,7 @@ impl Trace {
             records.len(),
             if records.len() == 1 { "" } else { "s" },
             last.outcome,
-            last.value.bind(py).repr()?
+            repr_of(last.value.bind(py))?
         ))
     }
 
@@ -183,9 +185,9 @@ fn recorded_step<'py>(
     let record = StepRecord {
         index,
         action,
-        sent: sent.clone().unbind(),
+        sent: Flat::new(sent.clone().unbind()),
         outcome,
-        value,
+        value: Flat::new(value),
         ns,
     };
     (record, result)
@@ -261,7 +263,8 @@ struct Log {
 pub struct Stepper {
     /// The awaitable's iterator; a coroutine itself when `obj` was one, so that
     /// `send` takes the fast path and `cr_await`/`cr_frame` stay inspectable.
-    iter: Py<PyAny>,
+    /// Released flat: a coroutine may hold the next `Stepper` of a chain.
+    iter: Flat,
     log: Mutex<Log>,
 }
 
@@ -355,7 +358,7 @@ impl Stepper {
     #[new]
     fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
-            iter: awaitable_iter(obj)?.unbind(),
+            iter: Flat::new(awaitable_iter(obj)?.unbind()),
             log: Mutex::new(Log {
                 state: State::Suspended,
                 history: Vec::new(),
@@ -364,7 +367,7 @@ impl Stepper {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.iter)?;
+        visit.call(&*self.iter)?;
         // The collector may run while this thread holds the log (an
         // allocation can trigger it): not visiting only delays a collection.
         let Ok(log) = self.log.try_lock() else {
@@ -492,12 +495,12 @@ impl Stepper {
             State::Suspended => match log.history.last() {
                 Some(last) => format!(
                     "suspended, last yielded {}",
-                    last.get().value.bind(py).repr()?
+                    repr_of(last.get().value.bind(py))?
                 ),
                 None => "not started".to_owned(),
             },
-            State::Returned(value) => format!("returned {}", value.bind(py).repr()?),
-            State::Raised(err) => format!("raised {}", err.value(py).repr()?),
+            State::Returned(value) => format!("returned {}", repr_of(value.bind(py))?),
+            State::Raised(err) => format!("raised {}", repr_of(err.value(py))?),
             State::Closed => "closed".to_owned(),
         };
         Ok(format!(
@@ -551,9 +554,9 @@ fn step_table<'a>(
         html += "<tr>";
         html += &cell(record.index.to_string())?;
         html += &cell(record.action.to_owned())?;
-        html += &cell(record.sent.bind(py).repr()?.to_string())?;
+        html += &cell(repr_of(record.sent.bind(py))?.to_string())?;
         html += &cell(record.outcome.to_owned())?;
-        html += &cell(record.value.bind(py).repr()?.to_string())?;
+        html += &cell(repr_of(record.value.bind(py))?.to_string())?;
         html += &cell(format!("{:.1}", record.ns as f64 / 1e3))?;
         html += "</tr>";
     }
@@ -602,9 +605,9 @@ fn step_text<'a>(
             "{:>4}  {:<6} {:<w$} {:<7} {:<w$} {:>8.1}",
             record.index,
             record.action,
-            cut(record.sent.bind(py).repr()?.to_string()),
+            cut(repr_of(record.sent.bind(py))?.to_string()),
             record.outcome,
-            cut(record.value.bind(py).repr()?.to_string()),
+            cut(repr_of(record.value.bind(py))?.to_string()),
             record.ns as f64 / 1e3
         ));
     }

@@ -62,9 +62,10 @@ use pyo3::{ffi, intern};
 use super::drive::{Step, send_step, throw_step};
 use crate::asyncio::{
     ReprOf, TaskStandIn, asyncio_repr, call_with_context, cancelled_error_type, copy_context,
-    invalid_state, report_from_drop, stops_the_program,
+    invalid_state, prepare_reports, report_from_drop, stops_the_program,
 };
 use crate::awaitable::Future;
+use crate::finalize::{self, Finalize};
 use crate::state_lock::{StateGuard, StateLock};
 use crate::timeline;
 
@@ -174,6 +175,8 @@ struct EagerRegistry {
 fn registry(py: Python<'_>) -> PyResult<&Registry> {
     static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
     REGISTRY.get_or_try_init(py, || {
+        // A task may report from its destructor as the interpreter exits.
+        prepare_reports(py)?;
         let tasks = py.import("asyncio.tasks")?;
         let futures = py.import("asyncio.futures")?;
         Ok::<_, PyErr>(Registry {
@@ -248,7 +251,15 @@ impl Task {
         if let Some(method) = slot(&mut slf.get().state(py)) {
             return Ok(method.bind(py).clone());
         }
-        let method = slf.getattr(name)?;
+        let mut method = slf.getattr(name)?;
+        // Debug mode (the only mode that records where a future was made).
+        if slf.get().state(py).source_traceback.is_some() {
+            let named = DebugCallback {
+                method: method.unbind(),
+                task: slf.clone().into_any().unbind(),
+            };
+            method = Bound::new(py, named)?.into_any();
+        }
         *slot(&mut slf.get().state(py)) = Some(method.clone().unbind());
         Ok(method)
     }
@@ -849,7 +860,7 @@ impl Task {
                 ..TaskState::new()
             };
             let mut old = std::mem::replace(&mut *self.state(py), cleared);
-            report_if_destroyed_pending(py, &mut old);
+            report_if_destroyed_pending(py, &mut old, None);
         });
     }
 }
@@ -858,15 +869,76 @@ impl Drop for Task {
     fn drop(&mut self) {
         let state = self.state.get_mut();
         if state.log_destroy_pending && !state.finished {
-            Python::attach(|py| report_if_destroyed_pending(py, state));
+            Python::attach(|py| report_if_destroyed_pending(py, state, None));
         }
     }
 }
 
+/// A task's `_step` or `_wakeup` as debug mode schedules it: asyncio's
+/// slow-callback warning names a callback's task only when the task is an
+/// `asyncio.Task` (a Rust Task is not), and otherwise shows the callback's
+/// `repr`, which here is the task's: "Executing <Handle <Task pending
+/// name='t' coro=<...>>()> took 0.200 seconds". Outside debug mode the bound
+/// method itself is scheduled, one call cheaper.
+#[pyclass(frozen, module = "coroscope.await_from_rust")]
+struct DebugCallback {
+    method: Py<PyAny>,
+    task: Py<PyAny>,
+}
+
+#[pymethods]
+impl DebugCallback {
+    #[pyo3(signature = (*args))]
+    fn __call__<'py>(&self, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        self.method.bind(args.py()).call1(args)
+    }
+
+    fn __repr__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        self.task.bind(py).repr()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.method)?;
+        visit.call(&self.task)
+    }
+}
+
+/// asyncio's `Task.__del__`: the "destroyed but pending" report, then the
+/// future part's, made while the loop is still whole (see
+/// [`crate::finalize`]); `Drop` makes them otherwise.
+impl Finalize for Task {
+    fn finalize(slf: &Bound<'_, Self>) {
+        let py = slf.py();
+        // As in `Future::finalize`: out of the lock before Python code runs.
+        let pending = {
+            let mut state = slf.get().state(py);
+            let armed = !state.finished && std::mem::take(&mut state.log_destroy_pending);
+            let copy = |object: &Option<Py<PyAny>>| object.as_ref().map(|o| o.clone_ref(py));
+            armed.then(|| TaskState {
+                coro: copy(&state.coro),
+                name: copy(&state.name),
+                context: copy(&state.context),
+                event_loop: copy(&state.event_loop),
+                source_traceback: copy(&state.source_traceback),
+                ..TaskState::new()
+            })
+        };
+        if let Some(mut pending) = pending {
+            report_if_destroyed_pending(py, &mut pending, Some(slf.as_any()));
+        }
+        Future::finalize(slf.as_super());
+    }
+}
+
 /// asyncio's "Task was destroyed but it is pending!" report, made once, to
-/// the task's own loop (as asyncio's `Task.__del__`), with a stand-in whose
-/// repr is the task's.
-fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
+/// the task's own loop (as asyncio's `Task.__del__`), naming `task` (a
+/// finalizer's), or, once the task is gone, a stand-in whose repr is the
+/// task's as far as a destructor still knows it.
+fn report_if_destroyed_pending(
+    py: Python<'_>,
+    state: &mut TaskState,
+    task: Option<&Bound<'_, PyAny>>,
+) {
     if state.finished || !std::mem::take(&mut state.log_destroy_pending) {
         return;
     }
@@ -880,6 +952,9 @@ fn report_if_destroyed_pending(py: Python<'_>, state: &mut TaskState) {
         DESTROYED_PENDING,
         state.source_traceback.as_ref(),
         |report| {
+            if let Some(task) = task {
+                return report.set_item("task", task);
+            }
             let stand_in = TaskStandIn::new(
                 py,
                 "Task pending",
@@ -987,6 +1062,7 @@ pub fn task_factory<'py>(
 /// Register the Task and its factory on `m`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Task>()?;
+    finalize::install::<Task>(m.py());
     m.add_function(wrap_pyfunction!(task_factory, m)?)?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use crate::asyncio::not_awaitable;
+use crate::depth::{Depth, repr_of};
 use crate::trashcan::Flat;
 
 /// An awaitable that hands the work to another one: ``__await__`` returns the
@@ -45,6 +46,8 @@ impl Delegate {
     }
 
     fn __await__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // `Delegate(Delegate(...))` asks each level in turn, through C.
+        let _depth = Depth::enter(py, c" while calling a Python object")?;
         self.inner.bind(py).call_method0(intern!(py, "__await__"))
     }
 
@@ -55,6 +58,6 @@ impl Delegate {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("Delegate({})", self.inner.bind(py).repr()?))
+        Ok(format!("Delegate({})", repr_of(self.inner.bind(py))?))
     }
 }

@@ -57,10 +57,11 @@ use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
 use crate::asyncio::{
     ReprOf, TaskStandIn, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context,
-    default_loop, invalid_state, report_from_drop, thrown,
+    default_loop, invalid_state, prepare_reports, report_from_drop, thrown,
 };
 #[cfg(Py_3_14)]
 use crate::c_future::CFuture;
+use crate::finalize::Finalize;
 use crate::state_lock::{StateGuard, StateLock};
 use crate::trashcan::Flat;
 
@@ -122,7 +123,7 @@ struct Core {
     /// wake-up, gather's), and a `Vec` would allocate it on the heap, where
     /// the collector's traversal then has one more cache line to fetch.
     callbacks: Callbacks,
-    cancel_message: Option<Py<PyAny>>,
+    cancel_message: Option<Flat>,
     /// The `CancelledError` that cancelled a Task, kept so re-raising it keeps
     /// its traceback (set by Task subclasses; a plain future never sets it).
     cancelled_exc: Option<Py<PyAny>>,
@@ -523,6 +524,8 @@ impl Future {
             };
         let tb = exception.getattr(intern!(py, "__traceback__"))?.unbind();
         let class_name = slf.get_type().name()?.unbind();
+        // The report this arms may be made as the interpreter exits.
+        prepare_reports(py)?;
         let done = Self::complete(slf, State::Finished, |core| {
             core.exception = Some(exception.unbind());
             core.exception_tb = Some(tb);
@@ -543,7 +546,9 @@ impl Future {
     #[pyo3(signature = (msg = None))]
     pub fn cancel(slf: &Bound<'_, Self>, msg: Option<Py<PyAny>>) -> PyResult<bool> {
         slf.get().core(slf.py()).log_traceback = false;
-        Self::complete(slf, State::Cancelled, |core| core.cancel_message = msg)
+        Self::complete(slf, State::Cancelled, |core| {
+            core.cancel_message = msg.map(Flat::new)
+        })
     }
 
     /// Return True if the future was cancelled.
@@ -738,7 +743,7 @@ impl Future {
 
     #[setter(_cancel_message)]
     pub(crate) fn set_cancel_message(&self, py: Python<'_>, message: Py<PyAny>) {
-        let old = self.core(py).cancel_message.replace(message);
+        let old = self.core(py).cancel_message.replace(Flat::new(message));
         drop(old);
     }
 
@@ -754,10 +759,10 @@ impl Future {
             return Ok(());
         };
         visit.call(core.result.as_deref())?;
+        visit.call(core.cancel_message.as_deref())?;
         for object in [
             &core.event_loop,
             &core.exception_tb,
-            &core.cancel_message,
             &core.cancelled_exc,
             &core.source_traceback,
         ] {
@@ -777,7 +782,7 @@ impl Future {
             // the report runs Python code (the loop's exception handler),
             // which must not find it held.
             let mut old = std::mem::replace(&mut *self.core(py), Core::new(None, None));
-            report_if_never_retrieved(py, &mut old);
+            report_if_never_retrieved(py, &mut old, None);
         });
     }
 }
@@ -786,15 +791,40 @@ impl Drop for Future {
     fn drop(&mut self) {
         let core = self.core.get_mut();
         if core.log_traceback {
-            Python::attach(|py| report_if_never_retrieved(py, core));
+            Python::attach(|py| report_if_never_retrieved(py, core, None));
         }
     }
 }
 
-/// asyncio's "exception was never retrieved" report, made once, with a
-/// stand-in for the future: a new, done `Future` with the same exception,
-/// whose repr is the same.
-fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
+/// asyncio's `Future.__del__`: the "never retrieved" report, made while the
+/// loop is still whole (see [`crate::finalize`]); `Drop` makes it otherwise.
+impl Finalize for Future {
+    fn finalize(slf: &Bound<'_, Self>) {
+        let py = slf.py();
+        // The report runs Python code (the loop's handler): what it needs
+        // leaves the lock first, and the future is disarmed.
+        let mut lost = {
+            let mut core = slf.get().core(py);
+            if !std::mem::take(&mut core.log_traceback) {
+                return;
+            }
+            let copy = |object: &Option<Py<PyAny>>| object.as_ref().map(|o| o.clone_ref(py));
+            Core {
+                log_traceback: true,
+                exception: core.exception.as_ref().map(|e| e.clone_ref(py)),
+                report_as: core.report_as.take(),
+                report_task: core.report_task.take(),
+                ..Core::new(copy(&core.event_loop), copy(&core.source_traceback))
+            }
+        };
+        report_if_never_retrieved(py, &mut lost, Some(slf.as_any()));
+    }
+}
+
+/// asyncio's "exception was never retrieved" report, made once, naming
+/// `future` (a finalizer's), or, once the future is gone, a stand-in: a new,
+/// done `Future` with the same exception, whose repr is the same.
+fn report_if_never_retrieved(py: Python<'_>, core: &mut Core, future: Option<&Bound<'_, PyAny>>) {
     if !std::mem::take(&mut core.log_traceback) {
         return;
     }
@@ -813,6 +843,9 @@ fn report_if_never_retrieved(py: Python<'_>, core: &mut Core) {
         core.source_traceback.as_ref(),
         |context| {
             context.set_item("exception", exception.bind(py))?;
+            if let Some(future) = future {
+                return context.set_item("future", future);
+            }
             let stand_in = match task.as_deref() {
                 Some([name, coro, task_context]) => Bound::new(
                     py,

@@ -14,6 +14,7 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
+use crate::depth::repr_of;
 use crate::finish::{REUSED, finish};
 use crate::trashcan::Flat;
 
@@ -70,7 +71,7 @@ impl Ready {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("Ready({})", self.value.bind(py).repr()?))
+        Ok(format!("Ready({})", repr_of(self.value.bind(py))?))
     }
 }
 

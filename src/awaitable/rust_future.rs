@@ -59,6 +59,7 @@ use crate::asyncio::{cancelled_error, running_loop, thrown};
 use crate::finish::REUSED;
 use crate::live::Alive;
 use crate::shapes::{explode, hop, yield_now};
+use crate::trashcan::{Flat, Held};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
 
@@ -86,12 +87,15 @@ where
             .map(|output| output.and_then(|value| value.into_py_any(py)))
     }
 }
-/// The boxed future, counted while it lives.
-struct Tracked(Pin<Box<dyn PollPy>>, Alive);
+/// A boxed future's captures may hold the next awaitable of a chain.
+impl Held for Pin<Box<dyn PollPy>> {}
+
+/// The boxed future, counted while it lives, and released flat.
+struct Tracked(Flat<Pin<Box<dyn PollPy>>>, Alive);
 
 impl Tracked {
     fn new(future: Pin<Box<dyn PollPy>>) -> Self {
-        Tracked(future, Alive::new())
+        Tracked(Flat::new(future), Alive::new())
     }
 }
 

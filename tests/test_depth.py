@@ -1,0 +1,82 @@
+"""Deep nesting through C raises ``RecursionError``, even under a raised
+recursion limit, instead of running out of C stack (``src/depth.rs``).
+
+Each story runs in a fresh interpreter with ``sys.setrecursionlimit(10**6)``:
+on 3.11 Python's own guard then lets the C stack run out (a list nested as
+deep crashes CPython 3.11 itself); 3.12+ guards the C stack and raises. The
+kit raises on every version. (Drivers nested inside drivers: ``test_misuse``.)
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tests.conftest import run_python
+
+DEEP = 200_000
+
+NESTINGS = {
+    "awaiting Delegate(Delegate(...))": (
+        "x = Ready(1)\nfor _ in range(DEEP): x = Delegate(x)\n"
+        "async def main(): return await x\nasyncio.run(main())"
+    ),
+    "repr of Ready(Ready(...))": "x = None\nfor _ in range(DEEP): x = Ready(x)\nrepr(x)",
+    "repr of Delegate(Delegate(...))": (
+        "x = Ready(1)\nfor _ in range(DEEP): x = Delegate(x)\nrepr(x)"
+    ),
+    "repr of a step record whose value is a step record": (
+        "async def returns(v): return v\n"
+        "x = None\nfor _ in range(DEEP): x = trace(returns(x))[0]\nrepr(x)"
+    ),
+}
+
+
+@pytest.mark.parametrize("story", sorted(NESTINGS))
+def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
+    source = "\n".join(
+        [
+            "import asyncio, sys",
+            "from coroscope.awaitable import Delegate, Ready",
+            "from coroscope.await_from_rust import trace",
+            "sys.setrecursionlimit(10**6)",
+            f"DEEP = {DEEP}",
+            "try:",
+            textwrap.indent(NESTINGS[story], "    "),
+            "except RecursionError as err:",
+            "    print('RecursionError:', err)",
+        ]
+    )
+    done = run_python(source, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("RecursionError: maximum recursion depth exceeded"), done.stdout
+
+
+def test_the_future_repr_of_a_chain_of_futures_is_cut_short_as_asyncio_cuts_it() -> None:
+    """asyncio's repr helper cuts a result's repr (``reprlib``); the guard turns
+    what would have crashed 3.11 into the cut it makes for a failing repr."""
+    done = run_python(
+        """
+        import asyncio, sys
+        from coroscope.awaitable import Future
+        sys.setrecursionlimit(10**6)
+        loop = asyncio.new_event_loop()
+        x = None
+        for _ in range(200_000):
+            f = Future(loop=loop); f.set_result(x); x = f
+        print(repr(x)[:24])
+        """,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("<Future finished result="), done.stdout
+
+
+def test_nesting_within_the_limit_shows_every_level() -> None:
+    from coroscope.awaitable import Delegate, Ready
+
+    x: object = Ready(1)
+    for _ in range(3):
+        x = Delegate(x)
+    assert repr(x) == "Delegate(Delegate(Delegate(Ready(1))))"

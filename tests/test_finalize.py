@@ -1,0 +1,99 @@
+"""The Rust Future and Task report what they lose as asyncio's C ones do, when
+the interpreter exits and when the collector frees them with their loop
+(``src/finalize.rs``); in debug mode, a slow step names the task.
+
+Each story runs twice in a fresh interpreter, with asyncio's classes and with
+the kit's, and the two outputs must match (addresses aside).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from tests.conftest import run_python
+
+CLASSES = {
+    "asyncio": "F, T = asyncio.Future, asyncio.Task",
+    "kit": "from coroscope.awaitable import Future as F; "
+    "from coroscope.await_from_rust import Task as T",
+}
+
+STORIES = {
+    "a future's lost exception, at exit": """
+        loop = asyncio.new_event_loop()
+        f = F(loop=loop); f.set_exception(ValueError("boom"))
+        """,
+    "a failed task nobody awaited, at exit": """
+        loop = asyncio.new_event_loop()
+        async def fails(): raise ValueError("boom")
+        t = T(fails(), loop=loop, name="fails")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        """,
+    "a task still pending, at exit": """
+        loop = asyncio.new_event_loop()
+        async def waits(): await asyncio.sleep(10)
+        t = T(waits(), loop=loop, name="waits")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        """,
+    "a task that never started, at exit": """
+        loop = asyncio.new_event_loop()
+        async def never(): pass
+        t = T(never(), loop=loop, name="never")
+        """,
+    "a failed task freed by the collector with its loop": """
+        import gc
+        loop = asyncio.new_event_loop()
+        async def fails(): raise ValueError("boom")
+        t = T(fails(), loop=loop, name="cycle")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        loop.keep = t
+        del t, loop
+        gc.collect()
+        print("collected")
+        """,
+    "a lost exception on a closed loop, at exit": """
+        loop = asyncio.new_event_loop()
+        f = F(loop=loop); f.set_exception(ValueError("boom"))
+        loop.close()
+        """,
+}
+
+
+def _output(classes: str, story: str) -> str:
+    done = run_python(f"import asyncio\n{CLASSES[classes]}\n" + story.strip("\n"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The wake-up callback's name differs (`Task.task_wakeup` in C).
+    return re.sub(r"0x[0-9a-f]+|task_wakeup|_wakeup", "…", done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize("story", sorted(STORIES))
+def test_reports_at_exit_and_from_the_collector_match_asyncio(story: str) -> None:
+    body = textwrap.dedent(STORIES[story])
+    expected = _output("asyncio", body)
+    assert "ImportError" not in expected
+    assert _output("kit", body) == expected
+
+
+def test_a_slow_step_in_debug_mode_names_the_task() -> None:
+    """asyncio names a slow callback's task only for an ``asyncio.Task``; the
+    Rust Task's step shows the task's repr instead of ``Task._step()``."""
+    done = run_python(
+        """
+        import asyncio, logging, time
+        from coroscope.await_from_rust import task_factory
+        logging.basicConfig(format="%(message)s")
+        async def slow():
+            time.sleep(0.15)
+        async def main():
+            asyncio.get_running_loop().set_task_factory(task_factory)
+            await asyncio.create_task(slow(), name="slowpoke")
+        asyncio.run(main(), debug=True)
+        """
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    executing = [line for line in done.stderr.splitlines() if line.startswith("Executing")]
+    assert executing, done.stderr
+    assert "name='slowpoke' coro=<slow()" in executing[0], executing
