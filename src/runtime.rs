@@ -90,19 +90,14 @@ fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The running runtime's handle, started on first use; once shut down, the
-/// stopped runtime's handle as the error.
-fn running() -> Result<Handle, Handle> {
+/// The running runtime's handle, started on first use.
+fn running() -> Result<Handle, NotRunning> {
     let mut state = state();
     match &*state {
         State::Running(runtime) => Ok(runtime.handle().clone()),
-        State::ShutDown(stopped) => Err(stopped.clone()),
+        State::ShutDown(stopped) => Err(NotRunning::ShutDown(stopped.clone())),
         State::Idle => {
-            let runtime = Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("coroscope-tokio")
-                .build()
-                .expect("tokio's runtime starts (it fails only if no thread can be spawned)");
+            let runtime = start()?;
             let handle = runtime.handle().clone();
             *state = State::Running(runtime);
             Ok(handle)
@@ -110,11 +105,107 @@ fn running() -> Result<Handle, Handle> {
     }
 }
 
+/// Why the runtime is not there: shut down (its stopped handle), or refused
+/// threads when it was to start.
+enum NotRunning {
+    ShutDown(Handle),
+    Refused(PyErr),
+}
+
+impl From<PyErr> for NotRunning {
+    fn from(err: PyErr) -> Self {
+        NotRunning::Refused(err)
+    }
+}
+
+/// Start the runtime, all or nothing.
+///
+/// tokio starts its workers one by one and cannot take back the ones started
+/// when the OS refuses the next (a container's pids limit, `RLIMIT_NPROC`): it
+/// panics, and unwinding waits forever for the started worker, with the GIL
+/// held. With one worker short it may instead go on without it, and a
+/// blocking closure (how pyo3-async-runtimes finishes every `future_into_py`)
+/// that finds no thread waits forever in a queue. So every thread the runtime
+/// needs is asked of the OS first, by threads of ours that end at once; then
+/// the runtime starts, and its first blocking thread with it, kept for good,
+/// so that a later blocking closure always has a thread to run on. A refusal
+/// raises `threading`'s `RuntimeError`. (Between the trial and the start,
+/// another thread of the same user could take the room: a window of
+/// microseconds, not closed.)
+fn start() -> PyResult<Runtime> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    // The workers and one blocking thread.
+    try_threads(workers + 1)?;
+    let runtime = Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(workers)
+        .thread_name("coroscope-tokio")
+        // An idle blocking thread is kept: see above.
+        .thread_keep_alive(Duration::from_secs(365 * 24 * 3600))
+        .build()
+        .map_err(|err| thread_refused(&err))?;
+    // Waited on with a channel, not `block_on`, which panics when the caller
+    // is itself a worker of some other tokio runtime.
+    let (ran, first_ran) = std::sync::mpsc::channel();
+    drop(runtime.spawn_blocking(move || ran.send(())));
+    first_ran
+        .recv()
+        .map_err(|_| PyRuntimeError::new_err(format!("{CANT_START} (no blocking thread ran)")))?;
+    Ok(runtime)
+}
+
+/// Start `count` threads that wait until all have started (or one was
+/// refused), then end; `RuntimeError` if the OS refused one.
+fn try_threads(count: usize) -> PyResult<()> {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let mut started = Vec::with_capacity(count);
+    let mut refused = None;
+    for _ in 0..count {
+        let gate = gate.clone();
+        let spawned = std::thread::Builder::new()
+            .name("coroscope-trial".into())
+            .spawn(move || {
+                let (open, opened) = &*gate;
+                let open = open.lock().unwrap_or_else(PoisonError::into_inner);
+                drop(opened.wait_while(open, |open| !*open));
+            });
+        match spawned {
+            Ok(thread) => started.push(thread),
+            Err(err) => {
+                refused = Some(err);
+                break;
+            }
+        }
+    }
+    *gate.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    gate.1.notify_all();
+    for thread in started {
+        let _ = thread.join();
+    }
+    match refused {
+        Some(err) => Err(thread_refused(&err)),
+        None => Ok(()),
+    }
+}
+
+/// `threading`'s words when the OS refuses a thread.
+const CANT_START: &str = "can't start new thread";
+
+/// The `RuntimeError` `threading.Thread.start()` raises when the OS refuses a
+/// thread, with the OS's reason.
+pub fn thread_refused(err: &std::io::Error) -> PyErr {
+    PyRuntimeError::new_err(format!("{CANT_START} ({err})"))
+}
+
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`
-/// ([`SHUT_DOWN`]) once shut down. Every entry point of the kit that starts work
-/// on tokio goes through here first, so a call after shutdown starts nothing.
+/// ([`SHUT_DOWN`]) once shut down, or if the OS refused its threads. Every
+/// entry point of the kit that starts work on tokio goes through here first,
+/// so a call after shutdown starts nothing.
 pub fn handle() -> PyResult<Handle> {
-    running().map_err(|_| PyRuntimeError::new_err(SHUT_DOWN))
+    running().map_err(|not| match not {
+        NotRunning::ShutDown(_) => PyRuntimeError::new_err(SHUT_DOWN),
+        NotRunning::Refused(err) => err,
+    })
 }
 
 /// `RuntimeError` ([`SHUT_DOWN`]) once shut down, for entry points that start
@@ -150,6 +241,26 @@ impl Drop for InFlight {
     }
 }
 
+/// Where pyo3-async-runtimes spawns: the running runtime, or a stopped one,
+/// whose spawns are dropped at once (after shutdown, or when the OS refused
+/// the runtime its threads: the entry point has raised already).
+fn spawn_handle() -> Handle {
+    match running() {
+        Ok(running) => running,
+        Err(NotRunning::ShutDown(stopped)) => stopped,
+        Err(NotRunning::Refused(_)) => stopped_handle(),
+    }
+}
+
+/// The handle of a runtime that runs nothing (it needs no thread to make).
+fn stopped_handle() -> Handle {
+    Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime starts no thread")
+        .handle()
+        .clone()
+}
+
 impl GenericRuntime for KitTokio {
     type JoinError = tokio::task::JoinError;
     type JoinHandle = JoinHandle<()>;
@@ -158,7 +269,7 @@ impl GenericRuntime for KitTokio {
     where
         F: RustFuture<Output = ()> + Send + 'static,
     {
-        running().unwrap_or_else(|stopped| stopped).spawn(fut)
+        spawn_handle().spawn(fut)
     }
 
     fn spawn_blocking<F>(f: F) -> JoinHandle<()>
@@ -166,12 +277,10 @@ impl GenericRuntime for KitTokio {
         F: FnOnce() + Send + 'static,
     {
         let in_flight = InFlight::new();
-        running()
-            .unwrap_or_else(|stopped| stopped)
-            .spawn_blocking(move || {
-                let _in_flight = in_flight;
-                f();
-            })
+        spawn_handle().spawn_blocking(move || {
+            let _in_flight = in_flight;
+            f();
+        })
     }
 }
 
@@ -332,14 +441,19 @@ impl Drop for Running {
 }
 
 /// Start a thread that [`shutdown`] waits for. `work` must return soon after
-/// its [`Stop`] is stopped (wait on it rather than sleeping).
-pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+/// its [`Stop`] is stopped (wait on it rather than sleeping). `RuntimeError`,
+/// as from `threading`, if the OS refuses the thread.
+pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> PyResult<std::thread::JoinHandle<()>> {
     *THREADS.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    // Dropped with the closure when the thread cannot start: the count is
+    // right either way.
     let running = Running;
-    std::thread::spawn(move || {
-        let _running = running;
-        work();
-    })
+    std::thread::Builder::new()
+        .spawn(move || {
+            let _running = running;
+            work();
+        })
+        .map_err(|err| thread_refused(&err))
 }
 
 // --- shutdown, fork, quiesce -------------------------------------------------
@@ -364,11 +478,7 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
             State::ShutDown(_) => return Ok(()),
             // Never started: a runtime that runs nothing stands for it, so
             // that spawns after shutdown are dropped like any other.
-            State::Idle => Builder::new_current_thread()
-                .build()
-                .map_err(|err| PyRuntimeError::new_err(err.to_string()))?
-                .handle()
-                .clone(),
+            State::Idle => stopped_handle(),
         };
         match std::mem::replace(&mut *state, State::ShutDown(stopped)) {
             State::Running(runtime) => Some(runtime),

@@ -27,7 +27,7 @@ use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
 use crate::args::seconds;
-use crate::runtime::{SIGNAL_CHECK, Stop, spawn_thread};
+use crate::runtime::{SIGNAL_CHECK, Stop, spawn_thread, thread_refused};
 
 /// How often a waiting order looks at the pools again.
 const POLL: Duration = Duration::from_millis(1);
@@ -69,11 +69,15 @@ pub fn order_threads(
         let done = done.clone();
         let prep = menu.prep(item);
         // These threads never touch Python, so exit cannot catch them in it.
-        std::thread::spawn(move || {
-            std::thread::sleep(prep);
-            // The receiver is gone if the caller was interrupted: nothing to do.
-            let _ = done.send(item.name());
-        });
+        // If the OS refuses one, the ones started finish on their own.
+        std::thread::Builder::new()
+            .spawn(move || {
+                std::thread::sleep(prep);
+                // The receiver is gone if the caller was interrupted (or a
+                // later cook was refused): nothing to do.
+                let _ = done.send(item.name());
+            })
+            .map_err(|err| thread_refused(&err))?;
     }
     drop(done);
     // In a mutex only so the detached closure may borrow it (a receiver is Send, not Sync).
@@ -140,14 +144,20 @@ impl Kitchen {
             served: Default::default(),
             stop: Stop::new()?,
         });
-        let cooks = Item::ALL
-            .into_iter()
-            .map(|item| {
-                let shared = shared.clone();
-                let prep = menu.prep(item);
-                spawn_thread(move || cook(&shared, item, prep, pool_size))
-            })
-            .collect();
+        let mut cooks = Vec::with_capacity(Item::ALL.len());
+        for item in Item::ALL {
+            let cook_shared = shared.clone();
+            let prep = menu.prep(item);
+            match spawn_thread(move || cook(&cook_shared, item, prep, pool_size)) {
+                Ok(cook) => cooks.push(cook),
+                // All cooks or none: the ones started go home.
+                Err(refused) => {
+                    shared.stop.stop();
+                    py.detach(|| cooks.into_iter().for_each(|cook| drop(cook.join())));
+                    return Err(refused);
+                }
+            }
+        }
         Ok(Kitchen {
             shared,
             cooks: Mutex::new(cooks),
