@@ -170,6 +170,8 @@ def test_work_the_os_refuses_threads_for_fails_as_threading_fails_then_works(
     )
     if done.stdout.strip() == "unenforced":
         pytest.skip("this OS does not enforce RLIMIT_NPROC here")
+    if done.stderr.startswith("setpriv:"):
+        pytest.skip(f"cannot change user here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "panicked" not in done.stderr, done.stderr[-2000:]
     limited, unlimited = done.stdout.splitlines()[-2:]
