@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import sys
 from typing import Any
 
 import pytest
@@ -379,6 +380,47 @@ def test_a_report_of_a_file_it_cannot_read_says_why_in_one_line(
     if content is not None:
         path.write_text(content)
     assert why in _refused(capsys, ["--report", str(path)])
+
+
+@pytest.mark.parametrize("content", ["{}", "[1, 2]", '{"provenance": "x", "cases": []}'])
+def test_an_instructions_file_of_another_shape_is_refused_in_one_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    path = tmp_path / "counts.json"
+    path.write_text(content)
+    assert "not an instructions file" in _refused(capsys, ["--instructions", str(path)])
+
+
+def test_without_uvloop_a_run_measures_asyncio_s_loop_and_says_so(
+    tiny_groups: None,
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now fails
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "uvloop is not installed: asyncio's loop only" in captured.err
+    (results_file,) = tmp_path.glob("*.json")
+    data = json.loads(results_file.read_text())
+    assert {r["loop"] for r in data["results"]} == {"asyncio"}
+    assert data["provenance"]["uvloop"] is None
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--loops", "uvloop", "--out", str(tmp_path)])
+    assert "--loops uvloop: not installed" in capsys.readouterr().err
+
+
+def test_without_matplotlib_a_run_writes_its_results_and_no_chart(
+    tiny_groups: None,
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert bench.main(["--quick", "--loops", "asyncio", "--out", str(tmp_path)]) == 0
+    assert "matplotlib is not installed: no chart" in capsys.readouterr().err
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_a_versions_directory_without_runs_is_refused_in_one_line(

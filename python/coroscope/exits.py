@@ -36,6 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from coroscope._cli import count, installed
 from coroscope.catalogue import CROSSINGS
 
 # Each route as the expression a script awaits (inside a coroutine, where the
@@ -62,7 +63,7 @@ RUN_TIMEOUT = 60.0
 _PRELUDE = """
 import asyncio, multiprocessing, sys
 from asyncio import Runner
-import uvloop
+import {loop}
 from coroscope.awaitable import TimerFuture
 from coroscope.bridge import call_python, order_blocking, ticks
 from coroscope.catalogue import crossing
@@ -185,20 +186,22 @@ def run_trial(scenario: str, route: str, loop: str, runs: int, *, workers: int =
 
 
 def trials() -> list[tuple[str, str, str]]:
-    """Every ``(scenario, route, loop)``: each route in each scenario, and the misuse."""
-    every = [(s, r, lp) for s in SCENARIOS for r in ROUTES for lp in LOOPS]
-    return every + [("misuse", "order_future_into_py", lp) for lp in LOOPS]
+    """Every ``(scenario, route, loop)``: each route in each scenario, and the
+    misuse, on each loop installed (uvloop is optional)."""
+    loops = [lp for lp in LOOPS if installed(lp)]
+    every = [(s, r, lp) for s in SCENARIOS for r in ROUTES for lp in loops]
+    return every + [("misuse", "order_future_into_py", lp) for lp in loops]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m coroscope.exits", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--runs", type=int, default=20, help="fresh processes per trial (20)")
-    parser.add_argument("--workers", type=int, default=4, help="processes at a time (4)")
+    parser.add_argument("--runs", type=count, default=20, help="fresh processes per trial (20)")
+    parser.add_argument("--workers", type=count, default=4, help="processes at a time (4)")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.workers < 1:
-        parser.error("--runs and --workers must be at least 1")
+    if not installed("uvloop"):
+        print("uvloop is not installed: asyncio's loop only (pip install uvloop)", flush=True)
     total = bad = 0
     for scenario, route, loop in trials():
         trial = run_trial(scenario, route, loop, args.runs, workers=args.workers)

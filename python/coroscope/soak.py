@@ -46,6 +46,7 @@ from functools import partial
 from typing import Any
 
 from coroscope import alive, quiesce
+from coroscope._cli import count
 from coroscope._memory import c_heap_bytes, python_bytes, rss_bytes
 from coroscope._settle import SETTLE_SECONDS, settle
 from coroscope.await_from_rust import await_foo, drive_send, task_factory, trace
@@ -531,10 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         "nothing and no wakeup was lost. `make soak` also runs the exit trials "
         "(python -m coroscope.exits). tests/test_reliability.py runs the same trials small.",
     )
-    parser.add_argument("--awaits", type=int, default=1_000_000, help="awaits per mechanism (leak)")
-    parser.add_argument("--tasks", type=int, default=100_000, help="tasks per storm")
-    parser.add_argument("--threads", type=int, default=8, help="threads per thread trial")
-    parser.add_argument("--wakes", type=int, default=100_000, help="wakes per thread")
+    parser.add_argument(
+        "--awaits", type=count, default=1_000_000, help="awaits per mechanism (leak)"
+    )
+    parser.add_argument("--tasks", type=count, default=100_000, help="tasks per storm")
+    parser.add_argument("--threads", type=count, default=8, help="threads per thread trial")
+    parser.add_argument("--wakes", type=count, default=100_000, help="wakes per thread")
     args = parser.parse_args(argv)
 
     rows: list[Row] = []

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 import coroscope
+from coroscope._cli import installed
 from coroscope.bench import instructions, versions
 from coroscope.bench.chart import save
 from coroscope.bench.groups import GROUPS, LOOPS, Group
@@ -50,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="a tenth of the operations, 3 rounds (< 1 min)"
     )
     parser.add_argument(
-        "--loops", default="asyncio,uvloop", help="comma-separated loops (default: %(default)s)"
+        "--loops",
+        help="comma-separated loops (default: asyncio,uvloop; asyncio alone when uvloop is "
+        "not installed)",
     )
     parser.add_argument(
         "--group",
@@ -80,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
         "and draw its chart (DIR/versions.png); with --report, as BENCHMARKS.md's last section",
     )
     return parser
+
+
+# What to install for the optional dependencies a run uses.
+INSTALL = "pip install 'coroscope[bench]'"
+
+
+def _loops(parser: argparse.ArgumentParser, names: str | None) -> list[str]:
+    """The loops to run on: those named, or every one installed."""
+    if names is None:
+        loops = [name for name in LOOPS if name == "asyncio" or installed(name)]
+        if len(loops) < len(LOOPS):
+            print(f"uvloop is not installed: asyncio's loop only ({INSTALL})", file=sys.stderr)
+        return loops
+    loops = [name for name in names.split(",") if name]
+    unknown = set(loops) - set(LOOPS)
+    if unknown or not loops:
+        parser.error(f"unknown loop(s): {', '.join(sorted(unknown)) or names!r}")
+    missing = [name for name in loops if name != "asyncio" and not installed(name)]
+    if missing:
+        parser.error(f"--loops {','.join(missing)}: not installed ({INSTALL})")
+    return loops
 
 
 def _selected(parser: argparse.ArgumentParser, names: str | None) -> list[Group]:
@@ -118,6 +142,17 @@ def _results_file(flag: str, path: str) -> dict[str, Any]:
         raise Refused(
             f"{flag} {path}: written by a newer coroscope (format {written}; "
             f"this one reads up to {FORMAT})"
+        )
+    return data
+
+
+def _instructions_file(path: str) -> dict[str, Any]:
+    """A ``make bench-instructions`` file (``--instructions``)."""
+    data = _read_json("--instructions", path)
+    if not (isinstance(data, dict) and {"provenance", "loop_only", "cases"} <= data.keys()):
+        raise Refused(
+            f"--instructions {path}: not an instructions file (no provenance, loop_only "
+            "and cases; `make bench-instructions` writes one)"
         )
     return data
 
@@ -168,7 +203,7 @@ def _main(argv: list[str] | None) -> int:
     if args.report or args.versions or args.instructions:
         # Everything read first: a bad file is said before anything is printed.
         report = args.report and _results_file("--report", args.report)
-        counts = args.instructions and _read_json("--instructions", args.instructions)
+        counts = args.instructions and _instructions_file(args.instructions)
         runs = args.versions and _study(pathlib.Path(args.versions))
         if report:
             print(markdown(report, args.report))
@@ -176,7 +211,10 @@ def _main(argv: list[str] | None) -> int:
             print(instructions.markdown(counts, args.instructions))
             print(instructions.profiles(counts))
         if runs:
-            versions.save(runs, pathlib.Path(args.versions) / "versions.png")
+            if installed("matplotlib"):
+                versions.save(runs, pathlib.Path(args.versions) / "versions.png")
+            else:
+                print(f"matplotlib is not installed: no chart ({INSTALL})", file=sys.stderr)
             print(versions.markdown(runs, args.versions, f"{args.versions}/versions.png"))
         return 0
     groups = _selected(parser, args.group)
@@ -192,12 +230,12 @@ def _main(argv: list[str] | None) -> int:
             file=sys.stderr,
         )
         return 2
-    loops = [name for name in args.loops.split(",") if name]
-    unknown = set(loops) - set(LOOPS)
-    if unknown or not loops:
-        parser.error(f"unknown loop(s): {', '.join(sorted(unknown)) or args.loops!r}")
+    loops = _loops(parser, args.loops)
     out = pathlib.Path(args.out)
     _writable(out)
+    chart = installed("matplotlib")
+    if not chart:
+        print(f"matplotlib is not installed: no chart ({INSTALL})", file=sys.stderr)
 
     started = time.monotonic()
     results = measure(groups, args.quick, loops, _progress)
@@ -209,14 +247,17 @@ def _main(argv: list[str] | None) -> int:
     json_path = out / f"{stamp}.json"
     json_path.write_text(json.dumps(data, indent=2) + "\n")
     title = f"coroscope, {prov['mode']} run, {prov['python']}: ratio to each baseline"
-    save(results, title, json_path.with_suffix(".png"))
+    if chart:
+        save(results, title, json_path.with_suffix(".png"))
 
     if args.table:
         print(table(results))
     print("\n".join(summary(results, groups)))
     took = time.monotonic() - started
     print(
-        f"\n{took:.0f} s. results: {json_path} (chart: {json_path.with_suffix('.png')})\n"
+        f"\n{took:.0f} s. results: {json_path}"
+        + (f" (chart: {json_path.with_suffix('.png')})" if chart else "")
+        + "\n"
         "a full run explained: BENCHMARKS.md; plotted and read: notebooks/04_overhead.ipynb;\n"
         "every variant: --table; one group: --group NAME; all options: --help"
     )

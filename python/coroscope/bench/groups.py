@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import uvloop
-
 from coroscope._compat import eager_factory
 from coroscope._memory import c_heap_bytes, python_bytes
 from coroscope.await_from_rust import Task, await_foo, drive_send, task_factory
@@ -29,10 +27,19 @@ from coroscope.awaitable import Future, Ready, ReadySend, TimerFuture
 from coroscope.catalogue import Crossing, crossings
 from coroscope.timeline import record
 
+
+def _uvloop() -> asyncio.AbstractEventLoop:
+    # An optional dependency (the bench extra), imported by a run that asks for it.
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
-    "uvloop": uvloop.new_event_loop,
+    "uvloop": _uvloop,
 }
+
 
 Workload = Callable[[int], Awaitable[object]]
 

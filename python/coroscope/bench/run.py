@@ -154,6 +154,6 @@ def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "loops": loops,
-        "uvloop": importlib.metadata.version("uvloop"),
+        "uvloop": importlib.metadata.version("uvloop") if "uvloop" in loops else None,
         **{key: info[key] for key in sorted(info)},
     }
