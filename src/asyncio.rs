@@ -223,8 +223,6 @@ struct Reports {
     /// `base_futures._future_repr` and `base_tasks._task_repr`, in
     /// [`ReprOf`] order.
     repr: [Py<PyAny>; 2],
-    /// `coroutines._format_coroutine`, for a task's stand-in.
-    format_coroutine: Py<PyAny>,
     /// `asyncio.log.logger`, where a report goes with no loop to take it.
     logger: Py<PyAny>,
 }
@@ -241,10 +239,6 @@ fn reports(py: Python<'_>) -> PyResult<&Reports> {
                     .getattr("_task_repr")?
                     .unbind(),
             ],
-            format_coroutine: py
-                .import("asyncio.coroutines")?
-                .getattr("_format_coroutine")?
-                .unbind(),
             logger: py.import("asyncio.log")?.getattr("logger")?.unbind(),
         })
     })
@@ -347,57 +341,16 @@ pub fn thrown<'py>(r#type: Bound<'py, PyAny>, rest: &Bound<'py, PyTuple>) -> PyR
     Ok(err)
 }
 
-/// What a report from a destructor shows for a task that is gone: its `repr`
-/// as asyncio would have written it, and its context, which
-/// `loop.call_exception_handler` runs the handler in (it asks the context's
-/// `task` or `future` for `get_context()`), as for a live C Task.
-#[pyclass(frozen, module = "coroscope.await_from_rust")]
-pub struct TaskStandIn {
-    repr: String,
-    context: Option<Py<PyAny>>,
-}
-
-#[pymethods]
-impl TaskStandIn {
-    fn __repr__(&self) -> &str {
-        &self.repr
-    }
-
-    fn get_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.context.as_ref().map(|context| context.clone_ref(py))
-    }
-}
-
-impl TaskStandIn {
-    /// `<Class state name='...' coro=<...> [details]>`, asyncio's task repr,
-    /// from the parts a destructor still has.
-    pub fn new(
-        py: Python<'_>,
-        head: &str,
-        name: &Bound<'_, PyAny>,
-        coro: &Bound<'_, PyAny>,
-        tail: &str,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Self> {
-        let coroutine = reports(py)?.format_coroutine.bind(py).call1((coro,))?;
-        Ok(TaskStandIn {
-            repr: format!("<{head} name={} coro=<{coroutine}>{tail}>", name.repr()?),
-            context,
-        })
-    }
-}
-
-/// Report a lost object from a destructor, as asyncio's `__del__`s do: a
+/// Report a lost object from its finalizer, as asyncio's `__del__`s do: a
 /// context with `message`, what `fill` adds, and `source_traceback` (debug
 /// mode) goes to `event_loop`'s exception handler, or, with no loop (or one
 /// that can no longer take it), to asyncio's logger.
 ///
-/// Rust's `Drop` runs once the object is gone (PyO3 has no `tp_finalize`), so
-/// callers put a stand-in with the same `repr` in the context. A destructor
-/// may run while an exception is being raised (objects die during unwinding):
-/// it is set aside so the handler starts clean, and put back after. What it
-/// needs was looked up when the report was armed ([`prepare_reports`]).
-pub fn report_from_drop(
+/// A finalizer may run while an exception is being raised (objects die during
+/// unwinding): it is set aside so the handler starts clean, and put back
+/// after. What it needs was looked up when the report was armed
+/// ([`prepare_reports`]).
+pub fn report_lost(
     py: Python<'_>,
     event_loop: Option<&Py<PyAny>>,
     message: &str,

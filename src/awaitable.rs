@@ -66,10 +66,10 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Delegate>()?;
     m.add_class::<ReadySend>()?;
     m.add_class::<Future>()?;
-    // Before `TimerFuture` is made, which inherits the slot.
     crate::finalize::install::<Future>(m.py());
     m.add_class::<FutureIter>()?;
     m.add_class::<TimerFuture>()?;
+    crate::finalize::install::<TimerFuture>(m.py());
     m.add_class::<RustAwaitable>()?;
     // `Ready[int]` and the like in type hints, as the stubs promise: what a
     // Python class writes, `__class_getitem__ = classmethod(GenericAlias)`.

@@ -8,23 +8,35 @@
 //! in `tp_dealloc`, after the clearing: a task and its loop freed together
 //! (as at interpreter exit, when `__main__` lets go of both) would find the
 //! loop's `__dict__` already emptied, and the report would be lost. PyO3 has
-//! no `__del__`, so [`install`] writes the slot itself; Python subclasses
-//! inherit it. `Drop` still reports what no finalizer saw (an object freed by
-//! reference counting never meets the collector; each report is made once).
+//! no `__del__`, so [`install`] writes the slot itself, which Python
+//! subclasses inherit, and wraps the class's `tp_dealloc` so that an object
+//! freed by reference counting (which never meets the collector) is finalized
+//! first too, as CPython's own classes do: either way the report names the
+//! real object, so an exception handler gets the task itself (its name, its
+//! subclass, its own `repr`). `Drop` reports only what no finalizer could
+//! (each report is made once).
 //!
 //! A leaf module: it imports no lesson.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::{PyClass, PyTypeInfo};
+
+/// A class's `tp_dealloc`.
+pub type Dealloc = unsafe extern "C" fn(*mut ffi::PyObject);
 
 /// A Rust class with a `__del__`.
 pub trait Finalize: PyClass + PyTypeInfo {
     /// Make the reports asyncio's `__del__` makes. The object is alive and
     /// whole; the current exception is the caller's to keep (set it aside).
     fn finalize(slf: &Bound<'_, Self>);
+
+    /// Where [`install`] keeps the class's own `tp_dealloc` (a `static` of
+    /// the class's impl: Rust has no generic statics).
+    fn own_dealloc() -> &'static OnceLock<Dealloc>;
 }
 
 thread_local! {
@@ -58,11 +70,32 @@ unsafe extern "C" fn finalize<T: Finalize>(object: *mut ffi::PyObject) {
     }
 }
 
+/// `T`'s `tp_dealloc`: finalize first, as `subtype_dealloc` does for a class
+/// written in Python (once: the collector may have done it already).
+unsafe extern "C" fn dealloc<T: Finalize>(object: *mut ffi::PyObject) {
+    // SAFETY: called by CPython with a dead object of `T` or a subclass; the
+    // call resurrects it for the finalizer and says whether it stayed alive.
+    if unsafe { ffi::PyObject_CallFinalizerFromDealloc(object) } < 0 {
+        return;
+    }
+    let own = T::own_dealloc().get().expect("set before the slot is");
+    // SAFETY: the class's own dealloc, for the object it was made for.
+    unsafe { own(object) }
+}
+
 /// Give `T` (and the Python subclasses made after this) its `__del__`.
 pub fn install<T: Finalize>(py: Python<'_>) {
-    let ty = T::type_object(py);
+    let ty = T::type_object(py).as_type_ptr();
     // SAFETY: `ty` is a live heap type (PyO3 makes its classes with
-    // `PyType_FromSpec`), whose slots may be written; the collector reads
-    // `tp_finalize` when it finalizes, so the slot is in use from now on.
-    unsafe { (*ty.as_type_ptr()).tp_finalize = Some(finalize::<T>) };
+    // `PyType_FromSpec`), whose slots may be written before any instance
+    // exists; the flag makes subclasses inherit the finalizer.
+    unsafe {
+        let own = (*ty).tp_dealloc.expect("a class has a tp_dealloc");
+        if T::own_dealloc().set(own).is_err() {
+            return; // installed already
+        }
+        (*ty).tp_dealloc = Some(dealloc::<T>);
+        (*ty).tp_finalize = Some(finalize::<T>);
+        (*ty).tp_flags |= ffi::Py_TPFLAGS_HAVE_FINALIZE;
+    }
 }

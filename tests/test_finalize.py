@@ -54,6 +54,37 @@ STORIES = {
         gc.collect()
         print("collected")
         """,
+    "a pending task of a subclass, at exit": """
+        class Sub(T): pass
+        loop = asyncio.new_event_loop()
+        async def waits(): await asyncio.sleep(10)
+        t = Sub(waits(), loop=loop, name="sub")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        """,
+    "an exception handler gets the task itself": """
+        loop = asyncio.new_event_loop()
+        def handler(loop, context):
+            task = context["future"]
+            print(type(task).__name__, task.get_name(), type(task.exception()).__name__)
+        loop.set_exception_handler(handler)
+        async def fails(): raise ValueError("boom")
+        t = T(fails(), loop=loop, name="handled")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        del t
+        """,
+    "a subclass's __del__ replaces the report, or calls it": """
+        class Quiet(F):
+            def __del__(self): print("Quiet.__del__")
+        class Polite(F):
+            def __repr__(self): return "<Polite>"
+            def __del__(self):
+                print("Polite.__del__")
+                super().__del__()
+        loop = asyncio.new_event_loop()
+        for cls in (Quiet, Polite):
+            f = cls(loop=loop); f.set_exception(ValueError(cls.__name__))
+            del f
+        """,
     "a lost exception on a closed loop, at exit": """
         loop = asyncio.new_event_loop()
         f = F(loop=loop); f.set_exception(ValueError("boom"))

@@ -52,6 +52,8 @@
 //! cancellation share one state, checked whole by CPython's own Task tests
 //! (`BaseTaskTests`, run against it); the step loop reads top to bottom.
 
+use std::sync::OnceLock;
+
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
@@ -61,11 +63,11 @@ use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
 use crate::asyncio::{
-    ReprOf, TaskStandIn, asyncio_repr, call_with_context, cancelled_error_type, copy_context,
-    invalid_state, prepare_reports, report_from_drop, stops_the_program,
+    ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
+    prepare_reports, report_lost, stops_the_program,
 };
 use crate::awaitable::Future;
-use crate::finalize::{self, Finalize};
+use crate::finalize::{self, Dealloc, Finalize};
 use crate::state_lock::{StateGuard, StateLock};
 use crate::timeline;
 
@@ -515,18 +517,6 @@ impl Task {
                 let exception = err.clone_ref(py).into_value(py).into_any();
                 Future::set_exception(future, exception.into_bound(py))?;
                 // Its "never retrieved" report names the task, in its context.
-                let parts = match &*slf.get().state(py) {
-                    TaskState {
-                        name: Some(name),
-                        coro: Some(coro),
-                        context: Some(context),
-                        ..
-                    } => Some([name, coro, context].map(|part| part.clone_ref(py))),
-                    _ => None,
-                };
-                if let Some([name, coro, context]) = parts {
-                    future.get().report_as_task(py, name, coro, context);
-                }
                 // Like asyncio: these stop the loop too, after failing the task.
                 if fatal { Err(err) } else { Ok(()) }
             }
@@ -797,6 +787,12 @@ impl Task {
             .call_method1("_task_print_stack", (slf, limit, file))
     }
 
+    /// asyncio's `Task.__del__`, which reports a task destroyed while
+    /// pending, then an exception never retrieved (see `Future.__del__`).
+    fn __del__(slf: &Bound<'_, Self>) {
+        <Self as Finalize>::finalize(slf);
+    }
+
     fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         // A subclass whose `__init__` skipped ours: the C Task's error, not
         // an assertion deep inside asyncio's repr helpers.
@@ -852,25 +848,15 @@ impl Task {
 
     fn __clear__(&self) {
         Python::attach(|py| {
-            // The state leaves the lock before the report, which runs Python
-            // code (the loop's exception handler) that must not find it held.
-            // Nothing is left to report on when the task is freed.
+            // The state leaves the lock before it is dropped: dropping runs
+            // Python code (the coroutine's `finally`), which must not find it
+            // held. The finalizer has made any report already.
             let cleared = TaskState {
                 log_destroy_pending: false,
                 ..TaskState::new()
             };
-            let mut old = std::mem::replace(&mut *self.state(py), cleared);
-            report_if_destroyed_pending(py, &mut old, None);
+            drop(std::mem::replace(&mut *self.state(py), cleared));
         });
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        let state = self.state.get_mut();
-        if state.log_destroy_pending && !state.finished {
-            Python::attach(|py| report_if_destroyed_pending(py, state, None));
-        }
     }
 }
 
@@ -903,9 +889,9 @@ impl DebugCallback {
     }
 }
 
-/// asyncio's `Task.__del__`: the "destroyed but pending" report, then the
-/// future part's, made while the loop is still whole (see
-/// [`crate::finalize`]); `Drop` makes them otherwise.
+/// asyncio's `Task.__del__`: the "Task was destroyed but it is pending!"
+/// report, made once, to the task's loop, naming the task; then the future
+/// part's (see [`crate::finalize`] for why a finalizer and not `Drop`).
 impl Finalize for Task {
     fn finalize(slf: &Bound<'_, Self>) {
         let py = slf.py();
@@ -914,58 +900,25 @@ impl Finalize for Task {
             let mut state = slf.get().state(py);
             let armed = !state.finished && std::mem::take(&mut state.log_destroy_pending);
             let copy = |object: &Option<Py<PyAny>>| object.as_ref().map(|o| o.clone_ref(py));
-            armed.then(|| TaskState {
-                coro: copy(&state.coro),
-                name: copy(&state.name),
-                context: copy(&state.context),
-                event_loop: copy(&state.event_loop),
-                source_traceback: copy(&state.source_traceback),
-                ..TaskState::new()
-            })
+            (armed && state.coro.is_some())
+                .then(|| (copy(&state.event_loop), copy(&state.source_traceback)))
         };
-        if let Some(mut pending) = pending {
-            report_if_destroyed_pending(py, &mut pending, Some(slf.as_any()));
+        if let Some((event_loop, source_traceback)) = pending {
+            report_lost(
+                py,
+                event_loop.as_ref(),
+                DESTROYED_PENDING,
+                source_traceback.as_ref(),
+                |report| report.set_item("task", slf),
+            );
         }
         Future::finalize(slf.as_super());
     }
-}
 
-/// asyncio's "Task was destroyed but it is pending!" report, made once, to
-/// the task's own loop (as asyncio's `Task.__del__`), naming `task` (a
-/// finalizer's), or, once the task is gone, a stand-in whose repr is the
-/// task's as far as a destructor still knows it.
-fn report_if_destroyed_pending(
-    py: Python<'_>,
-    state: &mut TaskState,
-    task: Option<&Bound<'_, PyAny>>,
-) {
-    if state.finished || !std::mem::take(&mut state.log_destroy_pending) {
-        return;
+    fn own_dealloc() -> &'static OnceLock<Dealloc> {
+        static OWN: OnceLock<Dealloc> = OnceLock::new();
+        &OWN
     }
-    let (Some(coro), Some(name)) = (&state.coro, &state.name) else {
-        return;
-    };
-    let context = &state.context;
-    report_from_drop(
-        py,
-        state.event_loop.as_ref(),
-        DESTROYED_PENDING,
-        state.source_traceback.as_ref(),
-        |report| {
-            if let Some(task) = task {
-                return report.set_item("task", task);
-            }
-            let stand_in = TaskStandIn::new(
-                py,
-                "Task pending",
-                name.bind(py),
-                coro.bind(py),
-                "",
-                context.as_ref().map(|c| c.clone_ref(py)),
-            )?;
-            report.set_item("task", Bound::new(py, stand_in)?)
-        },
-    );
 }
 
 /// A recorder's call that failed, reported to `sys.unraisablehook` (an error

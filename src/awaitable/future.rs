@@ -43,25 +43,26 @@
 //! share one lock and one state, and `FutureIter` reads the state as the Task
 //! handshake needs it; split apart, the pieces would import each other.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyDict, PyGenericAlias, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyGenericAlias, PyList, PyTuple, PyType};
 use pyo3::{Borrowed, intern};
 use smallvec::SmallVec;
 
 use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
 use crate::asyncio::{
-    ReprOf, TaskStandIn, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context,
-    default_loop, invalid_state, prepare_reports, report_from_drop, thrown,
+    ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
+    invalid_state, prepare_reports, report_lost, thrown,
 };
 #[cfg(Py_3_14)]
 use crate::c_future::CFuture;
-use crate::finalize::Finalize;
+use crate::finalize::{Dealloc, Finalize};
 use crate::state_lock::{StateGuard, StateLock};
 use crate::trashcan::Flat;
 
@@ -134,12 +135,6 @@ struct Core {
     log_traceback: bool,
     /// The Task handshake flag (`_asyncio_future_blocking`), see the module doc.
     blocking: bool,
-    /// The class name the "never retrieved" report uses, taken when it is armed
-    /// (the report runs after the object, and so its class, is gone).
-    report_as: Option<Py<PyString>>,
-    /// For a Task's future part: the task's name, coroutine and context, so
-    /// that the report names the task and runs in its context, as a C Task's.
-    report_task: Option<Box<[Py<PyAny>; 3]>>,
     /// The next callback's `id`: ids only need to be unique within one list,
     /// and a counter per future costs no atomic instruction, as a shared one
     /// would (a `u32` fits where the flags above leave room).
@@ -160,8 +155,6 @@ impl Core {
             source_traceback,
             log_traceback: false,
             blocking: false,
-            report_as: None,
-            report_task: None,
             next_callback_id: 0,
         }
     }
@@ -370,18 +363,6 @@ impl Future {
 
     /// Keep the `CancelledError` that cancelled a Task, so that raising it
     /// again keeps its traceback (what `task._cancelled_exc = exc` does).
-    /// A Task's future part failed: its "never retrieved" report shows the
-    /// task (`name`, `coro`) and runs in the task's `context`.
-    pub(crate) fn report_as_task(
-        &self,
-        py: Python<'_>,
-        name: Py<PyAny>,
-        coro: Py<PyAny>,
-        context: Py<PyAny>,
-    ) {
-        self.core(py).report_task = Some(Box::new([name, coro, context]));
-    }
-
     pub(crate) fn set_cancelled_exc(&self, py: Python<'_>, exc: Py<PyAny>) {
         let old = self.core(py).cancelled_exc.replace(exc);
         drop(old);
@@ -523,14 +504,12 @@ impl Future {
                 exception
             };
         let tb = exception.getattr(intern!(py, "__traceback__"))?.unbind();
-        let class_name = slf.get_type().name()?.unbind();
         // The report this arms may be made as the interpreter exits.
         prepare_reports(py)?;
         let done = Self::complete(slf, State::Finished, |core| {
             core.exception = Some(exception.unbind());
             core.exception_tb = Some(tb);
             core.log_traceback = true;
-            core.report_as = Some(class_name);
         })?;
         if done {
             Ok(())
@@ -662,6 +641,14 @@ impl Future {
         PyGenericAlias::new(cls.py(), cls.as_any(), item)
     }
 
+    /// asyncio's `Future.__del__`, which reports an exception never
+    /// retrieved: what a subclass's own `__del__` calls through `super()` (a
+    /// subclass that defines one without calling it gets no report, as in
+    /// asyncio).
+    fn __del__(slf: &Bound<'_, Self>) {
+        <Self as Finalize>::finalize(slf);
+    }
+
     fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         asyncio_repr(slf.as_any(), ReprOf::Future)
     }
@@ -778,102 +765,58 @@ impl Future {
 
     fn __clear__(&self) {
         Python::attach(|py| {
-            // The state leaves the lock before the lost exception is reported:
-            // the report runs Python code (the loop's exception handler),
-            // which must not find it held.
-            let mut old = std::mem::replace(&mut *self.core(py), Core::new(None, None));
-            report_if_never_retrieved(py, &mut old, None);
+            // The state leaves the lock before it is dropped: dropping runs
+            // Python code (a callback's `__del__`), which must not find it held.
+            let old = std::mem::replace(&mut *self.core(py), Core::new(None, None));
+            drop(old);
         });
     }
 }
 
-impl Drop for Future {
-    fn drop(&mut self) {
-        let core = self.core.get_mut();
-        if core.log_traceback {
-            Python::attach(|py| report_if_never_retrieved(py, core, None));
-        }
-    }
-}
-
-/// asyncio's `Future.__del__`: the "never retrieved" report, made while the
-/// loop is still whole (see [`crate::finalize`]); `Drop` makes it otherwise.
+/// asyncio's `Future.__del__`: the "exception was never retrieved" report,
+/// made once, to the future's loop, naming the future (see [`crate::finalize`]
+/// for why a finalizer and not `Drop`).
 impl Finalize for Future {
     fn finalize(slf: &Bound<'_, Self>) {
         let py = slf.py();
         // The report runs Python code (the loop's handler): what it needs
         // leaves the lock first, and the future is disarmed.
-        let mut lost = {
+        let lost = {
             let mut core = slf.get().core(py);
             if !std::mem::take(&mut core.log_traceback) {
                 return;
             }
             let copy = |object: &Option<Py<PyAny>>| object.as_ref().map(|o| o.clone_ref(py));
-            Core {
-                log_traceback: true,
-                exception: core.exception.as_ref().map(|e| e.clone_ref(py)),
-                report_as: core.report_as.take(),
-                report_task: core.report_task.take(),
-                ..Core::new(copy(&core.event_loop), copy(&core.source_traceback))
+            match (&core.event_loop, &core.exception) {
+                (Some(event_loop), Some(exception)) => (
+                    event_loop.clone_ref(py),
+                    exception.clone_ref(py),
+                    copy(&core.source_traceback),
+                ),
+                _ => return,
             }
         };
-        report_if_never_retrieved(py, &mut lost, Some(slf.as_any()));
+        let (event_loop, exception, source_traceback) = lost;
+        let class_name = match slf.get_type().name() {
+            Ok(name) => name.to_string(),
+            Err(_) => "Future".to_owned(),
+        };
+        report_lost(
+            py,
+            Some(&event_loop),
+            &format!("{class_name} {NEVER_RETRIEVED}"),
+            source_traceback.as_ref(),
+            |context| {
+                context.set_item("exception", exception.bind(py))?;
+                context.set_item("future", slf)
+            },
+        );
     }
-}
 
-/// asyncio's "exception was never retrieved" report, made once, naming
-/// `future` (a finalizer's), or, once the future is gone, a stand-in: a new,
-/// done `Future` with the same exception, whose repr is the same.
-fn report_if_never_retrieved(py: Python<'_>, core: &mut Core, future: Option<&Bound<'_, PyAny>>) {
-    if !std::mem::take(&mut core.log_traceback) {
-        return;
+    fn own_dealloc() -> &'static OnceLock<Dealloc> {
+        static OWN: OnceLock<Dealloc> = OnceLock::new();
+        &OWN
     }
-    let (Some(event_loop), Some(exception)) = (&core.event_loop, &core.exception) else {
-        return;
-    };
-    let class_name = match core.report_as.take() {
-        Some(name) => name.bind(py).to_string(),
-        None => "Future".to_owned(),
-    };
-    let task = core.report_task.take();
-    report_from_drop(
-        py,
-        Some(event_loop),
-        &format!("{class_name} {NEVER_RETRIEVED}"),
-        core.source_traceback.as_ref(),
-        |context| {
-            context.set_item("exception", exception.bind(py))?;
-            if let Some(future) = future {
-                return context.set_item("future", future);
-            }
-            let stand_in = match task.as_deref() {
-                Some([name, coro, task_context]) => Bound::new(
-                    py,
-                    TaskStandIn::new(
-                        py,
-                        &format!("{class_name} finished"),
-                        name.bind(py),
-                        coro.bind(py),
-                        &format!(" exception={}", exception.bind(py).repr()?),
-                        Some(task_context.clone_ref(py)),
-                    )?,
-                )?
-                .into_any(),
-                None => Bound::new(
-                    py,
-                    Future {
-                        core: StateLock::new(Core {
-                            exception: Some(exception.clone_ref(py)),
-                            state: State::Finished,
-                            ..Core::new(Some(event_loop.clone_ref(py)), None)
-                        }),
-                    },
-                )?
-                .into_any(),
-            };
-            context.set_item("future", stand_in)
-        },
-    );
 }
 
 /// `Future()` and `Future(loop=loop)`, asyncio's own calls, made without

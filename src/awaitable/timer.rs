@@ -15,7 +15,7 @@
 //! would hold them all for a minute. Whatever finishes the future first
 //! (`cancel()`, or a `set_result` / `set_exception` of its own) aborts the task.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -24,6 +24,7 @@ use tokio::task::AbortHandle;
 
 use super::future::Future;
 use crate::asyncio::set_result_threadsafe;
+use crate::finalize::{Dealloc, Finalize};
 use crate::live::Alive;
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a
@@ -41,6 +42,18 @@ pub struct TimerFuture {
     /// The timer's tokio task, set by `__init__`, aborted by whatever finishes
     /// the future before it fires.
     timer: Mutex<Option<AbortHandle>>,
+}
+
+/// A `Future`'s `__del__`, for the class the report names.
+impl Finalize for TimerFuture {
+    fn finalize(slf: &Bound<'_, Self>) {
+        Future::finalize(slf.as_super());
+    }
+
+    fn own_dealloc() -> &'static OnceLock<Dealloc> {
+        static OWN: OnceLock<Dealloc> = OnceLock::new();
+        &OWN
+    }
 }
 
 #[pymethods]
