@@ -217,8 +217,8 @@ pub enum ReprOf {
 /// What reports from destructors use, looked up while imports still work: a
 /// report made as the interpreter exits (a pending task freed with `__main__`)
 /// can no longer import anything (`sys.meta_path` and `sys.modules` are
-/// emptied first), so each object that may report calls [`prepare_reports`]
-/// when it arms its report.
+/// emptied first), so the module prepares them when it is imported
+/// ([`prepare_reports`]).
 struct Reports {
     /// `base_futures._future_repr` and `base_tasks._task_repr`, in
     /// [`ReprOf`] order.
@@ -348,8 +348,7 @@ pub fn thrown<'py>(r#type: Bound<'py, PyAny>, rest: &Bound<'py, PyTuple>) -> PyR
 ///
 /// A finalizer may run while an exception is being raised (objects die during
 /// unwinding): it is set aside so the handler starts clean, and put back
-/// after. What it needs was looked up when the report was armed
-/// ([`prepare_reports`]).
+/// after. What it needs was looked up at import ([`prepare_reports`]).
 pub fn report_lost(
     py: Python<'_>,
     event_loop: Option<&Py<PyAny>>,

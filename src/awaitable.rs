@@ -67,6 +67,9 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ReadySend>()?;
     m.add_class::<Future>()?;
     crate::finalize::install::<Future>(m.py());
+    // A future may report (or be shown in a report) as the interpreter exits,
+    // when nothing can be imported any more.
+    crate::asyncio::prepare_reports(m.py())?;
     m.add_class::<FutureIter>()?;
     m.add_class::<TimerFuture>()?;
     crate::finalize::install::<TimerFuture>(m.py());

@@ -44,7 +44,7 @@
 use std::cell::OnceCell;
 use std::future::Future as RustFuture;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -505,6 +505,17 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
     Ok(())
 }
 
+/// Set as the interpreter exits, before [`shutdown`] runs from `atexit`.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the interpreter is exiting (the `atexit` shutdown has begun). A
+/// wake-up then reaches no one: no loop will run again, and queuing it on a
+/// loop (a handle holding the woken task) would only keep the task alive past
+/// the point where its "destroyed but pending" report can still be made.
+pub fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire)
+}
+
 /// ``is_shut_down()``: whether ``shutdown()`` has run.
 #[pyfunction]
 pub fn is_shut_down() -> bool {
@@ -575,8 +586,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // atexit handlers run last registered first, and before finalization
     // begins: user handlers registered after importing coroscope still find it
     // running.
-    py.import("atexit")?
-        .call_method1("register", (m.getattr("shutdown")?,))?;
+    let at_exit = PyCFunction::new_closure(py, None, None, |args, _| {
+        EXITING.store(true, Ordering::Release);
+        shutdown(args.py(), 2.0)
+    })?;
+    py.import("atexit")?.call_method1("register", (at_exit,))?;
     let in_child = PyCFunction::new_closure(py, None, None, |_, _| after_fork_in_child())?;
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("after_in_child", in_child)?;

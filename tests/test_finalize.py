@@ -93,6 +93,52 @@ STORIES = {
 }
 
 
+# What an asyncio task left pending at exit may be waiting on, with the kit's
+# objects standing in for asyncio's future (the reference is asyncio's own).
+WAITED_ON = {
+    "asyncio": "loop.create_future()",
+    "kit": "Future(loop=loop)",
+    "kit-timer": "TimerFuture(1, 10)",
+    "kit-sleep": "sleep_awaitable(10, 1)",
+    "kit-fast": "sleep_fast(10, 1)",
+    "kit-doorbell": "Doorbell().wait()",
+}
+
+
+@pytest.mark.parametrize("waited_on", sorted(set(WAITED_ON) - {"asyncio"}))
+def test_an_asyncio_task_pending_at_exit_on_a_kit_object_is_reported(waited_on: str) -> None:
+    """The report's ``wait_for=`` shows the kit's object, which must not import
+    anything at exit; and the wake tokio's timers all give as the runtime stops
+    at exit must not queue a handle that keeps the task (and its report) alive."""
+
+    def story(waits_on: str) -> str:
+        done = run_python(
+            f"""
+            import asyncio
+            from coroscope.awaitable import Future, TimerFuture, sleep_awaitable
+            from coroscope.bridge import Doorbell, sleep_fast
+            loop = asyncio.new_event_loop()
+            async def waits():
+                return await {waits_on}
+            t = loop.create_task(waits(), name="waits")
+            loop.run_until_complete(asyncio.sleep(0.05))
+            """
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    expected = story(WAITED_ON["asyncio"])
+    reported = story(WAITED_ON[waited_on])
+    assert "ImportError" not in reported, reported
+    task_line = "task: <Task pending name='waits' coro=<waits() running at"
+    assert (
+        expected.splitlines()[:1]
+        == reported.splitlines()[:1]
+        == ["Task was destroyed but it is pending!"]
+    ), reported
+    assert task_line in reported, reported
+
+
 def _output(classes: str, story: str) -> str:
     done = run_python(f"import asyncio\n{CLASSES[classes]}\n" + story.strip("\n"))
     assert done.returncode == 0, done.stderr[-2000:]

@@ -86,6 +86,29 @@ def set_result_on_a_task(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
         coro.close()  # the task never ran: no "never awaited" warning later
 
 
+def uninitialized(attribute: str) -> Callable[[Any, asyncio.AbstractEventLoop], object]:
+    def body(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+        future = cls.__new__(cls)  # __init__ never called
+        return repr(future) if attribute == "repr" else getattr(future, attribute)
+
+    return body
+
+
+def log_destroy_pending_set_to(value: object) -> Callable[[Any, asyncio.AbstractEventLoop], object]:
+    def body(cls: Any, loop: asyncio.AbstractEventLoop) -> object:
+        coro = asyncio.sleep(0)
+        task = cls(coro, loop=loop)
+        task._log_destroy_pending = value
+        try:
+            assert task._log_destroy_pending is bool(value)
+        finally:
+            task.cancel()
+            coro.close()
+        return None
+
+    return body
+
+
 FUTURE_MISTAKES = {
     "set_result twice": finished_twice,
     "set_result after set_exception": exception_then_result,
@@ -98,6 +121,10 @@ FUTURE_MISTAKES = {
     "awaited on another loop": awaited_on_another_loop,
     "a callback on a closed loop": callback_on_a_closed_loop,
     "result() after cancel()": cancelled_result,
+    **{
+        f"{attribute} before __init__": uninitialized(attribute)
+        for attribute in ("repr", "_state", "_callbacks", "_result", "_exception", "_log_traceback")
+    },
 }
 
 MISTAKES = [
@@ -116,6 +143,14 @@ MISTAKES = [
             lambda bad=bad: on_a_loop(lambda cls, loop: cls(bad, loop=loop))(asyncio.Task),
         )
         for what, bad in {"5": 5, "None": None, "a future": asyncio.Future}.items()
+    ),
+    *(
+        Mistake(
+            f"Task._log_destroy_pending = {value!r}",
+            lambda v=value: on_a_loop(log_destroy_pending_set_to(v))(Task),
+            lambda v=value: on_a_loop(log_destroy_pending_set_to(v))(asyncio.Task),
+        )
+        for value in (0, 1, "", None)
     ),
     Mistake(
         "Task.set_result",

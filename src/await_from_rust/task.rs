@@ -64,7 +64,7 @@ use pyo3::{ffi, intern};
 use super::drive::{Step, send_step, throw_step};
 use crate::asyncio::{
     ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
-    prepare_reports, report_lost, stops_the_program,
+    report_lost, stops_the_program,
 };
 use crate::awaitable::Future;
 use crate::finalize::{self, Dealloc, Finalize};
@@ -177,8 +177,6 @@ struct EagerRegistry {
 fn registry(py: Python<'_>) -> PyResult<&Registry> {
     static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
     REGISTRY.get_or_try_init(py, || {
-        // A task may report from its destructor as the interpreter exits.
-        prepare_reports(py)?;
         let tasks = py.import("asyncio.tasks")?;
         let futures = py.import("asyncio.futures")?;
         Ok::<_, PyErr>(Registry {
@@ -820,9 +818,12 @@ impl Task {
         self.state(py).log_destroy_pending
     }
 
+    /// Any object, read for its truth, as asyncio's attribute takes it.
     #[setter(_log_destroy_pending)]
-    fn set_log_destroy_pending(&self, py: Python<'_>, value: bool) {
-        self.state(py).log_destroy_pending = value;
+    fn set_log_destroy_pending(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let log = value.is_truthy()?;
+        self.state(value.py()).log_destroy_pending = log;
+        Ok(())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

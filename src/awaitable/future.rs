@@ -58,7 +58,7 @@ use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
 use crate::asyncio::{
     ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
-    invalid_state, prepare_reports, report_lost, thrown,
+    invalid_state, report_lost, thrown,
 };
 #[cfg(Py_3_14)]
 use crate::c_future::CFuture;
@@ -253,6 +253,16 @@ impl Future {
         let waiter = Self::pending(event_loop)?;
         waiter.get().core(waiter.py()).blocking = true;
         Ok(waiter)
+    }
+
+    /// The state, or `RuntimeError` before `__init__` (what asyncio's
+    /// attributes say of a future made with `Future.__new__` alone).
+    fn initialized(&self, py: Python<'_>) -> PyResult<StateGuard<'_, Core>> {
+        let core = self.core(py);
+        if core.event_loop.is_none() {
+            return Err(PyRuntimeError::new_err(NOT_INITIALIZED));
+        }
+        Ok(core)
     }
 
     fn event_loop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -504,8 +514,6 @@ impl Future {
                 exception
             };
         let tb = exception.getattr(intern!(py, "__traceback__"))?.unbind();
-        // The report this arms may be made as the interpreter exits.
-        prepare_reports(py)?;
         let done = Self::complete(slf, State::Finished, |core| {
             core.exception = Some(exception.unbind());
             core.exception_tb = Some(tb);
@@ -668,8 +676,8 @@ impl Future {
     }
 
     #[getter]
-    fn _log_traceback(&self, py: Python<'_>) -> bool {
-        self.core(py).log_traceback
+    fn _log_traceback(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.initialized(py)?.log_traceback)
     }
 
     #[setter(_log_traceback)]
@@ -682,8 +690,8 @@ impl Future {
     }
 
     #[getter]
-    fn _state(&self, py: Python<'_>) -> &'static str {
-        self.core(py).state.name()
+    fn _state(&self, py: Python<'_>) -> PyResult<&'static str> {
+        Ok(self.initialized(py)?.state.name())
     }
 
     #[getter]
@@ -692,19 +700,27 @@ impl Future {
     }
 
     #[getter]
-    fn _result(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core(py).result.as_ref().map(|r| r.clone_ref(py))
+    fn _result(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self
+            .initialized(py)?
+            .result
+            .as_ref()
+            .map(|r| r.clone_ref(py)))
     }
 
     #[getter]
-    fn _exception(&self, py: Python<'_>) -> Option<Py<PyBaseException>> {
-        self.core(py).exception.as_ref().map(|e| e.clone_ref(py))
+    fn _exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyBaseException>>> {
+        Ok(self
+            .initialized(py)?
+            .exception
+            .as_ref()
+            .map(|e| e.clone_ref(py)))
     }
 
     #[getter]
     fn _callbacks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let pairs: Vec<(Py<PyAny>, Py<PyAny>)> = self
-            .core(py)
+            .initialized(py)?
             .callbacks
             .iter()
             .map(|cb| (cb.func.clone_ref(py), cb.context.clone_ref(py)))

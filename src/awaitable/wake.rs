@@ -125,6 +125,10 @@ impl WakeRoute for ThreadsafeRoute {
     }
 
     fn deliver(&self, waiting: WaitingTask) {
+        // At exit tokio's timers all fire as the runtime stops (see `exiting`).
+        if crate::runtime::exiting() {
+            return;
+        }
         if let Some(waiter) = waiting.take_waiter() {
             Python::try_attach(|py| {
                 set_result_threadsafe(&self.event_loop, waiter, py.None());
