@@ -48,7 +48,7 @@
 //! The task is a [`Future`] subclass: its completion is the future's, and all
 //! of asyncio's rules for futures (callbacks, `await`, repr) come with it.
 //!
-//! Why one file of ~700 lines: it is one class whose steps, wake-up and
+//! Why one file of ~1,000 lines: it is one class whose steps, wake-up and
 //! cancellation share one state, checked whole by CPython's own Task tests
 //! (`BaseTaskTests`, run against it); the step loop reads top to bottom.
 

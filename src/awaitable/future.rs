@@ -38,7 +38,7 @@
 //!   state under the lock, lets go, and only then calls Python, and objects
 //!   leaving the state are dropped after the guard.
 //!
-//! Why one file of ~850 lines: asyncio's Future is one contract, and CPython's
+//! Why one file of ~950 lines: asyncio's Future is one contract, and CPython's
 //! own future tests (run against this class) check it whole. The four duties
 //! share one lock and one state, and `FutureIter` reads the state as the Task
 //! handshake needs it; split apart, the pieces would import each other.
