@@ -278,3 +278,31 @@ def test_a_recorder_that_fails_is_reported_and_the_task_runs_on(
 
     assert run(main()) == 2
     assert reported == ["begin failed", "end failed"] * 3  # three steps, each reported
+
+
+def test_a_callback_failing_inside_a_recording_is_reported_by_its_own_name_and_place() -> None:
+    """The recording wraps the loop's callbacks; asyncio's report must still name
+    the callback, where it is defined and where it was scheduled."""
+    from tests.conftest import run_python
+
+    def report(recording: bool) -> list[str]:
+        done = run_python(
+            f"""
+            import asyncio, contextlib, logging
+            from coroscope.timeline import record
+            logging.basicConfig(format="%(message)s")
+            def broken_callback():
+                raise KeyError("cb")
+            async def main():
+                async with (record() if {recording} else contextlib.AsyncExitStack()):
+                    asyncio.get_running_loop().call_soon(broken_callback)
+                    await asyncio.sleep(0.01)
+            asyncio.run(main(), debug=True)
+            """
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [
+            line for line in done.stderr.splitlines() if line.startswith(("Exception", "handle"))
+        ]
+
+    assert report(recording=True) == report(recording=False)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import threading
 import time
@@ -311,6 +312,10 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
     the undo. A loop that cannot be wrapped (uvloop) is left as it is."""
 
     def carry(origin: Origin, callback: Callable[..., Any]) -> Callable[..., Any]:
+        # Named as the callback (and its source found through `__wrapped__`),
+        # and its task kept as `__self__`: asyncio's error reports and debug
+        # mode's slow-callback line name the callback or its task, not this.
+        @functools.wraps(callback)
         def carried(*args: Any) -> Any:
             outer = tl._origin
             tl._origin = origin
@@ -319,7 +324,16 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
             finally:
                 tl._origin = outer
 
+        if (owner := getattr(callback, "__self__", None)) is not None:
+            carried.__self__ = owner  # type: ignore[attr-defined]
         return carried
+
+    def made_here(handle: Any) -> Any:
+        # In debug mode a handle records where it was made: the caller of
+        # `call_soon`, which is now this file; asyncio drops its own frame.
+        if getattr(handle, "_source_traceback", None):
+            del handle._source_traceback[-1]
+        return handle
 
     original_soon = loop.call_soon
     original_threadsafe = loop.call_soon_threadsafe
@@ -332,17 +346,17 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
                 origin = (current, 0)  # a task not recorded (made before the block)
             if origin is not None:
                 callback = carry((origin[0], origin[1] + 1), callback)
-        return original_soon(callback, *args, context=context)
+        return made_here(original_soon(callback, *args, context=context))
 
     def call_soon_threadsafe(callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
         if tl._recording and threading.get_ident() != loop_thread:
             callback = carry((f"thread {_thread_name()}", 1), callback)
-        return original_threadsafe(callback, *args, context=context)
+        return made_here(original_threadsafe(callback, *args, context=context))
 
     def call_at(when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
         if tl._recording:
             callback = carry(("timer", 1), callback)
-        return original_at(when, callback, *args, context=context)
+        return made_here(original_at(when, callback, *args, context=context))
 
     loop_thread = threading.get_ident()
     try:
