@@ -364,9 +364,8 @@ pub fn report_lost(
         if let Some(stack) = source_traceback {
             context.set_item("source_traceback", stack.bind(py))?;
         }
-        // The loop may be half gone: a future and its loop freed together by
-        // the cycle collector reach `Drop` after the loop's attributes were
-        // cleared. The report then goes where asyncio sends it with no loop.
+        // The loop may not take it (closed, or its handler failing): the
+        // report then goes where asyncio sends it with no loop.
         let handled = event_loop.map(|event_loop| {
             event_loop
                 .bind(py)

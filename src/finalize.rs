@@ -8,13 +8,14 @@
 //! in `tp_dealloc`, after the clearing: a task and its loop freed together
 //! (as at interpreter exit, when `__main__` lets go of both) would find the
 //! loop's `__dict__` already emptied, and the report would be lost. PyO3 has
-//! no `__del__`, so [`install`] writes the slot itself, which Python
-//! subclasses inherit, and wraps the class's `tp_dealloc` so that an object
-//! freed by reference counting (which never meets the collector) is finalized
-//! first too, as CPython's own classes do: either way the report names the
-//! real object, so an exception handler gets the task itself (its name, its
-//! subclass, its own `repr`). `Drop` reports only what no finalizer could
-//! (each report is made once).
+//! no `tp_finalize`, so [`install`] writes the slot itself, and wraps the
+//! class's `tp_dealloc` so that an object freed by reference counting (which
+//! never meets the collector) is finalized first too, as CPython's own classes
+//! do: either way the report names the real object, so an exception handler
+//! gets the task itself (its name, its subclass, its own `repr`). The classes
+//! also have a `__del__` method calling the same code: a Python subclass's
+//! finalizer calls it (or the subclass's own `__del__` replaces it, as in
+//! asyncio). Each report is made once; `Drop` makes none.
 //!
 //! A leaf module: it imports no lesson.
 
