@@ -13,7 +13,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTraceback, PyTuple, PyType};
+use pyo3::types::{PyCFunction, PyDict, PyString, PyTraceback, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
@@ -180,6 +180,29 @@ pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: P
             "_set_result_unless_cancelled",
         )?;
         PyTuple::new(py, [setter.clone().unbind(), future, value])
+    });
+}
+
+/// Fail `future` with `error` from any thread, unless it is done by the time
+/// the loop thread runs the call (the awaiting task may have cancelled it).
+pub fn set_exception_threadsafe(
+    event_loop: &Py<PyAny>,
+    future: Py<PyAny>,
+    error: impl for<'py> FnOnce(Python<'py>) -> PyErr + Send + 'static,
+) {
+    post_threadsafe(event_loop, |py| {
+        let error = error(py).into_value(py);
+        let unless_done = PyCFunction::new_closure(py, None, None, move |args, _| {
+            let future = args.get_item(0)?;
+            if !future
+                .call_method0(intern!(args.py(), "done"))?
+                .is_truthy()?
+            {
+                future.call_method1(intern!(args.py(), "set_exception"), (&error,))?;
+            }
+            PyResult::Ok(())
+        })?;
+        PyTuple::new(py, [unless_done.into_any().unbind(), future])
     });
 }
 

@@ -32,6 +32,12 @@
 //!   worker in the middle of a completion can still attach and finish it. After
 //!   it, nothing of ours runs, and a late call into the kit raises
 //!   [`SHUT_DOWN`] instead of starting anything.
+//! - Called by hand while loops still run, [`shutdown`] first cuts the work
+//!   they await ([`unless_shut_down`]): each pending route's asyncio future
+//!   fails with [`SHUT_DOWN`], as `Executor.shutdown(cancel_futures=True)`
+//!   ends what is pending, rather than staying pending for ever once tokio is
+//!   gone. At exit there is nobody left to tell (the loops are closed), so the
+//!   work is only dropped.
 //! - After `fork()`, the child has the parent's memory but none of its threads:
 //!   the parent's runtime is a shell whose workers will never run a task. The
 //!   child forgets it (dropping it would wait for threads that do not exist)
@@ -46,14 +52,17 @@ use std::future::Future as RustFuture;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyCFunction;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::args::seconds;
@@ -198,10 +207,13 @@ pub fn thread_refused(err: &std::io::Error) -> PyErr {
 }
 
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`
-/// ([`SHUT_DOWN`]) once shut down, or if the OS refused its threads. Every
-/// entry point of the kit that starts work on tokio goes through here first,
-/// so a call after shutdown starts nothing.
+/// ([`SHUT_DOWN`]) once shutdown has begun, or if the OS refused its threads.
+/// Every entry point of the kit that starts work on tokio goes through here
+/// first, so a call after shutdown starts nothing.
 pub fn handle() -> PyResult<Handle> {
+    if is_shut_down() {
+        return Err(PyRuntimeError::new_err(SHUT_DOWN));
+    }
     running().map_err(|not| match not {
         NotRunning::ShutDown(_) => PyRuntimeError::new_err(SHUT_DOWN),
         NotRunning::Refused(err) => err,
@@ -220,24 +232,31 @@ pub fn ensure_open() -> PyResult<()> {
 /// what its `tokio` module does, minus the runtime nobody can shut down.
 pub struct KitTokio;
 
-/// Blocking closures handed to tokio and not yet finished or dropped: what
-/// [`quiesce`] waits for, besides tasks. pyo3-async-runtimes finishes every
-/// `future_into_py` in one of these, holding the loop and the asyncio future.
-static BLOCKING_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Work on tokio that ends by reaching into Python, not yet finished or
+/// dropped: pyo3-async-runtimes' tasks and blocking closures (it finishes
+/// every `future_into_py` in a closure that holds the loop and the asyncio
+/// future), and the Rust timers. [`quiesce`] waits for it besides tasks;
+/// [`shutdown`] waits for it after cutting the work, so that every cut future
+/// has been told before tokio stops.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts one blocking closure in flight until dropped (run or not).
-struct InFlight;
+/// Counts one piece of [`IN_FLIGHT`] work until dropped (run or not). Made
+/// before the spawn and moved into the work, so that it counts from the
+/// spawn, not from the first poll.
+pub struct InFlight(());
 
 impl InFlight {
-    fn new() -> Self {
-        BLOCKING_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        InFlight
+    /// Count one more, until this is dropped.
+    #[allow(clippy::new_without_default)] // a count, not a value to default to
+    pub fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight(())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        BLOCKING_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -269,7 +288,14 @@ impl GenericRuntime for KitTokio {
     where
         F: RustFuture<Output = ()> + Send + 'static,
     {
-        spawn_handle().spawn(fut)
+        // Counted: pyo3-async-runtimes' outer task awaits the inner one, which
+        // hands its result to a blocking closure before it ends, so the count
+        // never drops to zero between a cut future and its closure.
+        let in_flight = InFlight::new();
+        spawn_handle().spawn(async move {
+            let _in_flight = in_flight;
+            fut.await;
+        })
     }
 
     fn spawn_blocking<F>(f: F) -> JoinHandle<()>
@@ -306,24 +332,63 @@ impl ContextExt for KitTokio {
 }
 
 /// pyo3-async-runtimes' `future_into_py` on the kit's runtime (or
-/// [`SHUT_DOWN`], before anything is started).
+/// [`SHUT_DOWN`], before anything is started); a [`shutdown`] while `fut` is
+/// pending fails the asyncio future with [`SHUT_DOWN`].
 pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
     ensure_open()?;
-    generic::future_into_py::<KitTokio, F, T>(py, fut)
+    generic::future_into_py::<KitTokio, _, T>(py, cut_at_shutdown(fut))
 }
 
-/// pyo3-async-runtimes' `run_until_complete` on the kit's runtime.
+/// pyo3-async-runtimes' `run_until_complete` on the kit's runtime: run
+/// `event_loop` in this thread until `fut` is done on tokio.
+///
+/// Plus what `asyncio.Runner.run` does when the run is interrupted (Ctrl-C):
+/// the asyncio future is cancelled and the loop run once more, so that its
+/// done callback tells the Rust side (pyo3-async-runtimes then drops `fut`).
+/// Left alone, the work would go on after the caller has moved on and, when
+/// done, report the loop it finds closed.
 pub fn run_until_complete<F, T>(event_loop: &Bound<'_, PyAny>, fut: F) -> PyResult<T>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
 {
     ensure_open()?;
-    generic::run_until_complete::<KitTokio, F, T>(event_loop, fut)
+    let py = event_loop.py();
+    // The value goes round Python as `None`; `T` itself waits here.
+    let slot = Arc::new(Mutex::new(None));
+    let filled = slot.clone();
+    let locals = TaskLocals::new(event_loop.clone()).copy_context(py)?;
+    let future = generic::future_into_py_with_locals::<KitTokio, _, ()>(
+        py,
+        locals,
+        cut_at_shutdown(async move {
+            let value = fut.await?;
+            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+            Ok(())
+        }),
+    )?;
+    let run_until_complete = intern!(py, "run_until_complete");
+    if let Err(err) = event_loop.call_method1(run_until_complete, (&future,)) {
+        if future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
+            // Its result is the `CancelledError` just asked for.
+            let _ = event_loop.call_method1(run_until_complete, (&future,));
+        }
+        return Err(err);
+    }
+    let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    // Never empty after a run that succeeded; asyncio's words if it were.
+    value.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
+}
+
+/// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`] comes first.
+async fn cut_at_shutdown<T>(fut: impl RustFuture<Output = PyResult<T>>) -> PyResult<T> {
+    unless_shut_down(fut)
+        .await
+        .unwrap_or_else(|| Err(PyRuntimeError::new_err(SHUT_DOWN)))
 }
 
 /// pyo3-async-runtimes' `into_future`: the Python awaitable as a Rust future.
@@ -458,24 +523,78 @@ pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> PyResult<std::threa
 
 // --- shutdown, fork, quiesce -------------------------------------------------
 
+/// Set as [`shutdown`] begins: from then on every entry point refuses work.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// Woken as [`shutdown`] cuts the work in flight ([`unless_shut_down`]).
+static CUT: Notify = Notify::const_new();
+
+/// `fut`'s output, or `None` if [`shutdown`] cuts it first (or has already
+/// begun). What the kit's routes race, so that shutting down ends them with
+/// an answer instead of leaving their awaiters pending for ever.
+pub async fn unless_shut_down<F: RustFuture>(fut: F) -> Option<F::Output> {
+    let cut = CUT.notified();
+    let mut cut = std::pin::pin!(cut);
+    // Registered before the flag is read: a shutdown in between still wakes
+    // this (`notify_waiters` reaches only registered waiters).
+    cut.as_mut().enable();
+    if CLOSING.load(Ordering::Acquire) {
+        return None;
+    }
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if cut.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        fut.as_mut().poll(cx).map(Some)
+    })
+    .await
+}
+
+/// Poll `done` every 200 µs until it holds or `until` passes; whether it held.
+fn wait_until(until: Instant, done: impl Fn() -> bool) -> bool {
+    while !done() && Instant::now() < until {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    done()
+}
+
 /// ``shutdown(timeout=2.0)``: stop coroscope's tokio runtime and threads.
 ///
 /// Runs by itself at interpreter exit (``atexit``); call it yourself to stop
-/// earlier. Pending Rust work is dropped (its asyncio futures never finish),
-/// the kit's threads stop, and the wait for tokio's workers and those threads
-/// is bounded by ``timeout`` seconds. It waits detached from the interpreter,
-/// so a worker finishing a completion can still attach and end it. Afterwards
-/// every call that would start Rust work raises ``RuntimeError``. Calling it
-/// again does nothing.
+/// earlier. From its first instant every call that would start Rust work
+/// raises ``RuntimeError``. Called by hand, it first ends the work loops are
+/// awaiting: each pending ``future_into_py``-style future, blocking order and
+/// ``TimerFuture`` fails with that ``RuntimeError`` (at exit that work is
+/// only dropped: no loop is left to tell). Then the kit's threads stop and
+/// tokio's workers are joined. The whole wait is bounded by ``timeout``
+/// seconds and made detached from the interpreter, so a worker finishing a
+/// completion can still attach and end it. Calling it again does nothing.
 #[pyfunction]
 #[pyo3(signature = (timeout = 2.0))]
 pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
     let limit = seconds("timeout", timeout)?;
+    if CLOSING.swap(true, Ordering::AcqRel) {
+        return Ok(());
+    }
+    let stops: Vec<Arc<Stop>> =
+        std::mem::take(&mut *STOPS.lock().unwrap_or_else(PoisonError::into_inner))
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+    let deadline = Instant::now() + limit;
+    if !exiting() {
+        py.detach(|| {
+            CUT.notify_waiters();
+            wait_until(deadline, || IN_FLIGHT.load(Ordering::Acquire) == 0);
+        });
+    }
+    // Taken only now: the cut work's completions were spawned on it meanwhile.
     let runtime = {
         let mut state = state();
         let stopped = match &*state {
             State::Running(runtime) => runtime.handle().clone(),
-            State::ShutDown(_) => return Ok(()),
+            State::ShutDown(stopped) => stopped.clone(),
             // Never started: a runtime that runs nothing stands for it, so
             // that spawns after shutdown are dropped like any other.
             State::Idle => stopped_handle(),
@@ -485,18 +604,12 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
             _ => None,
         }
     };
-    let stops: Vec<Arc<Stop>> =
-        std::mem::take(&mut *STOPS.lock().unwrap_or_else(PoisonError::into_inner))
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
     py.detach(move || {
-        let deadline = Instant::now() + limit;
         for stop in &stops {
             stop.stop();
         }
         if let Some(runtime) = runtime {
-            runtime.shutdown_timeout(limit);
+            runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
         }
         let threads = THREADS.lock().unwrap_or_else(PoisonError::into_inner);
         let left = deadline.saturating_duration_since(Instant::now());
@@ -516,10 +629,31 @@ pub fn exiting() -> bool {
     EXITING.load(Ordering::Acquire)
 }
 
-/// ``is_shut_down()``: whether ``shutdown()`` has run.
+/// Called by a blocking wait of the kit's, detached, each time it would
+/// attach again: once the interpreter is exiting, never return. By then
+/// `threading` has joined every thread but the daemon ones, so this is a
+/// daemon thread still waiting (in `Kitchen.order`, say). It waits on for
+/// good, as a daemon thread blocked in `Event.wait` does, and the process ends
+/// around it. Going on would attach while the interpreter finalizes (3.11 to
+/// 3.13 end such a thread with a forced unwind that Rust frames turn into an
+/// abort), or raise "kitchen closed" into a traceback that exit cuts short.
+pub fn park_if_exiting() {
+    while exiting() {
+        std::thread::park();
+    }
+}
+
+/// [`park_if_exiting`] for a wait that is attached: it detaches to park.
+pub fn wait_out_exit(py: Python<'_>) {
+    if exiting() {
+        py.detach(park_if_exiting);
+    }
+}
+
+/// ``is_shut_down()``: whether ``shutdown()`` has run (or begun).
 #[pyfunction]
 pub fn is_shut_down() -> bool {
-    matches!(*state(), State::ShutDown(_))
+    CLOSING.load(Ordering::Acquire)
 }
 
 /// In a fork child: the parent's runtime has no threads here. Forget it (not
@@ -532,7 +666,7 @@ fn after_fork_in_child() {
     }
     *THREADS.lock().unwrap_or_else(PoisonError::into_inner) = 0;
     STOPS.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    BLOCKING_IN_FLIGHT.store(0, Ordering::Release);
+    IN_FLIGHT.store(0, Ordering::Release);
 }
 
 /// ``quiesce(timeout=10.0)``: wait until tokio has no task of the kit's alive
@@ -553,7 +687,7 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
     };
     let idle = || {
         let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
-        !busy_tasks && BLOCKING_IN_FLIGHT.load(Ordering::Acquire) == 0
+        !busy_tasks && IN_FLIGHT.load(Ordering::Acquire) == 0
     };
     let deadline = Instant::now() + limit;
     loop {
@@ -561,12 +695,7 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
         // thread attaches again, so what the finished work released is
         // released by the time this returns.
         let until = deadline.min(Instant::now() + SIGNAL_CHECK);
-        if py.detach(|| {
-            while !idle() && Instant::now() < until {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            idle()
-        }) {
+        if py.detach(|| wait_until(until, idle)) {
             return Ok(true);
         }
         if Instant::now() >= deadline {

@@ -96,12 +96,15 @@ STORIES = {
 # What an asyncio task left pending at exit may be waiting on, with the kit's
 # objects standing in for asyncio's future (the reference is asyncio's own).
 WAITED_ON = {
-    "asyncio": "loop.create_future()",
-    "kit": "Future(loop=loop)",
-    "kit-timer": "TimerFuture(1, 10)",
-    "kit-sleep": "sleep_awaitable(10, 1)",
-    "kit-fast": "sleep_fast(10, 1)",
-    "kit-doorbell": "Doorbell().wait()",
+    "asyncio": "await loop.create_future()",
+    "kit": "await Future(loop=loop)",
+    "kit-timer": "await TimerFuture(1, 10)",
+    "kit-sleep": "await sleep_awaitable(10, 1)",
+    "kit-fast": "await sleep_fast(10, 1)",
+    "kit-doorbell": "await Doorbell().wait()",
+    # The second tick: the first comes at once (and a finished task has
+    # nothing to report, which a sweep once took for a lost report).
+    "kit-ticks": "[await anext(it) for it in [ticks(2, 10)] for _ in range(2)]",
 }
 
 
@@ -116,10 +119,10 @@ def test_an_asyncio_task_pending_at_exit_on_a_kit_object_is_reported(waited_on: 
             f"""
             import asyncio
             from coroscope.awaitable import Future, TimerFuture, sleep_awaitable
-            from coroscope.bridge import Doorbell, sleep_fast
+            from coroscope.bridge import Doorbell, sleep_fast, ticks
             loop = asyncio.new_event_loop()
             async def waits():
-                return await {waits_on}
+                return {waits_on}
             t = loop.create_task(waits(), name="waits")
             loop.run_until_complete(asyncio.sleep(0.05))
             """

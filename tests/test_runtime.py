@@ -36,7 +36,7 @@ def test_every_route_exits_cleanly_every_time(scenario: str, route: str, loop: s
     assert trial.bad == []
 
 
-def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> None:
+def test_after_shutdown_new_work_is_refused_and_pending_work_fails_with_the_same_error() -> None:
     done = run_python(
         """
         import asyncio, coroscope
@@ -62,8 +62,9 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
                     assert "cannot schedule new futures after shutdown" in str(err), err
                 else:
                     raise AssertionError("started after shutdown")
-            for future in pending:
-                future.cancel()
+            for outcome in await asyncio.gather(*pending, return_exceptions=True):
+                assert isinstance(outcome, RuntimeError), repr(outcome)
+                assert "cannot schedule new futures after shutdown" in str(outcome)
 
         asyncio.run(main())
         print("refused")
@@ -71,6 +72,50 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_is_dropped() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "refused"
+    assert done.stderr == ""
+
+
+# Work a loop (or a blocked thread) is waiting for when another thread shuts the
+# runtime down. Each used to stay pending for ever (a thread in order_blocking
+# then kept the interpreter from exiting); like the work of an executor shut
+# down with cancel_futures=True, each must end at once, here with the error
+# every refused call gives.
+PENDING = {
+    "future_into_py": "sleep_future_into_py(60)",
+    "an order through future_into_py": "order_future_into_py(['burger'], prep_times=SLOW)",
+    "call_python": "call_python(asyncio.sleep(60))",
+    "call_python_with_timeout": "call_python_with_timeout(asyncio.sleep(60), 60)",
+    "TimerFuture": "TimerFuture(None, 60)",
+    "the awaitable bridge": "sleep_awaitable(60)",
+    "the fast bridge": "order_fast(['burger'], prep_times=SLOW)",
+    "order_blocking in a thread": "asyncio.to_thread(order_blocking, ['burger'], prep_times=SLOW)",
+}
+
+
+@pytest.mark.parametrize("work", PENDING.values(), ids=PENDING.keys())
+def test_work_pending_when_another_thread_shuts_down_fails_with_its_error(work: str) -> None:
+    done = run_python(
+        f"""
+        import asyncio, threading, coroscope
+        from coroscope.awaitable import TimerFuture, sleep_awaitable
+        from coroscope.bridge import (call_python, call_python_with_timeout, order_blocking,
+                                      order_fast, order_future_into_py, sleep_future_into_py)
+        SLOW = {{"burger": 60}}
+
+        async def main():
+            threading.Timer(0.2, coroscope.shutdown).start()
+            try:
+                await asyncio.wait_for({work}, 10)
+            except RuntimeError as err:
+                print(err)
+
+        asyncio.run(main())
+        """,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("cannot schedule new futures after shutdown"), done.stdout
+    assert done.stderr == ""
 
 
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
@@ -218,6 +263,7 @@ def test_an_idle_kitchen_with_instant_items_sleeps() -> None:
 def test_ctrl_c_interrupts_a_blocking_wait(call: str) -> None:
     script = f"""
 import signal
+from coroscope import quiesce
 from coroscope.bridge import Kitchen, order_blocking, order_threads
 # Python raises KeyboardInterrupt only if SIGINT was not ignored when it
 # started, and a shell without job control ignores it for background commands.
@@ -227,6 +273,9 @@ try:
     {call}
 except KeyboardInterrupt:
     print("interrupted", flush=True)
+# The interrupted work is stopped, not left to cook on (order_blocking's, on
+# tokio, then reported the closed loop it found when done).
+print("stopped" if quiesce(timeout=5) else "still cooking", flush=True)
 """
     process = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -236,8 +285,27 @@ except KeyboardInterrupt:
     time.sleep(0.3)  # inside the wait
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)  # 60 s if the wait ignored it
-    assert out.strip() == "interrupted", err
+    assert out.split() == ["interrupted", "stopped"], err
     assert process.returncode == 0, err
+    assert err == ""
+
+
+def test_daemon_threads_still_waiting_for_orders_at_exit_end_silently_as_in_event_wait() -> None:
+    """The exit closed the kitchen under them: the waits raised "kitchen
+    closed" into tracebacks that the exit cut short, one exit in five."""
+    script = """
+        import threading, time
+        from coroscope.bridge import Kitchen, order_threads
+        kitchen = Kitchen(prep_times={"burger": 30})
+        for wait in (lambda: kitchen.order(["burger"], timeout=60),
+                     lambda: order_threads(["burger"], prep_times={"burger": 30})):
+            threading.Thread(target=wait, daemon=True).start()
+        time.sleep(0.1)
+        print("exiting")
+        """
+    for _ in range(RUNS * 2):
+        done = run_python(script, timeout=30)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
 
 
 def test_order_blocking_inside_a_loop_is_refused_before_anything_starts() -> None:

@@ -306,3 +306,34 @@ def test_a_callback_failing_inside_a_recording_is_reported_by_its_own_name_and_p
         ]
 
     assert report(recording=True) == report(recording=False)
+
+
+def test_a_slow_step_inside_a_recording_is_named_by_its_task_as_without_it() -> None:
+    """Debug mode's "Executing ... took" line reads the callback's repr when it
+    is made; the recording's wrapper named itself there."""
+    from tests.conftest import run_python
+
+    def report(recording: bool) -> list[str]:
+        done = run_python(
+            f"""
+            import asyncio, contextlib, logging, time
+            from coroscope.await_from_rust import task_factory
+            from coroscope.timeline import record
+            logging.basicConfig(format="%(message)s")
+            async def slow():
+                time.sleep(0.12)
+            async def main():
+                asyncio.get_running_loop().set_task_factory(task_factory)
+                async with (record() if {recording} else contextlib.AsyncExitStack()):
+                    await asyncio.create_task(slow(), name="slowpoke")
+            asyncio.run(main(), debug=True)
+            """
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        # Without the time it took, which differs run to run.
+        lines = done.stderr.splitlines()
+        return [line.rsplit(" took ", 1)[0] for line in lines if "slowpoke" in line]
+
+    without = report(recording=False)
+    assert len(without) == 1 and without[0].startswith("Executing <Handle <Task finished"), without
+    assert report(recording=True) == without

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import html
 import threading
 import time
@@ -307,26 +306,45 @@ def _thread_name() -> str:
         return threading.current_thread().name
 
 
+class _Carried:
+    """A loop callback that runs with its origin set on the timeline.
+
+    Everything else is the callback's: its ``repr``, ``__qualname__``,
+    ``__self__`` (a task's step) and source (through ``__wrapped__``), looked
+    up when asked. asyncio's error reports and debug mode's slow-callback line
+    read those as they are made, so they name the callback or its task (as it
+    is then: "finished"), exactly as without the recording.
+    """
+
+    __slots__ = ("__wrapped__", "_origin", "_tl")
+
+    def __init__(self, tl: Timeline, origin: Origin, callback: Callable[..., Any]) -> None:
+        self._tl = tl
+        self._origin = origin
+        self.__wrapped__ = callback
+
+    def __call__(self, *args: Any) -> Any:
+        tl = self._tl
+        outer = tl._origin
+        tl._origin = self._origin
+        try:
+            return self.__wrapped__(*args)
+        finally:
+            tl._origin = outer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__wrapped__, name)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
+
+
 def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], None]:
     """Make the loop's callbacks carry their origin (see the module doc); returns
     the undo. A loop that cannot be wrapped (uvloop) is left as it is."""
 
     def carry(origin: Origin, callback: Callable[..., Any]) -> Callable[..., Any]:
-        # Named as the callback (and its source found through `__wrapped__`),
-        # and its task kept as `__self__`: asyncio's error reports and debug
-        # mode's slow-callback line name the callback or its task, not this.
-        @functools.wraps(callback)
-        def carried(*args: Any) -> Any:
-            outer = tl._origin
-            tl._origin = origin
-            try:
-                return callback(*args)
-            finally:
-                tl._origin = outer
-
-        if (owner := getattr(callback, "__self__", None)) is not None:
-            carried.__self__ = owner  # type: ignore[attr-defined]
-        return carried
+        return _Carried(tl, origin, callback)
 
     def made_here(handle: Any) -> Any:
         # In debug mode a handle records where it was made: the caller of

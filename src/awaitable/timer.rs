@@ -17,15 +17,17 @@
 
 use std::sync::{Mutex, OnceLock, PoisonError};
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use tokio::task::AbortHandle;
 
 use super::future::Future;
-use crate::asyncio::set_result_threadsafe;
+use crate::asyncio::{set_exception_threadsafe, set_result_threadsafe};
 use crate::finalize::{Dealloc, Finalize};
 use crate::live::Alive;
+use crate::runtime::{InFlight, SHUT_DOWN, unless_shut_down};
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a
 /// tokio timer thread through ``loop.call_soon_threadsafe``.
@@ -91,10 +93,16 @@ impl TimerFuture {
         }
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
+        let in_flight = InFlight::new();
         let timer = crate::runtime::handle()?.spawn(async move {
             let _alive = Alive::new();
-            tokio::time::sleep(delay).await;
-            set_result_threadsafe(&event_loop, future, value);
+            let _in_flight = in_flight;
+            match unless_shut_down(tokio::time::sleep(delay)).await {
+                Some(()) => set_result_threadsafe(&event_loop, future, value),
+                None => set_exception_threadsafe(&event_loop, future, |_| {
+                    PyRuntimeError::new_err(SHUT_DOWN)
+                }),
+            }
         });
         let previous = slf.get().timer().replace(timer.abort_handle());
         // `__init__` called again: the first timer must not finish the future.

@@ -27,7 +27,9 @@ use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
 use crate::args::seconds;
-use crate::runtime::{SIGNAL_CHECK, Stop, spawn_thread, thread_refused};
+use crate::runtime::{
+    SIGNAL_CHECK, Stop, park_if_exiting, spawn_thread, thread_refused, wait_out_exit,
+};
 
 /// How often a waiting order looks at the pools again.
 const POLL: Duration = Duration::from_millis(1);
@@ -86,7 +88,9 @@ pub fn order_threads(
     while served.len() < items.len() {
         let next = py.detach(|| {
             let finished = finished.lock().unwrap_or_else(PoisonError::into_inner);
-            finished.recv_timeout(SIGNAL_CHECK)
+            let next = finished.recv_timeout(SIGNAL_CHECK);
+            park_if_exiting();
+            next
         });
         match next {
             Ok(name) => served.push(name),
@@ -193,10 +197,14 @@ impl Kitchen {
                     return Err(PyTimeoutError::new_err(why));
                 }
                 if release {
-                    py.detach(|| std::thread::sleep(POLL));
+                    py.detach(|| {
+                        std::thread::sleep(POLL);
+                        park_if_exiting();
+                    });
                 } else {
                     std::thread::sleep(POLL); // still attached: no cook can append
                 }
+                wait_out_exit(py);
                 py.check_signals()?;
                 self.ensure_serving()?;
             }

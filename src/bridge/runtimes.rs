@@ -110,7 +110,8 @@ pub const BLOCKING_IN_A_LOOP: &str = "order_blocking() cannot be called from a r
 /// ``order_blocking(items, *, prep_times=None)``: the same order from plain
 /// (non-async) code: Rust starts an asyncio loop in this thread and runs it
 /// until the order is done (pyo3-async-runtimes' ``run_until_complete``), then
-/// closes it. Must not be called from a running loop.
+/// closes it. Must not be called from a running loop. Interrupted (Ctrl-C),
+/// it stops the order before it returns, as ``asyncio.run`` cancels its task.
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
 pub fn order_blocking(
