@@ -65,7 +65,7 @@ soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task st
 lint: setup ## cargo fmt --check, clippy -D warnings (and the free-threaded build compiles), ruff, no import circle between src/ files
 	$(PY) tools/circles.py
 	cargo fmt --check
-	cargo clippy --all-targets --quiet -- -D warnings
+	cargo clippy --all-targets --features bench --quiet -- -D warnings
 	@# src/state_lock.rs's free-threaded branch (a Mutex) compiles, though no such build runs here
 	cargo rustc --quiet --lib --crate-type rlib --target-dir target/free-threaded -- --cfg Py_GIL_DISABLED -D warnings
 	ruff check python tests tools
@@ -110,7 +110,7 @@ repeat: develop ## Run TESTS (default tests/test_reliability.py) N times in a ro
 
 CRITERION_BENCHES := drive awaitable bridge fanout task
 bench: develop ## Criterion benches (cargo bench); results in target/criterion
-	cargo bench $(foreach b,$(CRITERION_BENCHES),--bench $(b))
+	cargo bench --features bench $(foreach b,$(CRITERION_BENCHES),--bench $(b))
 
 # Callgrind needs valgrind (Debian's) and gungraun's runner, of the library's version.
 GUNGRAUN := 0.20.0
@@ -118,8 +118,8 @@ bench-instructions: develop ## Every timed group counted in CPU instructions und
 	@command -v valgrind >/dev/null || $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y valgrind
 	@gungraun-runner --version 2>/dev/null | grep -q "$(GUNGRAUN)" || cargo install gungraun-runner --version $(GUNGRAUN) --locked
 	rm -rf target/gungraun/coroscope/instructions  # two fresh runs: gungraun keeps each case's previous count
-	cargo bench --bench instructions -- --save-summary=json
-	cargo bench --bench instructions -- --save-summary=json
+	cargo bench --features bench --bench instructions -- --save-summary=json
+	cargo bench --features bench --bench instructions -- --save-summary=json
 	$(PY) tools/instructions.py
 	$(PY) -m coroscope.bench --instructions $$(ls bench-results/instructions/*.json | tail -1)
 

@@ -12,7 +12,9 @@ from coroscope.awaitable import Future
 from test.test_asyncio import test_futures
 from test.test_asyncio import utils as test_utils
 
-from tests.cpython_suites import reset_event_loop_policy
+# Called by pytest around the module (see there for why).
+from tests.cpython_suites import setup_module as setup_module
+from tests.cpython_suites import teardown_module as teardown_module
 
 
 class SubFuture(Future):
@@ -35,7 +37,3 @@ class RustFutureDoneCallbackTests(test_futures.BaseFutureDoneCallbackTests, test
 class RustFutureInheritanceTests(test_futures.BaseFutureInheritanceTests, test_utils.TestCase):
     def _get_future_cls(self) -> type[Future]:
         return Future
-
-
-def teardown_module() -> None:
-    reset_event_loop_policy()

@@ -29,7 +29,9 @@ from coroscope.awaitable import Future
 from test.test_asyncio import test_futures2, test_tasks
 from test.test_asyncio import utils as test_utils
 
-from tests.cpython_suites import reset_event_loop_policy
+# Called by pytest around the module (see there for why).
+from tests.cpython_suites import setup_module as setup_module
+from tests.cpython_suites import teardown_module as teardown_module
 
 
 class RustTask:
@@ -98,7 +100,3 @@ else:
     @pytest.mark.skip(reason="asyncio's call graph (and its tests) is new in Python 3.14")
     def test_graph() -> None:
         """CPython's call-graph tests, on a Python that has them."""
-
-
-def teardown_module() -> None:
-    reset_event_loop_policy()
