@@ -62,11 +62,12 @@ soak: develop ## Reliability at full size: 1M awaits per mechanism, 100k-task st
 	$(PY) -m coroscope.soak
 	$(PY) -m coroscope.exits --runs 20
 
-lint: setup ## cargo fmt --check, clippy -D warnings (and the free-threaded build compiles), ruff, no import circle between src/ files
+lint: setup ## cargo fmt --check, clippy -D warnings (and the free-threaded build compiles), every doc link resolves, ruff, no import circle between src/ files
 	$(PY) tools/circles.py
 	cargo fmt --check
 	cargo clippy --all-targets --features bench --quiet -- -D warnings
-	@# src/state_lock.rs's free-threaded branch (a Mutex) compiles, though no such build runs here
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+	@# src/support/state_lock.rs's free-threaded branch (a Mutex) compiles, though no such build runs here
 	cargo rustc --quiet --lib --crate-type rlib --target-dir target/free-threaded -- --cfg Py_GIL_DISABLED -D warnings
 	ruff check python tests tools
 	ruff format --check python tests tools

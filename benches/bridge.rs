@@ -6,7 +6,7 @@
 //! asyncio future; the baseline), `async_fn` (PyO3's own coroutine),
 //! `awaitable` (coroscope's `RustAwaitable` on the classic
 //! `call_soon_threadsafe` route) and `fast` (the same awaitable on the fast
-//! bridge's wake queue). Each awaits the same Rust future (`src/shapes.rs`),
+//! bridge's wake queue). Each awaits the same Rust future (`src/support/shapes.rs`),
 //! through the example the naming rule gives, `<shape>_<bridge>`, one of:
 //!
 //! - `ready`: ready at its first poll;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use coroscope::bridge::burger::{Menu, make_order, parse_order};
-use coroscope::live::alive;
+use coroscope::support::live::alive;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 

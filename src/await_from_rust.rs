@@ -6,8 +6,10 @@
 //!   until it returns, serve what it yields; the classic way (`__next__` and
 //!   `StopIteration`, [`await_foo`]) and the fast way (`PyIter_Send`,
 //!   [`drive_send`]).
-//! - [`stepper`]: the experimenter's tools: [`Stepper`] takes the steps one by
-//!   one (with `throw` and `close`), [`trace`] records every step of a run.
+//! - [`records`]: the experimenter's record: [`trace()`] runs a coroutine and
+//!   keeps every step ([`StepRecord`]s in a [`Trace`]), shown as a table.
+//! - [`stepper`]: the experimenter's hands: [`Stepper`] takes the steps one by
+//!   one (with `throw` and `close`), recorded the same way.
 //! - [`task`]: the driver that *can* wait: asyncio's Task, in Rust, stepping
 //!   the coroutine on a real event loop.
 //!
@@ -17,6 +19,7 @@
 use pyo3::prelude::*;
 
 pub mod drive;
+pub mod records;
 pub mod stepper;
 pub mod task;
 
@@ -24,7 +27,8 @@ pub use drive::{
     BAD_YIELD, DEFAULT_MAX_STEPS, NEEDS_A_LOOP, NEVER_FINISHES, Step, await_foo, awaitable_iter,
     drive_send, next_step, send_step, throw_step,
 };
-pub use stepper::{StepRecord, Stepper, Trace, trace};
+pub use records::{StepRecord, Trace, trace};
+pub use stepper::Stepper;
 pub use task::{Task, task_factory};
 
 /// Drive Python coroutines from Rust: by hand with ``await_foo`` (``__next__`` and
@@ -32,13 +36,9 @@ pub use task::{Task, task_factory};
 /// on an event loop with ``Task``, asyncio's Task written in Rust.
 #[pymodule(submodule)]
 pub fn await_from_rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("DEFAULT_MAX_STEPS", DEFAULT_MAX_STEPS)?;
-    m.add_function(wrap_pyfunction!(await_foo, m)?)?;
-    m.add_function(wrap_pyfunction!(drive_send, m)?)?;
-    m.add_function(wrap_pyfunction!(trace, m)?)?;
-    m.add_class::<Stepper>()?;
-    m.add_class::<StepRecord>()?;
-    m.add_class::<Trace>()?;
+    drive::register(m)?;
+    records::register(m)?;
+    stepper::register(m)?;
     task::register(m)?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! filling that slot with `__await__`, and being (or returning) an iterator whose
 //! `__next__` either *yields* (returns a value: the awaiting task is suspended
 //! and the value goes to the event loop) or *finishes* (the await's result;
-//! [`crate::finish`] tells the two ways and what each costs).
+//! [`crate::support::finish`] tells the two ways and what each costs).
 //!
 //! # Layout
 //!
@@ -29,7 +29,7 @@
 //!
 //! All are `frozen`, their state atomic or behind a lock: the module declares
 //! `gil_used = false`, so no method may rely on the GIL to serialise callers
-//! unless a build with a GIL is proven, as `crate::state_lock` does for the
+//! unless a build with a GIL is proven, as `crate::support::state_lock` does for the
 //! Future's state.
 
 use pyo3::prelude::*;
@@ -53,27 +53,17 @@ pub use rust_future::{RustAwaitable, into_awaitable, into_awaitable_with};
 pub use timer::TimerFuture;
 pub use yield_n::YieldN;
 
-use slots::install_am_send;
-use vectorcall::install_vectorcall;
-
 /// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``,
 /// ``ReadySend``, ``Future`` (asyncio's future written in Rust), ``TimerFuture``,
 /// and ``RustAwaitable`` (Rust futures awaited from Python).
 #[pymodule(submodule)]
 pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Ready>()?;
-    m.add_class::<YieldN>()?;
-    m.add_class::<Delegate>()?;
-    m.add_class::<ReadySend>()?;
-    m.add_class::<Future>()?;
-    crate::finalize::install::<Future>(m.py());
-    // A future may report (or be shown in a report) as the interpreter exits,
-    // when nothing can be imported any more.
-    crate::asyncio::prepare_reports(m.py())?;
-    m.add_class::<FutureIter>()?;
-    m.add_class::<TimerFuture>()?;
-    crate::finalize::install::<TimerFuture>(m.py());
-    m.add_class::<RustAwaitable>()?;
+    ready::register(m)?;
+    yield_n::register(m)?;
+    delegate::register(m)?;
+    future::register(m)?;
+    timer::register(m)?;
+    rust_future::register(m)?;
     // `Ready[int]` and the like in type hints, as the stubs promise: what a
     // Python class writes, `__class_getitem__ = classmethod(GenericAlias)`.
     // (`Future` has its own: asyncio's Future defines it, so ours overrides it.)
@@ -86,17 +76,5 @@ pub fn awaitable(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.getattr(generic)?
             .setattr("__class_getitem__", &generic_alias)?;
     }
-    m.add_function(wrap_pyfunction!(rust_future::ready_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::yield_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::hop_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::sleep_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::compute, m)?)?;
-    m.add_function(wrap_pyfunction!(rust_future::panic_awaitable, m)?)?;
-    install_am_send::<ReadySend>(m.py())?;
-    install_am_send::<FutureIter>(m.py())?;
-    install_am_send::<RustAwaitable>(m.py())?;
-    install_vectorcall::<Ready>(m.py());
-    install_vectorcall::<ReadySend>(m.py());
-    install_vectorcall::<Future>(m.py());
     Ok(())
 }

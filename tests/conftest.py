@@ -73,3 +73,33 @@ def run_python(source: str, *, timeout: float = 60) -> subprocess.CompletedProce
         text=True,
         timeout=timeout,
     )
+
+
+# What every refused or cut call of the kit says after coroscope.shutdown().
+SHUT_DOWN = "cannot schedule new futures after shutdown"
+
+
+def awaited_across_a_shutdown(work: str) -> str:
+    """Await ``work`` (an expression: what the kit's modules export is in
+    scope) in a fresh interpreter while another thread calls
+    ``coroscope.shutdown()``; the text of the ``RuntimeError`` the await
+    raised. The run must end at once, say nothing else and exit cleanly."""
+    done = run_python(
+        f"""
+        import asyncio, threading, coroscope
+        from coroscope.awaitable import *
+        from coroscope.bridge import *
+
+        async def main():
+            threading.Timer(0.2, coroscope.shutdown).start()
+            try:
+                await asyncio.wait_for({work}, 10)
+            except RuntimeError as err:
+                print(err)
+
+        asyncio.run(main())
+        """,
+        timeout=30,
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    return done.stdout

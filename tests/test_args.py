@@ -1,4 +1,4 @@
-"""Argument checks every entry point shares (``src/args.rs``): the same mistake
+"""Argument checks every entry point shares (``src/support/args.rs``): the same mistake
 gets the same error, of Python's own type, naming the argument."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""asyncio's own vocabulary (``src/asyncio.rs``): the kit raises asyncio's and
+"""asyncio's own vocabulary (``src/support/asyncio.rs``): the kit raises asyncio's and
 CPython's exception types, in their words, for the same mistakes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``src/c_future.rs``: from 3.14 the Rust ``Future`` (and so the Rust ``Task``) is a
+"""``src/support/c_future.rs``: from 3.14 the Rust ``Future`` (and so the Rust ``Task``) is a
 real subclass of asyncio's C ``Future``, extended through PEP 697, and the C part
 it carries is never what answers a call."""
 

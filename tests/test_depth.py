@@ -1,5 +1,5 @@
 """Deep nesting through C raises ``RecursionError``, even under a raised
-recursion limit, instead of running out of C stack (``src/depth.rs``).
+recursion limit, instead of running out of C stack (``src/support/depth.rs``).
 
 Each story runs in a fresh interpreter with ``sys.setrecursionlimit(10**6)``:
 on 3.11 Python's own guard then lets the C stack run out (a list nested as

@@ -1,6 +1,6 @@
 """The Rust Future and Task report what they lose as asyncio's C ones do, when
 the interpreter exits and when the collector frees them with their loop
-(``src/finalize.rs``); in debug mode, a slow step names the task.
+(``src/support/finalize.rs``); in debug mode, a slow step names the task.
 
 Each story runs twice in a fresh interpreter, with asyncio's classes and with
 the kit's, and the two outputs must match (addresses aside).

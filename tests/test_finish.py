@@ -1,4 +1,4 @@
-"""How an await ends (``src/finish.rs``): ``None`` finishes with no exception at all,
+"""How an await ends (``src/support/finish.rs``): ``None`` finishes with no exception at all,
 any other value travels in a ``StopIteration`` whose ``.value`` is exactly it."""
 
 from __future__ import annotations

@@ -63,3 +63,16 @@ def test_many_python_threads_order_at_once_and_the_pools_balance() -> None:
     for item, row in stats.items():
         assert row["cooked"] == row["served"] + row["in_pool"], item
     assert stats["burger"]["served"] == 2 * threads
+
+
+def test_a_closed_kitchen_refuses_orders_like_a_shut_down_executor() -> None:
+    kitchen = Kitchen(prep_times={"soda": 0.0})
+    kitchen.close()
+    with pytest.raises(RuntimeError, match="cannot take new orders after the kitchen is closed"):
+        kitchen.order(["soda"])
+
+
+@pytest.mark.parametrize("pool_size", [0, -1])
+def test_a_kitchen_with_no_room_in_its_pools_is_refused(pool_size: int) -> None:
+    with pytest.raises(ValueError, match="pool_size must be greater than 0"):
+        Kitchen(pool_size=pool_size)

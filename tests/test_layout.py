@@ -3,16 +3,19 @@ named in the README's map, and no import circle between the files of ``src/``.""
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "src").rglob("*.rs"))
-# The crate root's Python face is the package itself.
-TESTED_AS = {"lib": "package"}
+# The crate root's Python face is the package itself; the support map's is the
+# layout it keeps (its files import no lesson: see below).
+TESTED_AS = {"lib": "package", "support": "layout"}
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -32,3 +35,31 @@ def test_no_import_circle_between_source_files() -> None:
         [sys.executable, str(ROOT / "tools" / "circles.py")], capture_output=True, text=True
     )
     assert found.returncode == 0, found.stdout
+
+
+def _circles_tool() -> Any:
+    spec = importlib.util.spec_from_file_location("circles", ROOT / "tools" / "circles.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LESSONS = ("await_from_rust", "awaitable", "bridge")
+
+
+@pytest.mark.parametrize(
+    "source",
+    sorted((ROOT / "src" / "support").glob("*.rs")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_a_support_file_imports_no_lesson(source: pathlib.Path) -> None:
+    """What the lessons stand on must be readable without them, and a lesson
+    read with the support files taken as given."""
+    imported = _circles_tool().edges(source)
+    lessons = [
+        str(path.relative_to(ROOT))
+        for path in imported
+        if path.relative_to(ROOT / "src").parts[0].removesuffix(".rs") in LESSONS
+    ]
+    assert lessons == []

@@ -1,4 +1,4 @@
-"""The live counter (``src/live.rs``): ``coroscope.alive()`` counts Rust futures made
+"""The live counter (``src/support/live.rs``): ``coroscope.alive()`` counts Rust futures made
 and not yet dropped, whichever bridge made them, so a drop can be proven."""
 
 from __future__ import annotations

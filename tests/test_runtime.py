@@ -8,19 +8,15 @@ here run fresh interpreters (``coroscope.exits`` writes and judges the scripts;
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import subprocess
 import sys
-import threading
 import time
-from asyncio import Runner
 
 import pytest
-from coroscope import alive, exits, quiesce
-from coroscope.bridge import Kitchen, sleep_future_into_py
+from coroscope import alive, exits
 
-from tests.conftest import run_python
+from tests.conftest import SHUT_DOWN, awaited_across_a_shutdown, run_python
 
 # Fresh interpreters per exit trial: enough to catch what crashed one exit in
 # two before (make soak runs 20 each).
@@ -76,46 +72,18 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_fails_with_the_same
 
 
 # Work a loop (or a blocked thread) is waiting for when another thread shuts the
-# runtime down. Each used to stay pending for ever (a thread in order_blocking
-# then kept the interpreter from exiting); like the work of an executor shut
-# down with cancel_futures=True, each must end at once, here with the error
-# every refused call gives.
+# runtime down: each used to stay pending for ever. The routes of
+# pyo3-async-runtimes are in tests/test_kit_tokio.py.
 PENDING = {
-    "future_into_py": "sleep_future_into_py(60)",
-    "an order through future_into_py": "order_future_into_py(['burger'], prep_times=SLOW)",
-    "call_python": "call_python(asyncio.sleep(60))",
-    "call_python_with_timeout": "call_python_with_timeout(asyncio.sleep(60), 60)",
     "TimerFuture": "TimerFuture(None, 60)",
     "the awaitable bridge": "sleep_awaitable(60)",
-    "the fast bridge": "order_fast(['burger'], prep_times=SLOW)",
-    "order_blocking in a thread": "asyncio.to_thread(order_blocking, ['burger'], prep_times=SLOW)",
+    "the fast bridge": "order_fast(['burger'], prep_times={'burger': 60})",
 }
 
 
 @pytest.mark.parametrize("work", PENDING.values(), ids=PENDING.keys())
 def test_work_pending_when_another_thread_shuts_down_fails_with_its_error(work: str) -> None:
-    done = run_python(
-        f"""
-        import asyncio, threading, coroscope
-        from coroscope.awaitable import TimerFuture, sleep_awaitable
-        from coroscope.bridge import (call_python, call_python_with_timeout, order_blocking,
-                                      order_fast, order_future_into_py, sleep_future_into_py)
-        SLOW = {{"burger": 60}}
-
-        async def main():
-            threading.Timer(0.2, coroscope.shutdown).start()
-            try:
-                await asyncio.wait_for({work}, 10)
-            except RuntimeError as err:
-                print(err)
-
-        asyncio.run(main())
-        """,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("cannot schedule new futures after shutdown"), done.stdout
-    assert done.stderr == ""
+    assert awaited_across_a_shutdown(work).startswith(SHUT_DOWN)
 
 
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
@@ -172,25 +140,6 @@ def test_a_stream_cut_by_shutdown_raises_instead_of_looking_complete() -> None:
     assert "panicked" not in done.stderr, done.stderr
 
 
-def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop() -> None:
-    async def storm() -> None:
-        waiting = [asyncio.ensure_future(sleep_future_into_py(60)) for _ in range(2_000)]
-        await asyncio.sleep(0.01)
-        for task in waiting:
-            task.cancel()
-        await asyncio.gather(*waiting, return_exceptions=True)
-
-    with Runner() as runner:
-        loop = runner.get_loop()
-        assert quiesce()
-        gc.collect()
-        before = sys.getrefcount(loop)
-        runner.run(storm())
-        assert quiesce()
-        gc.collect()
-        assert sys.getrefcount(loop) == before
-
-
 def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
     done = run_python(
         """
@@ -217,38 +166,6 @@ def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "child exited 0"
-
-
-def test_closing_a_kitchen_does_not_wait_for_the_cooks_to_finish_cooking() -> None:
-    kitchen = Kitchen(prep_times={"burger": 3600.0, "fries": 3600.0, "soda": 3600.0})
-    closing = threading.Thread(target=kitchen.close)
-    closing.start()
-    closing.join(30)  # an hour if close() joined sleeping cooks
-    assert not closing.is_alive()
-
-
-def test_a_closed_kitchen_refuses_orders_like_a_shut_down_executor() -> None:
-    kitchen = Kitchen(prep_times={"soda": 0.0})
-    kitchen.close()
-    with pytest.raises(RuntimeError, match="cannot take new orders after the kitchen is closed"):
-        kitchen.order(["soda"])
-
-
-@pytest.mark.parametrize("pool_size", [0, -1])
-def test_a_kitchen_with_no_room_in_its_pools_is_refused(pool_size: int) -> None:
-    with pytest.raises(ValueError, match="pool_size must be greater than 0"):
-        Kitchen(pool_size=pool_size)
-
-
-def test_an_idle_kitchen_with_instant_items_sleeps() -> None:
-    """A zero prep time used to keep a core busy: the cook retried a full pool."""
-    with Kitchen(prep_times={"burger": 0.0, "fries": 0.0, "soda": 0.0}) as kitchen:
-        idle = 0.5
-        used_before = time.process_time()
-        time.sleep(idle)
-        cpu_used = time.process_time() - used_before
-        assert kitchen.order(["value_meal"]) == ["burger", "soda", "fries"]
-    assert cpu_used < idle / 2, f"busy for {cpu_used:.2f} of {idle} idle seconds"
 
 
 @pytest.mark.parametrize(

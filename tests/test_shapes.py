@@ -1,4 +1,4 @@
-"""The example shapes every bridge wraps (``src/shapes.rs``), through every bridge
+"""The example shapes every bridge wraps (``src/support/shapes.rs``), through every bridge
 of the catalogue: each gives its value back, and only a wait lets the loop run."""
 
 from __future__ import annotations

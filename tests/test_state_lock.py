@@ -1,5 +1,5 @@
 """The state of a Rust Future or Task is held by one thread at a time, and the
-collector can start inside any critical section (``src/state_lock.rs``).
+collector can start inside any critical section (``src/support/state_lock.rs``).
 
 On a build with a GIL the lock is a flag that only the GIL's holder touches: these
 stories are what a missing lock would break (lost updates from threads, a

@@ -1,4 +1,4 @@
-"""``coroscope.timeline.record()`` (and its Rust hooks, ``src/timeline.rs``): every
+"""``coroscope.timeline.record()`` (and its Rust hooks, ``src/support/timeline.rs``): every
 task step on the loop, in the order the program implies, with who woke it."""
 
 from __future__ import annotations

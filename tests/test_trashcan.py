@@ -1,4 +1,4 @@
-"""Deep chains of the kit's objects are freed without deep recursion (``src/trashcan.rs``).
+"""Deep chains of the kit's objects are freed without deep recursion (``src/support/trashcan.rs``).
 
 Freeing runs in a fresh interpreter: a crash there fails the test instead of
 ending pytest.

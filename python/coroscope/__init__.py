@@ -11,7 +11,7 @@ Modules, one mechanism each (the Rust source of each is in ``src/<name>.rs``):
 dropped), whichever bridge made them.
 
 The kit owns the tokio runtime and the threads its Rust side runs on
-(``src/runtime.rs``): ``coroscope.shutdown()`` stops them (it runs by itself at
+(``src/support/runtime.rs``): ``coroscope.shutdown()`` stops them (it runs by itself at
 interpreter exit), ``coroscope.is_shut_down()`` tells, and
 ``coroscope.quiesce()`` waits until tokio has nothing of the kit's in flight.
 """

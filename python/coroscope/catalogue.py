@@ -49,7 +49,7 @@ class Bridge:
 
 @dataclass(frozen=True)
 class Shape:
-    """One kind of Rust future, made the same way by every bridge (``src/shapes.rs``)."""
+    """One kind of Rust future, made the same way by every bridge (``src/support/shapes.rs``)."""
 
     name: str
     what: str

@@ -10,7 +10,7 @@
 
 For the block, ``record()`` makes every task the loop creates a Rust ``Task``
 (``coroscope.await_from_rust.task_factory``; the loop's previous factory comes
-back after) and watches them (``src/timeline.rs``): each step of each task is
+back after) and watches them (``src/support/timeline.rs``): each step of each task is
 timed, with what woke it and what the task then waits on. Tasks created before
 the block (a notebook cell's own task, for one) are not Rust tasks and are not
 recorded; create the work inside the block.

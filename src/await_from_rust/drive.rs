@@ -32,8 +32,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{ffi, intern};
 
-use crate::asyncio::{not_awaitable, type_name};
-use crate::depth::Depth;
+use crate::support::asyncio::{not_awaitable, type_name};
+use crate::support::depth::Depth;
 
 /// How many steps a driver takes before it decides a coroutine never finishes.
 /// A million bare yields take well under a second through [`drive_send`], yet no
@@ -284,7 +284,7 @@ pub(super) fn run_to_completion<'py>(
     max_steps: i64,
     mut step: impl FnMut() -> PyResult<Step<'py>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let max_steps = crate::args::count("max_steps", max_steps)?;
+    let max_steps = crate::support::args::count("max_steps", max_steps)?;
     if max_steps == 0 {
         return Err(PyValueError::new_err("max_steps must be at least 1"));
     }
@@ -342,4 +342,11 @@ pub fn drive_send<'py>(obj: &Bound<'py, PyAny>, max_steps: i64) -> PyResult<Boun
     let iter = awaitable_iter(obj)?;
     let none = obj.py().None().into_bound(obj.py());
     run_to_completion(obj.py(), max_steps, || send_step(&iter, &none))
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("DEFAULT_MAX_STEPS", DEFAULT_MAX_STEPS)?;
+    m.add_function(wrap_pyfunction!(await_foo, m)?)?;
+    m.add_function(wrap_pyfunction!(drive_send, m)?)?;
+    Ok(())
 }

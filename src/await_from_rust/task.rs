@@ -36,7 +36,7 @@
 //! constructor, on the caller's stack, instead of one loop iteration later. A
 //! coroutine that finishes without suspending never touches the loop: no
 //! `call_soon`, no registration; it is done before `create_task` returns.
-//! Read [`Task::eager_start`] for what the task swaps while it runs.
+//! Read `Task::eager_start` for what the task swaps while it runs.
 //!
 //! Versions: the task follows the asyncio it runs on. `eager_start` is refused
 //! before 3.12, as asyncio's Task refuses the keyword; from 3.13 `uncancel()`
@@ -62,14 +62,14 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
-use crate::asyncio::{
+use crate::awaitable::Future;
+use crate::support::asyncio::{
     ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
     report_lost, stops_the_program,
 };
-use crate::awaitable::Future;
-use crate::finalize::{self, Dealloc, Finalize};
-use crate::state_lock::{StateGuard, StateLock};
-use crate::timeline;
+use crate::support::finalize::{self, Dealloc, Finalize};
+use crate::support::state_lock::{StateGuard, StateLock};
+use crate::support::timeline;
 
 const NOT_A_COROUTINE: &str = "a coroutine was expected, got";
 const NOT_A_CONTEXT: &str = "a contextvars.Context was expected, got";
@@ -892,7 +892,7 @@ impl DebugCallback {
 
 /// asyncio's `Task.__del__`: the "Task was destroyed but it is pending!"
 /// report, made once, to the task's loop, naming the task; then the future
-/// part's (see [`crate::finalize`] for why a finalizer and not `Drop`).
+/// part's (see [`crate::support::finalize`] for why a finalizer and not `Drop`).
 impl Finalize for Task {
     fn finalize(slf: &Bound<'_, Self>) {
         let py = slf.py();
@@ -1014,7 +1014,7 @@ pub fn task_factory<'py>(
 }
 
 /// Register the Task and its factory on `m`.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Task>()?;
     finalize::install::<Task>(m.py());
     m.add_function(wrap_pyfunction!(task_factory, m)?)?;

@@ -9,9 +9,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
-use crate::asyncio::not_awaitable;
-use crate::depth::{Depth, repr_of};
-use crate::trashcan::Flat;
+use crate::support::asyncio::not_awaitable;
+use crate::support::depth::{Depth, repr_of};
+use crate::support::trashcan::Flat;
 
 /// An awaitable that hands the work to another one: ``__await__`` returns the
 /// wrapped awaitable's own iterator, so ``await Delegate(x)`` is ``await x``.
@@ -60,4 +60,8 @@ impl Delegate {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("Delegate({})", repr_of(self.inner.bind(py))?))
     }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Delegate>()
 }

@@ -56,15 +56,15 @@ use smallvec::SmallVec;
 
 use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
-use crate::asyncio::{
+use crate::support::asyncio::{
     ReprOf, asyncio_repr, call_soon, caller_stack, cancelled_error, copy_context, default_loop,
     invalid_state, report_lost, thrown,
 };
 #[cfg(Py_3_14)]
-use crate::c_future::CFuture;
-use crate::finalize::{Dealloc, Finalize};
-use crate::state_lock::{StateGuard, StateLock};
-use crate::trashcan::Flat;
+use crate::support::c_future::CFuture;
+use crate::support::finalize::{Dealloc, Finalize};
+use crate::support::state_lock::{StateGuard, StateLock};
+use crate::support::trashcan::Flat;
 
 const NOT_INITIALIZED: &str = "Future object is not initialized.";
 /// 3.15's answer to a second `__init__`, after the class's name.
@@ -176,7 +176,7 @@ impl Core {
 ///
 /// Cost: about a C future's. Awaiting one that is done finishes without a
 /// ``StopIteration`` on 3.11 (its iterator has an ``am_send`` slot).
-// From 3.14 a real subclass of asyncio's C Future (`crate::c_future`), so that
+// From 3.14 a real subclass of asyncio's C Future (`crate::support::c_future`), so that
 // `isinstance(fut, asyncio.Future)` holds and asyncio's call graph sees it; the
 // C part also brings the instance dict and weak references. Before, a plain
 // object with a dict and weak references of its own (real code sets
@@ -790,7 +790,7 @@ impl Future {
 }
 
 /// asyncio's `Future.__del__`: the "exception was never retrieved" report,
-/// made once, to the future's loop, naming the future (see [`crate::finalize`]
+/// made once, to the future's loop, naming the future (see [`crate::support::finalize`]
 /// for why a finalizer and not `Drop`).
 impl Finalize for Future {
     fn finalize(slf: &Bound<'_, Self>) {
@@ -956,4 +956,17 @@ impl FutureIter {
     fn close(&self) {
         self.spent.store(true, Ordering::Release);
     }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Future>()?;
+    crate::support::finalize::install::<Future>(py);
+    // A future may report (or be shown in a report) as the interpreter exits,
+    // when nothing can be imported any more.
+    crate::support::asyncio::prepare_reports(py)?;
+    m.add_class::<FutureIter>()?;
+    super::slots::install_am_send::<FutureIter>(py)?;
+    super::vectorcall::install_vectorcall::<Future>(py);
+    Ok(())
 }

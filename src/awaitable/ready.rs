@@ -1,7 +1,7 @@
 //! `Ready` and `ReadySend`: an await that finishes at its first step.
 //!
 //! The smallest awaitable there is: `__await__` returns the object itself,
-//! and its first `__next__` finishes (see [`crate::finish`] for the two ways
+//! and its first `__next__` finishes (see [`crate::support::finish`] for the two ways
 //! to finish, and what each costs). `ReadySend` is the same class with the C
 //! `am_send` slot filled ([`super::slots`]), the way to hand a value back
 //! without any `StopIteration`.
@@ -14,9 +14,9 @@ use pyo3::pyclass::{PyTraverseError, PyVisit};
 
 use super::slots::{AmSend, Sent};
 use super::vectorcall::{Call, Construct};
-use crate::depth::repr_of;
-use crate::finish::{REUSED, finish};
-use crate::trashcan::Flat;
+use crate::support::depth::repr_of;
+use crate::support::finish::{REUSED, finish};
+use crate::support::trashcan::Flat;
 
 /// An awaitable that is ready at once: ``await Ready(v)`` gives ``v`` without
 /// ever suspending.
@@ -128,4 +128,13 @@ impl AmSend for ReadySend {
         let value = slf.as_super().get().take(py)?;
         Ok(Sent::Return(value.into_bound(py)))
     }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Ready>()?;
+    m.add_class::<ReadySend>()?;
+    super::slots::install_am_send::<ReadySend>(m.py())?;
+    super::vectorcall::install_vectorcall::<Ready>(m.py());
+    super::vectorcall::install_vectorcall::<ReadySend>(m.py());
+    Ok(())
 }

@@ -25,7 +25,7 @@
 //! - Cancellation is dropping. Cancelling the Task cancels the waiter and
 //!   throws `CancelledError` into the coroutine, whose `await` hands it to our
 //!   `throw`: the Rust future is dropped there, which is how a Rust future is
-//!   cancelled (its destructors release what it held). [`alive`](crate::live::alive) counts Rust
+//!   cancelled (its destructors release what it held). [`alive`](crate::support::live::alive) counts Rust
 //!   futures still held, so tests can prove the drop.
 //!
 //! Which scheduler is waiting is asked once, at the first wait that parks, with
@@ -55,11 +55,11 @@ use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
 use super::trio_route::{TrioRoute, under_trio};
 use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask};
-use crate::asyncio::{cancelled_error, running_loop, thrown};
-use crate::finish::REUSED;
-use crate::live::Alive;
-use crate::shapes::{explode, hop, yield_now};
-use crate::trashcan::{Flat, Held};
+use crate::support::asyncio::{cancelled_error, running_loop, thrown};
+use crate::support::finish::REUSED;
+use crate::support::live::Alive;
+use crate::support::shapes::{explode, hop, yield_now};
+use crate::support::trashcan::{Flat, Held};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
 
@@ -214,10 +214,10 @@ impl RustAwaitable {
         // the panic hook prints that on stderr before the panic could become an
         // exception. So the await says what happened without polling, in the
         // words every entry point uses after shutdown.
-        if crate::runtime::is_shut_down() {
+        if crate::support::runtime::is_shut_down() {
             *self.stage() = Stage::Done;
             drop(future);
-            return Err(PyRuntimeError::new_err(crate::runtime::SHUT_DOWN));
+            return Err(PyRuntimeError::new_err(crate::support::runtime::SHUT_DOWN));
         }
         let std_waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&std_waker);
@@ -226,10 +226,10 @@ impl RustAwaitable {
         let polled = catch_unwind(AssertUnwindSafe(|| future.0.as_mut().poll_py(py, &mut cx)));
         match polled {
             // A shutdown from another thread during the poll: the same answer.
-            Err(_) if crate::runtime::is_shut_down() => {
+            Err(_) if crate::support::runtime::is_shut_down() => {
                 *self.stage() = Stage::Done;
                 drop(future);
-                Err(PyRuntimeError::new_err(crate::runtime::SHUT_DOWN))
+                Err(PyRuntimeError::new_err(crate::support::runtime::SHUT_DOWN))
             }
             Err(payload) => {
                 *self.stage() = Stage::Done;
@@ -505,7 +505,7 @@ pub fn sleep_awaitable(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, crate::shapes::sleep(py, seconds, value)?)
+    into_awaitable(py, crate::support::shapes::sleep(py, seconds, value)?)
 }
 
 /// ``await compute(n)`` gives ``0 + 1 + ... + (n - 1)``, adding in chunks of
@@ -513,7 +513,7 @@ pub fn sleep_awaitable(
 /// itself, so other tasks run in between.
 #[pyfunction]
 pub fn compute(py: Python<'_>, n: i64) -> PyResult<Bound<'_, RustAwaitable>> {
-    let n = crate::args::count("n", n)?;
+    let n = crate::support::args::count("n", n)?;
     const CHUNK: u64 = 10_000;
     into_awaitable(py, async move {
         let mut total: u128 = 0;
@@ -533,4 +533,16 @@ pub fn panic_awaitable(py: Python<'_>, message: String) -> PyResult<Bound<'_, Ru
         yield_now().await;
         explode(&message)
     })
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RustAwaitable>()?;
+    super::slots::install_am_send::<RustAwaitable>(m.py())?;
+    m.add_function(wrap_pyfunction!(ready_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(yield_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(hop_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(sleep_awaitable, m)?)?;
+    m.add_function(wrap_pyfunction!(compute, m)?)?;
+    m.add_function(wrap_pyfunction!(panic_awaitable, m)?)?;
+    Ok(())
 }

@@ -49,7 +49,7 @@ impl Sent<'_> {
     pub fn into_next(self) -> PyResult<Option<Py<PyAny>>> {
         match self {
             Sent::Yield(value) => Ok(Some(value.unbind())),
-            Sent::Return(value) => crate::finish::finish(value.py(), &value.unbind()),
+            Sent::Return(value) => crate::support::finish::finish(value.py(), &value.unbind()),
         }
     }
 

@@ -24,10 +24,10 @@ use pyo3::types::{PyDict, PyTuple};
 use tokio::task::AbortHandle;
 
 use super::future::Future;
-use crate::asyncio::{set_exception_threadsafe, set_result_threadsafe};
-use crate::finalize::{Dealloc, Finalize};
-use crate::live::Alive;
-use crate::runtime::{InFlight, SHUT_DOWN, unless_shut_down};
+use crate::support::asyncio::{set_exception_threadsafe, set_result_threadsafe};
+use crate::support::finalize::{Dealloc, Finalize};
+use crate::support::live::Alive;
+use crate::support::runtime::{InFlight, SHUT_DOWN, unless_shut_down};
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a
 /// tokio timer thread through ``loop.call_soon_threadsafe``.
@@ -79,7 +79,7 @@ impl TimerFuture {
         r#loop: Option<Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let delay = crate::args::seconds("delay", delay)?;
+        let delay = crate::support::args::seconds("delay", delay)?;
         let future = slf.as_super();
         Future::__init__(future, r#loop)?;
         if delay.is_zero() {
@@ -94,7 +94,7 @@ impl TimerFuture {
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
         let in_flight = InFlight::new();
-        let timer = crate::runtime::handle()?.spawn(async move {
+        let timer = crate::support::runtime::handle()?.spawn(async move {
             let _alive = Alive::new();
             let _in_flight = in_flight;
             match unless_shut_down(tokio::time::sleep(delay)).await {
@@ -149,4 +149,10 @@ impl TimerFuture {
     fn timer(&self) -> std::sync::MutexGuard<'_, Option<AbortHandle>> {
         self.timer.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TimerFuture>()?;
+    crate::support::finalize::install::<TimerFuture>(m.py());
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! calls `reschedule(task)`, on the run's own thread: from elsewhere, through
 //! the run's token (`run_sync_soon`). [`TrioRoute`] parks that way and
 //! delivers that way. Which scheduler is waiting is asked once per awaitable,
-//! at its first wait that parks ([`under_trio`]).
+//! at its first wait that parks (`under_trio`).
 //!
 //! A reader would get wrong: trio's *cancellation* also resumes the task, by
 //! calling the abort function; only one of "woken" and "aborted" may win, and

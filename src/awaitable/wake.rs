@@ -25,7 +25,7 @@ use std::task::Wake;
 use pyo3::prelude::*;
 
 use super::future::Future;
-use crate::asyncio::set_result_threadsafe;
+use crate::support::asyncio::set_result_threadsafe;
 
 /// What the waker and the stepping code share about the current wait.
 pub(super) struct Waiting {
@@ -62,7 +62,7 @@ pub fn park_on_waiter(event_loop: &Bound<'_, PyAny>) -> PyResult<Parked> {
 
 /// Where a wake-up goes: how the task waiting on a Rust future is suspended,
 /// and resumed from whatever thread the Rust side wakes on. [`ThreadsafeRoute`]
-/// is asyncio's classic one, [`TrioRoute`] trio's; the fast bridge
+/// is asyncio's classic one, `TrioRoute` trio's; the fast bridge
 /// ([`crate::bridge::fast`]) has its own.
 pub trait WakeRoute: Send + Sync {
     /// Suspend the awaiting task, on the loop's thread. `anchor` is what the
@@ -126,7 +126,7 @@ impl WakeRoute for ThreadsafeRoute {
 
     fn deliver(&self, waiting: WaitingTask) {
         // At exit tokio's timers all fire as the runtime stops (see `exiting`).
-        if crate::runtime::exiting() {
+        if crate::support::runtime::exiting() {
             return;
         }
         if let Some(waiter) = waiting.take_waiter() {

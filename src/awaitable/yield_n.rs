@@ -11,8 +11,8 @@ use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
-use crate::finish::{REUSED, finish};
-use crate::trashcan::Flat;
+use crate::support::finish::{REUSED, finish};
+use crate::support::trashcan::Flat;
 
 /// An awaitable that yields ``None`` to the event loop ``n`` times, then gives
 /// ``value``: cooperative scheduling made visible.
@@ -37,7 +37,7 @@ impl YieldN {
     #[new]
     #[pyo3(signature = (n, value = None))]
     fn new(py: Python<'_>, n: i64, value: Option<Py<PyAny>>) -> PyResult<Self> {
-        let n = crate::args::count("n", n)?;
+        let n = crate::support::args::count("n", n)?;
         if n == Self::DONE {
             return Err(PyOverflowError::new_err("n is too large"));
         }
@@ -93,4 +93,8 @@ impl YieldN {
             self.value.bind(py).repr()?
         ))
     }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<YieldN>()
 }

@@ -15,8 +15,8 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use tokio::task::JoinSet;
 
-use crate::live::Alive;
-use crate::runtime::AbortOnDrop;
+use crate::support::live::Alive;
+use crate::support::runtime::AbortOnDrop;
 
 /// One thing PyBurger cooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,7 +112,7 @@ impl Menu {
                 .filter(|_| name != VALUE_MEAL)
                 .ok_or_else(|| PyValueError::new_err("prep_times are per item, not per meal"))?;
             menu.prep[item.index()] =
-                crate::args::seconds(&format!("prep time of {name}"), seconds)?;
+                crate::support::args::seconds(&format!("prep time of {name}"), seconds)?;
         }
         Ok(menu)
     }
@@ -131,7 +131,7 @@ pub fn cook_on_tokio(
     items: Vec<Item>,
     menu: Menu,
 ) -> PyResult<impl Future<Output = PyResult<Vec<&'static str>>> + Send + 'static> {
-    let cooking = crate::runtime::handle()?.spawn(make_order(items, menu));
+    let cooking = crate::support::runtime::handle()?.spawn(make_order(items, menu));
     let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
     Ok(async move {
         let _abort_if_dropped = abort_if_dropped;

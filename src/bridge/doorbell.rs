@@ -56,7 +56,7 @@ impl Doorbell {
     /// Ring ``n`` times (from any thread): wakes the waiter, if one waits.
     #[pyo3(signature = (n = 1))]
     fn ring(&self, n: i64) -> PyResult<()> {
-        let n = usize::try_from(crate::args::count("n", n)?).unwrap_or(usize::MAX);
+        let n = usize::try_from(crate::support::args::count("n", n)?).unwrap_or(usize::MAX);
         if n > Semaphore::MAX_PERMITS - self.rings.available_permits() {
             return Err(PyValueError::new_err(format!(
                 "too many rings unanswered: at most {} may wait",

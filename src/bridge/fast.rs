@@ -44,8 +44,8 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use super::burger::{cook_on_tokio, take_order};
 use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
-use crate::shapes::{hop, yield_now};
-use crate::timeline;
+use crate::support::shapes::{hop, yield_now};
+use crate::support::timeline;
 
 /// What a recorded timeline says woke a task through the queue (`coroscope.timeline`).
 const WAKE_HINT: &str = "fast bridge: a tokio thread, through the wake queue (1 hop)";
@@ -207,7 +207,11 @@ pub fn sleep_fast(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_with(py, crate::shapes::sleep(py, seconds, value)?, route_for)
+    into_awaitable_with(
+        py,
+        crate::support::shapes::sleep(py, seconds, value)?,
+        route_for,
+    )
 }
 
 /// ``await order_fast(items, *, prep_times=None)``: PyBurger through the fast

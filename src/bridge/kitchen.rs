@@ -26,10 +26,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
-use crate::args::seconds;
-use crate::runtime::{
-    SIGNAL_CHECK, Stop, park_if_exiting, spawn_thread, thread_refused, wait_out_exit,
-};
+use crate::support::args::seconds;
+use crate::support::runtime::{SHUT_DOWN, SIGNAL_CHECK, park_if_exiting, wait_out_exit};
+use crate::support::threads::{Stop, spawn_thread, thread_refused};
 
 /// How often a waiting order looks at the pools again.
 const POLL: Duration = Duration::from_millis(1);
@@ -63,8 +62,8 @@ pub fn order_threads(
     let (items, menu) = take_order(&items, prep_times)?;
     // Its threads need no runtime, but the kit's promise is one: no new Rust
     // work after `shutdown()`, whichever way across it takes.
-    if crate::runtime::is_shut_down() {
-        return Err(PyRuntimeError::new_err(crate::runtime::SHUT_DOWN));
+    if crate::support::runtime::is_shut_down() {
+        return Err(PyRuntimeError::new_err(crate::support::runtime::SHUT_DOWN));
     }
     let (done, finished) = std::sync::mpsc::channel();
     for item in items.iter().copied() {
@@ -146,7 +145,7 @@ impl Kitchen {
             pools: Item::ALL.map(|_| PyList::empty(py).unbind()),
             cooked: Default::default(),
             served: Default::default(),
-            stop: Stop::new()?,
+            stop: Stop::new().ok_or_else(|| PyRuntimeError::new_err(SHUT_DOWN))?,
         });
         let mut cooks = Vec::with_capacity(Item::ALL.len());
         for item in Item::ALL {

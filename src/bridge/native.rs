@@ -11,7 +11,7 @@
 //! - **No reactor.** The future is polled outside tokio, so a tokio timer or
 //!   socket made inside it panics with "there is no reactor running". Work that
 //!   needs tokio is spawned onto a runtime (here the kit's own, see
-//!   [`crate::runtime`]) and the `JoinHandle`, which any thread may poll, is
+//!   [`crate::support::runtime`]) and the `JoinHandle`, which any thread may poll, is
 //!   awaited.
 //! - **asyncio only**: the coroutine's waker talks to an asyncio loop (no trio).
 //! - **`Send + 'static`**: the future may not borrow from the call's arguments
@@ -21,7 +21,7 @@
 //! - **Arguments live in the coroutine** as raw Python objects until it runs
 //!   (extraction happens inside the future), so `ready_async_fn(ready_async_fn(
 //!   ...))` never awaited is a chain that frees one coroutine inside another's
-//!   deallocation. [`register`] gives PyO3's coroutine type a trashcan
+//!   deallocation. `register` gives PyO3's coroutine type a trashcan
 //!   ([`guard_dealloc`]) so sixty thousand links free as CPython's do.
 
 use std::collections::HashMap;
@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 
 use super::burger::{cook_on_tokio, take_order};
-use crate::trashcan::guard_dealloc;
+use crate::support::trashcan::guard_dealloc;
 
 /// ``await order_async_fn(items, *, prep_times=None)``: PyBurger as a PyO3
 /// ``async fn``: the same contract as ``order``, but a real coroutine, so
@@ -58,7 +58,7 @@ pub async fn ready_async_fn(value: Py<PyAny>) -> Py<PyAny> {
 /// to the loop (its ``asyncio.sleep(0)``) instead of an asyncio future.
 #[pyfunction]
 pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
-    crate::shapes::yield_now().await;
+    crate::support::shapes::yield_now().await;
     value
 }
 
@@ -66,7 +66,7 @@ pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
 /// awaited in a PyO3 ``async fn`` (woken from the tokio worker).
 #[pyfunction]
 pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    crate::shapes::hop(value).await
+    crate::support::shapes::hop(value).await
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -3,7 +3,7 @@
 //! - **Rust → Python**: `future_into_py(py, fut)` spawns `fut` on tokio and
 //!   returns an asyncio future, finished through `call_soon_threadsafe` when
 //!   `fut` completes. It needs the *running* loop at call time, which is the
-//!   gotcha [`order`] documents. Cancelling the asyncio future drops `fut`.
+//!   gotcha [`order_future_into_py`] documents. Cancelling the asyncio future drops `fut`.
 //! - **Python → Rust**: `into_future(awaitable)` schedules the awaitable as a
 //!   Task on its loop and returns a Rust future of its result. Dropping that Rust
 //!   future does *not* cancel the Task; [`into_cancelling_future`] is the
@@ -18,7 +18,7 @@
 //! one lives in a `&'static` and can never be shut down, which is how a script
 //! that simply ends could abort at exit. The same functions come from its
 //! `generic` module here, on the runtime the kit owns and shuts down at exit
-//! ([`crate::runtime`], which tells the crash step by step).
+//! ([`crate::support::runtime`], which tells the crash step by step).
 
 use std::collections::HashMap;
 use std::future::Future as RustFuture;
@@ -30,11 +30,13 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use tokio::sync::oneshot;
 
 use super::burger::{make_order, take_order};
-use crate::args::seconds;
-use crate::asyncio::{copy_context, post_threadsafe, running_loop};
-use crate::live::Alive;
-use crate::runtime::{future_into_py, get_current_loop, into_future, run_until_complete};
-use crate::shapes::{explode, hop, yield_now};
+use crate::support::args::seconds;
+use crate::support::asyncio::{copy_context, post_threadsafe, running_loop};
+use crate::support::kit_tokio::{
+    future_into_py, get_current_loop, into_future, run_until_complete,
+};
+use crate::support::live::Alive;
+use crate::support::shapes::{explode, hop, yield_now};
 
 /// ``await sleep_future_into_py(seconds, value=None)`` gives ``value`` after a
 /// tokio timer, through ``future_into_py`` (tokio's timer ticks every
@@ -47,7 +49,7 @@ pub fn sleep_future_into_py(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, PyAny>> {
-    let sleep = crate::shapes::sleep(py, seconds, value)?;
+    let sleep = crate::support::shapes::sleep(py, seconds, value)?;
     future_into_py(py, async move {
         let _alive = Alive::new();
         sleep.await

@@ -19,9 +19,9 @@ use pyo3::prelude::*;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::AbortHandle;
 
-use crate::args::seconds;
 use crate::awaitable::{RustAwaitable, into_awaitable};
-use crate::live::Alive;
+use crate::support::args::seconds;
+use crate::support::live::Alive;
 
 /// An async iterator over ticks ``0, 1, ..., n - 1``, one every ``interval``
 /// seconds, produced by a tokio task. Made by ``ticks(n, interval)``.
@@ -40,10 +40,10 @@ pub struct Ticks {
 /// apart, from a Rust stream. Stopping early (break, cancel) stops the producer.
 #[pyfunction]
 pub fn ticks(n: i64, interval: f64) -> PyResult<Ticks> {
-    let n = crate::args::count("n", n)?;
+    let n = crate::support::args::count("n", n)?;
     let interval = seconds("interval", interval)?;
     let (sender, receiver) = mpsc::channel(1);
-    let producer = crate::runtime::handle()?.spawn(async move {
+    let producer = crate::support::runtime::handle()?.spawn(async move {
         let _alive = Alive::new();
         // tokio's interval refuses a zero period: zero means "as fast as the
         // consumer takes them", which the one-slot channel already paces.

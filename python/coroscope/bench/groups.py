@@ -368,7 +368,7 @@ GROUPS = [
         "1.07x: a sampling profile on the real CPU (perf, cpu-clock) put most of "
         "Future.get_loop's samples on the two atomic instructions of the state's "
         "Mutex, which Callgrind counts as one instruction each. On a build with a GIL "
-        "the GIL is now the lock (src/state_lock.rs: a flag, no atomic instruction), "
+        "the GIL is now the lock (src/support/state_lock.rs: a flag, no atomic instruction), "
         "a future's first done callback is kept inline instead of in a heap Vec (a "
         "malloc and a free less, one cache line less for the collector), and callback "
         "ids come from the future, not from a shared atomic counter.",
@@ -503,7 +503,7 @@ GROUPS = [
         "uvloop, whose loop is C, the Task's own share is larger, and it was still "
         "1.07x in wall time at 0.97x in instructions: the state's Mutex, taken several "
         "times a step (two atomic instructions each), was most of the difference; with "
-        "the GIL as the lock (src/state_lock.rs) the steps are faster than the C "
+        "the GIL as the lock (src/support/state_lock.rs) the steps are faster than the C "
         "Task's on both loops.",
     ),
     Group(
@@ -546,7 +546,7 @@ GROUPS = [
         "1.0x the C Task in instructions on both loops. The wall time needed what the "
         "count cannot weigh, found with a sampling profile (perf) and the collector's "
         "own timing (gc.callbacks): the state's atomic instructions (gone: "
-        "src/state_lock.rs), a heap Vec per done callback (now inline), and the "
+        "src/support/state_lock.rs), a heap Vec per done callback (now inline), and the "
         "collector, which ran more often and longer because each waiting Rust Task "
         "kept its _step bound method alive (a thousand objects more per tree); the "
         "C Task holds no step object while it waits, and now neither does ours.",

@@ -113,7 +113,7 @@ impl PyClassObjectBaseLayout<CFuture> for CFutureBase {
             debug_assert!(ffi::PyType_HasFeature(base, ffi::Py_TPFLAGS_HEAPTYPE) != 0);
             let dealloc = (*base).tp_dealloc.expect("the C Future has a tp_dealloc");
             // It calls the finalizer, which must not look for Rust parts.
-            crate::finalize::rust_parts_gone(|| dealloc(slf));
+            crate::support::finalize::rust_parts_gone(|| dealloc(slf));
         }
     }
 }

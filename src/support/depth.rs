@@ -9,7 +9,7 @@
 //! 3.11 nothing else: with the limit raised, the stack runs out first and the
 //! process dies. [`Depth`] counts the level as Python does *and* checks the
 //! stack that is really left, so deep nesting raises `RecursionError` on every
-//! version. (Freeing deep chains is the other half: see [`crate::trashcan`].)
+//! version. (Freeing deep chains is the other half: see [`crate::support::trashcan`].)
 //!
 //! A leaf module: it imports no lesson.
 

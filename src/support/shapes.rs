@@ -44,7 +44,7 @@ impl Future for YieldNow {
 /// A future that hands `value` to a tokio worker and waits to get it back:
 /// spawned at the first poll, so the wake-up comes from the worker thread.
 pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    crate::runtime::handle()?
+    crate::support::runtime::handle()?
         .spawn(async move { value })
         .await
         .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
@@ -66,12 +66,12 @@ pub fn sleep(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<impl Future<Output = PyResult<Py<PyAny>>> + Send + 'static> {
-    let delay = crate::args::seconds("seconds", seconds)?;
+    let delay = crate::support::args::seconds("seconds", seconds)?;
     let value = value.unwrap_or_else(|| py.None());
     let timer = if delay.is_zero() {
         None
     } else {
-        let _runtime = crate::runtime::handle()?.enter();
+        let _runtime = crate::support::runtime::handle()?.enter();
         Some(tokio::time::sleep(delay))
     };
     Ok(async move {

@@ -2,9 +2,9 @@
 //! exit, and across `fork()`.
 //!
 //! Every Rust future the kit runs on tokio runs here: pyo3-async-runtimes'
-//! routes (through its `generic` API, with [`KitTokio`] as the runtime), the
-//! Rust timers, the spawned kitchens, the `ticks` producer. The cook threads of
-//! a `Kitchen` are registered here too ([`Stop`], [`spawn_thread`]).
+//! routes (through its `generic` API: [`super::kit_tokio`]), the Rust timers,
+//! the spawned kitchens, the `ticks` producer. Shutdown also stops the kit's
+//! own threads (a `Kitchen`'s cooks, [`super::threads`]).
 //!
 //! # Why the kit owns its runtime
 //!
@@ -47,25 +47,21 @@
 //! point for measurements ("tokio has nothing of ours in flight"), where a
 //! sleep would only be a guess.
 
-use std::cell::OnceCell;
 use std::future::Future as RustFuture;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyCFunction;
-use pyo3_async_runtimes::TaskLocals;
-use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::Notify;
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::task::AbortHandle;
 
-use crate::args::seconds;
+use super::args::seconds;
+use super::threads::{self, CANT_START, thread_refused};
 
 /// What any entry point raises once the runtime is shut down, in the words
 /// `concurrent.futures` uses for an executor after shutdown.
@@ -197,15 +193,6 @@ fn try_threads(count: usize) -> PyResult<()> {
     }
 }
 
-/// `threading`'s words when the OS refuses a thread.
-const CANT_START: &str = "can't start new thread";
-
-/// The `RuntimeError` `threading.Thread.start()` raises when the OS refuses a
-/// thread, with the OS's reason.
-pub fn thread_refused(err: &std::io::Error) -> PyErr {
-    PyRuntimeError::new_err(format!("{CANT_START} ({err})"))
-}
-
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`
 /// ([`SHUT_DOWN`]) once shutdown has begun, or if the OS refused its threads.
 /// Every entry point of the kit that starts work on tokio goes through here
@@ -226,11 +213,7 @@ pub fn ensure_open() -> PyResult<()> {
     handle().map(drop)
 }
 
-// --- pyo3-async-runtimes on the kit's runtime -----------------------------
-
-/// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
-/// what its `tokio` module does, minus the runtime nobody can shut down.
-pub struct KitTokio;
+// --- work in flight, and where spawns go ---------------------------------------
 
 /// Work on tokio that ends by reaching into Python, not yet finished or
 /// dropped: pyo3-async-runtimes' tasks and blocking closures (it finishes
@@ -240,7 +223,7 @@ pub struct KitTokio;
 /// has been told before tokio stops.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts one piece of [`IN_FLIGHT`] work until dropped (run or not). Made
+/// Counts one piece of `IN_FLIGHT` work until dropped (run or not). Made
 /// before the spawn and moved into the work, so that it counts from the
 /// spawn, not from the first poll.
 pub struct InFlight(());
@@ -263,7 +246,7 @@ impl Drop for InFlight {
 /// Where pyo3-async-runtimes spawns: the running runtime, or a stopped one,
 /// whose spawns are dropped at once (after shutdown, or when the OS refused
 /// the runtime its threads: the entry point has raised already).
-fn spawn_handle() -> Handle {
+pub fn spawn_handle() -> Handle {
     match running() {
         Ok(running) => running,
         Err(NotRunning::ShutDown(stopped)) => stopped,
@@ -278,247 +261,6 @@ fn stopped_handle() -> Handle {
         .expect("a current-thread runtime starts no thread")
         .handle()
         .clone()
-}
-
-impl GenericRuntime for KitTokio {
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle = JoinHandle<()>;
-
-    fn spawn<F>(fut: F) -> JoinHandle<()>
-    where
-        F: RustFuture<Output = ()> + Send + 'static,
-    {
-        // Counted: pyo3-async-runtimes' outer task awaits the inner one, which
-        // hands its result to a blocking closure before it ends, so the count
-        // never drops to zero between a cut future and its closure.
-        let in_flight = InFlight::new();
-        spawn_handle().spawn(async move {
-            let _in_flight = in_flight;
-            fut.await;
-        })
-    }
-
-    fn spawn_blocking<F>(f: F) -> JoinHandle<()>
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        let in_flight = InFlight::new();
-        spawn_handle().spawn_blocking(move || {
-            let _in_flight = in_flight;
-            f();
-        })
-    }
-}
-
-tokio::task_local! {
-    /// The event loop and context of the Python call that started this task:
-    /// how `get_current_loop` finds the loop from inside a Rust future.
-    static TASK_LOCALS: OnceCell<TaskLocals>;
-}
-
-impl ContextExt for KitTokio {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn RustFuture<Output = R> + Send>>
-    where
-        F: RustFuture<Output = R> + Send + 'static,
-    {
-        Box::pin(TASK_LOCALS.scope(OnceCell::from(locals), fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS
-            .try_with(|cell| cell.get().cloned())
-            .unwrap_or_default()
-    }
-}
-
-/// pyo3-async-runtimes' `future_into_py` on the kit's runtime (or
-/// [`SHUT_DOWN`], before anything is started); a [`shutdown`] while `fut` is
-/// pending fails the asyncio future with [`SHUT_DOWN`].
-pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
-where
-    F: RustFuture<Output = PyResult<T>> + Send + 'static,
-    T: for<'py> IntoPyObject<'py> + Send + 'static,
-{
-    ensure_open()?;
-    generic::future_into_py::<KitTokio, _, T>(py, cut_at_shutdown(fut))
-}
-
-/// pyo3-async-runtimes' `run_until_complete` on the kit's runtime: run
-/// `event_loop` in this thread until `fut` is done on tokio.
-///
-/// Plus what `asyncio.Runner.run` does when the run is interrupted (Ctrl-C):
-/// the asyncio future is cancelled and the loop run once more, so that its
-/// done callback tells the Rust side (pyo3-async-runtimes then drops `fut`).
-/// Left alone, the work would go on after the caller has moved on and, when
-/// done, report the loop it finds closed.
-pub fn run_until_complete<F, T>(event_loop: &Bound<'_, PyAny>, fut: F) -> PyResult<T>
-where
-    F: RustFuture<Output = PyResult<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    ensure_open()?;
-    let py = event_loop.py();
-    // The value goes round Python as `None`; `T` itself waits here.
-    let slot = Arc::new(Mutex::new(None));
-    let filled = slot.clone();
-    let locals = TaskLocals::new(event_loop.clone()).copy_context(py)?;
-    let future = generic::future_into_py_with_locals::<KitTokio, _, ()>(
-        py,
-        locals,
-        cut_at_shutdown(async move {
-            let value = fut.await?;
-            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
-            Ok(())
-        }),
-    )?;
-    let run_until_complete = intern!(py, "run_until_complete");
-    if let Err(err) = event_loop.call_method1(run_until_complete, (&future,)) {
-        if future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
-            // Its result is the `CancelledError` just asked for.
-            let _ = event_loop.call_method1(run_until_complete, (&future,));
-        }
-        return Err(err);
-    }
-    let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-    // Never empty after a run that succeeded; asyncio's words if it were.
-    value.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
-}
-
-/// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`] comes first.
-async fn cut_at_shutdown<T>(fut: impl RustFuture<Output = PyResult<T>>) -> PyResult<T> {
-    unless_shut_down(fut)
-        .await
-        .unwrap_or_else(|| Err(PyRuntimeError::new_err(SHUT_DOWN)))
-}
-
-/// pyo3-async-runtimes' `into_future`: the Python awaitable as a Rust future.
-pub fn into_future(
-    awaitable: Bound<'_, PyAny>,
-) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + use<>> {
-    generic::into_future::<KitTokio>(awaitable)
-}
-
-/// pyo3-async-runtimes' `get_current_loop`: the task's loop inside a Rust
-/// future it runs, the running loop otherwise.
-pub fn get_current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    generic::get_current_loop::<KitTokio>(py)
-}
-
-// --- the kit's own threads ------------------------------------------------
-
-/// A stop signal a thread of ours waits on instead of sleeping, so that its
-/// owner (`Kitchen.close()`) or [`shutdown`] wakes it at once. It also carries
-/// "something changed" notifications (an item served) to its waiters.
-pub struct Stop {
-    /// `(stopped, changes)`: the change counter lets a waiter that read it
-    /// before looking at shared state notice a change made in between.
-    state: Mutex<(bool, u64)>,
-    changed: Condvar,
-}
-
-/// Every live [`Stop`], so that [`shutdown`] can stop them all.
-static STOPS: Mutex<Vec<Weak<Stop>>> = Mutex::new(Vec::new());
-
-impl Stop {
-    /// A new signal, registered for [`shutdown`]; `RuntimeError` after it.
-    pub fn new() -> PyResult<Arc<Self>> {
-        ensure_open()?;
-        let stop = Arc::new(Stop {
-            state: Mutex::new((false, 0)),
-            changed: Condvar::new(),
-        });
-        let mut stops = STOPS.lock().unwrap_or_else(PoisonError::into_inner);
-        stops.retain(|live| live.strong_count() > 0);
-        stops.push(Arc::downgrade(&stop));
-        Ok(stop)
-    }
-
-    fn state(&self) -> MutexGuard<'_, (bool, u64)> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stop, and wake every waiter.
-    pub fn stop(&self) {
-        self.state().0 = true;
-        self.changed.notify_all();
-    }
-
-    /// Whether [`Stop::stop`] was called.
-    pub fn is_stopped(&self) -> bool {
-        self.state().0
-    }
-
-    /// Something changed: wake the waiters so they look again.
-    pub fn notify(&self) {
-        self.state().1 += 1;
-        self.changed.notify_all();
-    }
-
-    /// How many changes so far: read it, look at what you wait for, then
-    /// [`Stop::wait_for_change`] with it.
-    pub fn changes(&self) -> u64 {
-        self.state().1
-    }
-
-    /// Sleep for `duration`, unless stopped first; `false` if stopped.
-    pub fn sleep(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
-        let mut state = self.state();
-        while !state.0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return true;
-            }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        false
-    }
-
-    /// Wait until a change after `seen` ([`Stop::changes`]) or a stop; `false`
-    /// if stopped.
-    pub fn wait_for_change(&self, seen: u64) -> bool {
-        let state = self
-            .changed
-            .wait_while(self.state(), |(stopped, changes)| {
-                !*stopped && *changes == seen
-            })
-            .unwrap_or_else(PoisonError::into_inner);
-        !state.0
-    }
-}
-
-/// The kit's threads still running, and a condition to wait for none.
-static THREADS: Mutex<usize> = Mutex::new(0);
-static THREADS_CHANGED: Condvar = Condvar::new();
-
-/// Counts one running thread until dropped (on return or panic).
-struct Running;
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        *THREADS.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
-        THREADS_CHANGED.notify_all();
-    }
-}
-
-/// Start a thread that [`shutdown`] waits for. `work` must return soon after
-/// its [`Stop`] is stopped (wait on it rather than sleeping). `RuntimeError`,
-/// as from `threading`, if the OS refuses the thread.
-pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> PyResult<std::thread::JoinHandle<()>> {
-    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-    // Dropped with the closure when the thread cannot start: the count is
-    // right either way.
-    let running = Running;
-    std::thread::Builder::new()
-        .spawn(move || {
-            let _running = running;
-            work();
-        })
-        .map_err(|err| thread_refused(&err))
 }
 
 // --- shutdown, fork, quiesce -------------------------------------------------
@@ -577,11 +319,6 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
     if CLOSING.swap(true, Ordering::AcqRel) {
         return Ok(());
     }
-    let stops: Vec<Arc<Stop>> =
-        std::mem::take(&mut *STOPS.lock().unwrap_or_else(PoisonError::into_inner))
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
     let deadline = Instant::now() + limit;
     if !exiting() {
         py.detach(|| {
@@ -605,15 +342,11 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
         }
     };
     py.detach(move || {
-        for stop in &stops {
-            stop.stop();
-        }
+        threads::stop_all();
         if let Some(runtime) = runtime {
             runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
         }
-        let threads = THREADS.lock().unwrap_or_else(PoisonError::into_inner);
-        let left = deadline.saturating_duration_since(Instant::now());
-        let _ = THREADS_CHANGED.wait_timeout_while(threads, left, |running| *running > 0);
+        threads::wait_for_all(deadline);
     });
     Ok(())
 }
@@ -664,8 +397,7 @@ fn after_fork_in_child() {
     if let State::Running(runtime) = std::mem::replace(&mut *state, State::Idle) {
         std::mem::forget(runtime);
     }
-    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) = 0;
-    STOPS.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    threads::forget_after_fork();
     IN_FLIGHT.store(0, Ordering::Release);
 }
 

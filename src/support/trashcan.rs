@@ -150,7 +150,7 @@ thread_local! {
 /// `#[pyfunction] async fn`'s raw Python arguments in its future until it runs
 /// (argument extraction happens inside), so a chain of never-run coroutines
 /// frees one inside another's `tp_dealloc` however its arguments are typed.
-/// The type's `tp_dealloc` is wrapped: past [`DEALLOC_DEPTH`] nested
+/// The type's `tp_dealloc` is wrapped: past `DEALLOC_DEPTH` nested
 /// deallocations on a thread, an object is deferred, not freed, and the
 /// outermost deallocation frees the deferred ones from its shallow frame (as
 /// CPython's trashcan does for lists and tuples; the object is not resurrected,

@@ -268,7 +268,7 @@ fn reports(py: Python<'_>) -> PyResult<&Reports> {
 }
 
 /// Look up, now, what a later report from a destructor needs (see
-/// [`Reports`]); after the first call this is one load.
+/// `Reports`); after the first call this is one load.
 pub fn prepare_reports(py: Python<'_>) -> PyResult<()> {
     reports(py).map(drop)
 }
@@ -278,7 +278,7 @@ pub fn asyncio_repr<'py>(obj: &Bound<'py, PyAny>, of: ReprOf) -> PyResult<Bound<
     let py = obj.py();
     let helper = reports(py)?.repr[of as usize].bind(py);
     // A future whose result is a future: asyncio's repr shows it, through C.
-    let _depth = crate::depth::Depth::enter(py, c" while getting the repr of an object")?;
+    let _depth = crate::support::depth::Depth::enter(py, c" while getting the repr of an object")?;
     helper.call1((obj,))
 }
 

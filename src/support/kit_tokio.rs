@@ -1,0 +1,157 @@
+//! pyo3-async-runtimes on the kit's own tokio runtime.
+//!
+//! pyo3-async-runtimes' `tokio` module keeps its runtime in a `static` that can
+//! never be shut down (see [`super::runtime`] for why the kit must). Its
+//! `generic` module takes any runtime that can spawn, spawn blocking work and
+//! carry task-locals: [`KitTokio`] is that, on the kit's runtime. Every
+//! `future_into_py`-style route of the kit goes through here, and so
+//!
+//! - is refused once the runtime is shut down ([`SHUT_DOWN`]), and
+//! - fails with [`SHUT_DOWN`] when a shutdown by hand cuts it while a loop
+//!   waits for it (an executor's `cancel_futures=True`), rather than staying
+//!   pending for ever.
+//!
+//! Counted in flight from the spawn ([`InFlight`]): shutdown waits for the cut
+//! work to reach its loop before tokio stops.
+
+use std::cell::OnceCell;
+use std::future::Future as RustFuture;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
+use tokio::task::JoinHandle;
+
+use super::runtime::{InFlight, SHUT_DOWN, ensure_open, spawn_handle, unless_shut_down};
+
+/// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
+/// what its `tokio` module does, minus the runtime nobody can shut down.
+pub struct KitTokio;
+
+impl GenericRuntime for KitTokio {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = JoinHandle<()>;
+
+    fn spawn<F>(fut: F) -> JoinHandle<()>
+    where
+        F: RustFuture<Output = ()> + Send + 'static,
+    {
+        // Counted: pyo3-async-runtimes' outer task awaits the inner one, which
+        // hands its result to a blocking closure before it ends, so the count
+        // never drops to zero between a cut future and its closure.
+        let in_flight = InFlight::new();
+        spawn_handle().spawn(async move {
+            let _in_flight = in_flight;
+            fut.await;
+        })
+    }
+
+    fn spawn_blocking<F>(f: F) -> JoinHandle<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let in_flight = InFlight::new();
+        spawn_handle().spawn_blocking(move || {
+            let _in_flight = in_flight;
+            f();
+        })
+    }
+}
+
+tokio::task_local! {
+    /// The event loop and context of the Python call that started this task:
+    /// how `get_current_loop` finds the loop from inside a Rust future.
+    static TASK_LOCALS: OnceCell<TaskLocals>;
+}
+
+impl ContextExt for KitTokio {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn RustFuture<Output = R> + Send>>
+    where
+        F: RustFuture<Output = R> + Send + 'static,
+    {
+        Box::pin(TASK_LOCALS.scope(OnceCell::from(locals), fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS
+            .try_with(|cell| cell.get().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// pyo3-async-runtimes' `future_into_py` on the kit's runtime (or
+/// [`SHUT_DOWN`], before anything is started); a [`shutdown`](super::runtime::shutdown) while `fut` is
+/// pending fails the asyncio future with [`SHUT_DOWN`].
+pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    ensure_open()?;
+    generic::future_into_py::<KitTokio, _, T>(py, cut_at_shutdown(fut))
+}
+
+/// pyo3-async-runtimes' `run_until_complete` on the kit's runtime: run
+/// `event_loop` in this thread until `fut` is done on tokio.
+///
+/// Plus what `asyncio.Runner.run` does when the run is interrupted (Ctrl-C):
+/// the asyncio future is cancelled and the loop run once more, so that its
+/// done callback tells the Rust side (pyo3-async-runtimes then drops `fut`).
+/// Left alone, the work would go on after the caller has moved on and, when
+/// done, report the loop it finds closed.
+pub fn run_until_complete<F, T>(event_loop: &Bound<'_, PyAny>, fut: F) -> PyResult<T>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    ensure_open()?;
+    let py = event_loop.py();
+    // The value goes round Python as `None`; `T` itself waits here.
+    let slot = Arc::new(Mutex::new(None));
+    let filled = slot.clone();
+    let locals = TaskLocals::new(event_loop.clone()).copy_context(py)?;
+    let future = generic::future_into_py_with_locals::<KitTokio, _, ()>(
+        py,
+        locals,
+        cut_at_shutdown(async move {
+            let value = fut.await?;
+            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+            Ok(())
+        }),
+    )?;
+    let run_until_complete = intern!(py, "run_until_complete");
+    if let Err(err) = event_loop.call_method1(run_until_complete, (&future,)) {
+        if future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
+            // Its result is the `CancelledError` just asked for.
+            let _ = event_loop.call_method1(run_until_complete, (&future,));
+        }
+        return Err(err);
+    }
+    let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    // Never empty after a run that succeeded; asyncio's words if it were.
+    value.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
+}
+
+/// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`](super::runtime::shutdown) comes first.
+async fn cut_at_shutdown<T>(fut: impl RustFuture<Output = PyResult<T>>) -> PyResult<T> {
+    unless_shut_down(fut)
+        .await
+        .unwrap_or_else(|| Err(PyRuntimeError::new_err(SHUT_DOWN)))
+}
+
+/// pyo3-async-runtimes' `into_future`: the Python awaitable as a Rust future.
+pub fn into_future(
+    awaitable: Bound<'_, PyAny>,
+) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + use<>> {
+    generic::into_future::<KitTokio>(awaitable)
+}
+
+/// pyo3-async-runtimes' `get_current_loop`: the task's loop inside a Rust
+/// future it runs, the running loop otherwise.
+pub fn get_current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    generic::get_current_loop::<KitTokio>(py)
+}

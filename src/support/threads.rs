@@ -1,0 +1,168 @@
+//! The kit's own threads (a `Kitchen`'s cooks): woken at once when stopped,
+//! counted so that shutdown can wait for them, refused in `threading`'s words.
+//!
+//! A cook must never be left sleeping when its kitchen closes or the
+//! interpreter exits: it would wake later into an interpreter that is gone. So
+//! it waits on a [`Stop`] instead of sleeping, and [`stop_all`] (what shutdown
+//! calls) stops every one and refuses new ones, under one lock, so that a
+//! kitchen opened during a shutdown cannot slip between the two.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+/// `threading`'s words when the OS refuses a thread.
+pub const CANT_START: &str = "can't start new thread";
+
+/// The `RuntimeError` `threading.Thread.start()` raises when the OS refuses a
+/// thread, with the OS's reason.
+pub fn thread_refused(err: &std::io::Error) -> PyErr {
+    PyRuntimeError::new_err(format!("{CANT_START} ({err})"))
+}
+
+/// A stop signal a thread of ours waits on instead of sleeping, so that its
+/// owner (`Kitchen.close()`) or [`stop_all`] wakes it at once. It also carries
+/// "something changed" notifications (an item served) to its waiters.
+pub struct Stop {
+    /// `(stopped, changes)`: the change counter lets a waiter that read it
+    /// before looking at shared state notice a change made in between.
+    state: Mutex<(bool, u64)>,
+    changed: Condvar,
+}
+
+/// Every live [`Stop`], so that [`stop_all`] can stop them all; `None` once
+/// it has.
+static STOPS: Mutex<Option<Vec<Weak<Stop>>>> = Mutex::new(Some(Vec::new()));
+
+fn stops() -> MutexGuard<'static, Option<Vec<Weak<Stop>>>> {
+    STOPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Stop {
+    /// A new signal, registered for [`stop_all`]; `None` once that has run.
+    pub fn new() -> Option<Arc<Self>> {
+        let stop = Arc::new(Stop {
+            state: Mutex::new((false, 0)),
+            changed: Condvar::new(),
+        });
+        let mut stops = stops();
+        let live = stops.as_mut()?;
+        live.retain(|live| live.strong_count() > 0);
+        live.push(Arc::downgrade(&stop));
+        Some(stop)
+    }
+
+    fn state(&self) -> MutexGuard<'_, (bool, u64)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stop, and wake every waiter.
+    pub fn stop(&self) {
+        self.state().0 = true;
+        self.changed.notify_all();
+    }
+
+    /// Whether [`Stop::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.state().0
+    }
+
+    /// Something changed: wake the waiters so they look again.
+    pub fn notify(&self) {
+        self.state().1 += 1;
+        self.changed.notify_all();
+    }
+
+    /// How many changes so far: read it, look at what you wait for, then
+    /// [`Stop::wait_for_change`] with it.
+    pub fn changes(&self) -> u64 {
+        self.state().1
+    }
+
+    /// Sleep for `duration`, unless stopped first; `false` if stopped.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        let mut state = self.state();
+        while !state.0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        false
+    }
+
+    /// Wait until a change after `seen` ([`Stop::changes`]) or a stop; `false`
+    /// if stopped.
+    pub fn wait_for_change(&self, seen: u64) -> bool {
+        let state = self
+            .changed
+            .wait_while(self.state(), |(stopped, changes)| {
+                !*stopped && *changes == seen
+            })
+            .unwrap_or_else(PoisonError::into_inner);
+        !state.0
+    }
+}
+
+/// The kit's threads still running, and a condition to wait for none.
+static THREADS: Mutex<usize> = Mutex::new(0);
+static THREADS_CHANGED: Condvar = Condvar::new();
+
+/// Counts one running thread until dropped (on return or panic).
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *THREADS.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        THREADS_CHANGED.notify_all();
+    }
+}
+
+/// Start a thread that [`wait_for_all`] waits for. `work` must return soon after
+/// its [`Stop`] is stopped (wait on it rather than sleeping). `RuntimeError`,
+/// as from `threading`, if the OS refuses the thread.
+pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> PyResult<std::thread::JoinHandle<()>> {
+    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    // Dropped with the closure when the thread cannot start: the count is
+    // right either way.
+    let running = Running;
+    std::thread::Builder::new()
+        .spawn(move || {
+            let _running = running;
+            work();
+        })
+        .map_err(|err| thread_refused(&err))
+}
+
+/// Stop every [`Stop`] and refuse new ones (shutdown, from any thread).
+pub fn stop_all() {
+    let Some(live) = stops().take() else {
+        return;
+    };
+    for stop in live.iter().filter_map(Weak::upgrade) {
+        stop.stop();
+    }
+}
+
+/// Wait (detached, the caller sees to it) until every thread of ours has
+/// ended, or `deadline` passes.
+pub fn wait_for_all(deadline: Instant) {
+    let threads = THREADS.lock().unwrap_or_else(PoisonError::into_inner);
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = THREADS_CHANGED.wait_timeout_while(threads, left, |running| *running > 0);
+}
+
+/// In a fork child: the threads stayed in the parent. Start counting afresh,
+/// and take kitchens again.
+pub fn forget_after_fork() {
+    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) = 0;
+    *stops() = Some(Vec::new());
+}
