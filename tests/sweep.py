@@ -3,16 +3,18 @@ same mistake made against asyncio or CPython ends (the same exception type, or
 both fine), never in a crash, a hang or a wrong answer.
 
 Each ``test_sweep_<family>.py`` lists its mistakes as :class:`Mistake` rows
-(made in this process: plain argument checks) or :class:`Isolated` rows (made in
-a fresh interpreter with a time limit: double awaits, reuse, closed loops and
-threads, where a hang or a crash is possible and must fail the test, not end
-pytest).
+(made in this process: plain argument checks), :class:`Refused` rows (the same,
+where the reference is the exception itself: a wrong type or a bad number for a
+name asyncio has no twin of), or :class:`Isolated` rows (made in a fresh
+interpreter with a time limit: double awaits, reuse, closed loops and threads,
+where a hang or a crash is possible and must fail the test, not end pytest).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +56,27 @@ class Mistake:
 
     def check(self) -> None:
         assert outcome(self.ours) == outcome(self.theirs), self.what
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A mistake whose reference is an exception, not a call: it must raise
+    exactly ``error`` (not a subclass standing in for it), with a message
+    matching ``says`` (a regular expression) that names what was wrong."""
+
+    what: str
+    ours: Callable[[], object]
+    error: type[BaseException]
+    says: str
+
+    def check(self) -> None:
+        try:
+            self.ours()
+        except BaseException as err:
+            assert type(err) is self.error, f"{self.what}: {type(err).__name__}: {err}"
+            assert re.search(self.says, str(err)), f"{self.what}: {err}"
+        else:
+            raise AssertionError(f"{self.what}: nothing raised")
 
 
 @dataclass(frozen=True)
