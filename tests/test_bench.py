@@ -370,8 +370,22 @@ def test_an_unwritable_out_is_refused_before_anything_is_measured(
         ('{"provenance": {"mode": "full"}, "results": [', "not a whole JSON file"),
         ('{"rows": []}', "not a results file"),
         ('{"provenance": {"format": 99}, "results": []}', "written by a newer coroscope"),
+        ('{"provenance": [], "results": []}', "not a results file of this format"),
+        ('{"provenance": {"mode": "quick", "python": "3"}, "results": 5}', "of this format"),
+        ('{"provenance": {"mode": "quick", "python": "3"}, "results": [{}]}', "of this format"),
+        ('{"provenance": {"format": "2"}, "results": []}', "not a results file of this format"),
     ],
-    ids=["missing", "empty", "truncated", "another file", "newer format"],
+    ids=[
+        "missing",
+        "empty",
+        "truncated",
+        "another file",
+        "newer format",
+        "provenance not a table",
+        "results not a list",
+        "a result with no fields",
+        "format a string",
+    ],
 )
 def test_a_report_of_a_file_it_cannot_read_says_why_in_one_line(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: str | None, why: str

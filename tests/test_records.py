@@ -4,6 +4,7 @@ tables (``src/await_from_rust/records.rs``)."""
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 
 import pytest
 from coroscope.await_from_rust import Stepper, trace
@@ -84,3 +85,11 @@ def test_ipythons_terminal_shows_steps_as_a_text_table() -> None:
     stepper.send(None)
     assert pretty(stepper).splitlines()[0] == repr(stepper)
     assert pretty(run[0]).splitlines()[1].split()[:3] == ["1", "send", "None"]
+
+
+def test_a_trace_is_a_sequence_as_its_stub_says() -> None:
+    run = trace(sleeps_then_returns(2, "v"))
+    assert isinstance(run, collections.abc.Sequence)
+    assert run.index(run[1]) == 1 and run.count(run[0]) == 1
+    with pytest.raises(ValueError):
+        run.index("not a record")

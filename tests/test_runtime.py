@@ -78,12 +78,38 @@ PENDING = {
     "TimerFuture": "TimerFuture(None, 60)",
     "the awaitable bridge": "sleep_awaitable(60)",
     "the fast bridge": "order_fast(['burger'], prep_times={'burger': 60})",
+    "PyO3's async fn": "order_async_fn(['burger'], prep_times={'burger': 60})",
+    # Nothing but a ring ends it, and nobody rings.
+    "a Doorbell": "Doorbell().wait()",
+    "a Doorbell on the fast route": "Doorbell(fast=True).wait()",
 }
 
 
 @pytest.mark.parametrize("work", PENDING.values(), ids=PENDING.keys())
 def test_work_pending_when_another_thread_shuts_down_fails_with_its_error(work: str) -> None:
     assert awaited_across_a_shutdown(work).startswith(SHUT_DOWN)
+
+
+def test_exits_after_a_shutdown_by_hand_with_no_time_to_wait_are_clean() -> None:
+    """Work given up on by a ``shutdown(0)`` used to reach into Python while
+    the interpreter finalized: an abort, one exit in thirty."""
+    script = """
+        import asyncio, coroscope
+        from coroscope.bridge import sleep_future_into_py
+
+        async def main():
+            pending = [sleep_future_into_py(0.001 * (i % 20), i) for i in range(2000)]
+            await asyncio.sleep(0.005)
+            coroscope.shutdown(0)
+            outcomes = await asyncio.gather(*pending, return_exceptions=True)
+            assert all(isinstance(o, (int, RuntimeError)) for o in outcomes), outcomes
+
+        asyncio.run(main())
+        print("done")
+        """
+    for _ in range(RUNS * 3):
+        done = run_python(script, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "done\n", "")
 
 
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:

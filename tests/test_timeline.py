@@ -337,3 +337,61 @@ def test_a_slow_step_inside_a_recording_is_named_by_its_task_as_without_it() -> 
     without = report(recording=False)
     assert len(without) == 1 and without[0].startswith("Executing <Handle <Task finished"), without
     assert report(recording=True) == without
+
+
+def test_a_recording_gives_back_the_loop_as_it_found_it(run: Run[Any]) -> None:
+    """It took its hooks off by deleting the loop's instance attributes, and
+    with them a patch of the user's own."""
+
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        if not hasattr(loop, "__dict__"):
+            return True  # uvloop: nothing to patch, nothing wrapped
+        original = loop.call_soon
+
+        def mine(callback: Any, *args: Any, context: Any = None) -> Any:
+            return original(callback, *args, context=context)
+
+        loop.call_soon = mine  # type: ignore[method-assign]
+        async with timeline.record():
+            await asyncio.ensure_future(asyncio.sleep(0))
+        return loop.call_soon is mine
+
+    assert run(main())
+
+
+def test_ctrl_c_inside_the_recorder_stops_the_program_without_losing_the_step() -> None:
+    """The Rust Task skipped the step the interrupted recorder was timing, so
+    nobody scheduled the task again and ``asyncio.run`` waited for it for ever
+    as it cleaned up."""
+    from tests.conftest import run_python
+
+    done = run_python(
+        """
+        import asyncio
+        from coroscope import timeline
+
+        async def worker():
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+        async def main():
+            async with timeline.record() as tl:
+                original = tl.begin
+                def begin(task, hint):
+                    if task.get_name() == "worker":
+                        tl.begin = original
+                        raise KeyboardInterrupt  # as a SIGINT landing in Python code
+                    return original(task, hint)
+                tl.begin = begin
+                await asyncio.create_task(worker(), name="worker")
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt out of asyncio.run")
+        """,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "KeyboardInterrupt out of asyncio.run"

@@ -377,16 +377,26 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
         return made_here(original_at(when, callback, *args, context=context))
 
     loop_thread = threading.get_ident()
+    hooks = {
+        "call_soon": call_soon,
+        "call_soon_threadsafe": call_soon_threadsafe,
+        "call_at": call_at,
+    }
+    # What the loop's own instance held before (a patch of the user's), put
+    # back on undo; a loop with no instance attributes (uvloop) is left alone.
+    before = dict(getattr(loop, "__dict__", {}))
     try:
-        loop.call_soon = call_soon  # type: ignore[method-assign,assignment]
-        loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign,assignment]
-        loop.call_at = call_at  # type: ignore[method-assign,assignment]
+        for name, hook in hooks.items():
+            setattr(loop, name, hook)
     except AttributeError:  # uvloop
         return lambda: None
 
     def undo() -> None:
-        for name in ("call_soon", "call_soon_threadsafe", "call_at"):
-            vars(loop).pop(name, None)
+        for name in hooks:
+            if name in before:
+                setattr(loop, name, before[name])
+            else:
+                vars(loop).pop(name, None)
 
     return undo
 

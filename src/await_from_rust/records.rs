@@ -103,6 +103,30 @@ impl Trace {
         Ok(self.records.bind(py).as_any().try_iter()?.into_any())
     }
 
+    /// The index of the first record equal to ``value`` (``ValueError`` if
+    /// none), as a list answers: a ``Sequence`` has it.
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    fn index(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+    ) -> PyResult<usize> {
+        self.records
+            .bind(py)
+            .call_method1(intern!(py, "index"), (value, start, stop))?
+            .extract()
+    }
+
+    /// How many records equal ``value``.
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.records
+            .bind(py)
+            .call_method1(intern!(py, "count"), (value,))?
+            .extract()
+    }
+
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         match other.cast::<Trace>() {
             Ok(other) => self.records.bind(py).eq(other.get().records.bind(py)),
@@ -318,5 +342,10 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace, m)?)?;
     m.add_class::<StepRecord>()?;
     m.add_class::<Trace>()?;
+    // What the stubs promise: `isinstance(trace(c), collections.abc.Sequence)`.
+    m.py()
+        .import("collections.abc")?
+        .getattr("Sequence")?
+        .call_method1("register", (m.getattr("Trace")?,))?;
     Ok(())
 }

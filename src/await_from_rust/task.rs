@@ -393,13 +393,17 @@ impl Task {
         // what the task then waits on. Its own failure is reported as Python
         // reports an error nobody can catch (`sys.unraisablehook`), and the step
         // runs all the same: a recorder must never stop the task it watches.
+        // Ctrl-C (or `sys.exit()`) inside the recorder is raised too, but only
+        // once the step is taken: a step skipped is a task nobody schedules
+        // again, and `asyncio.run` would wait for it for ever as it cleans up.
         let recorder = recorder.bind(py);
         let begin = recorder.call_method1(intern!(py, "begin"), (slf, timeline::hint()));
-        recorder_failure_reported(recorder, begin)?;
+        let interrupted = recorder_failure_reported(recorder, begin).err();
         let handled = Self::step_and_serve(slf, coro, exc);
         let end = recorder.call_method1(intern!(py, "end"), (slf,));
         recorder_failure_reported(recorder, end)?;
-        handled
+        handled?;
+        interrupted.map_or(Ok(()), Err)
     }
 
     fn step_and_serve(

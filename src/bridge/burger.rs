@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use tokio::task::JoinSet;
 
 use crate::support::live::Alive;
-use crate::support::runtime::AbortOnDrop;
+use crate::support::runtime::{AbortOnDrop, SHUT_DOWN, is_shut_down};
 
 /// One thing PyBurger cooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -135,9 +135,15 @@ pub fn cook_on_tokio(
     let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
     Ok(async move {
         let _abort_if_dropped = abort_if_dropped;
-        cooking
-            .await
-            .map_err(|err| PyRuntimeError::new_err(format!("the kitchen failed: {err}")))
+        cooking.await.map_err(|err| {
+            // Cancelled because the runtime stopped under it: say so, in the
+            // words every cut await gives.
+            if err.is_cancelled() && is_shut_down() {
+                PyRuntimeError::new_err(SHUT_DOWN)
+            } else {
+                PyRuntimeError::new_err(format!("the kitchen failed: {err}"))
+            }
+        })
     })
 }
 

@@ -19,13 +19,14 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use tokio::sync::Semaphore;
 
 use super::fast::route_for;
 use crate::awaitable::wake::{RouteFor, ThreadsafeRoute};
 use crate::awaitable::{RustAwaitable, into_awaitable_with};
+use crate::support::runtime::{SHUT_DOWN, is_shut_down, unless_shut_down};
 
 /// A bell any thread may ring and the loop may await: ``await bell.wait()``
 /// returns once per ``ring()``, however the two interleave.
@@ -69,11 +70,18 @@ impl Doorbell {
 
     /// ``await bell.wait()``: returns ``None`` once a ring is there for it.
     fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, RustAwaitable>> {
+        if is_shut_down() {
+            return Err(PyRuntimeError::new_err(SHUT_DOWN));
+        }
         let rings = self.rings.clone();
         let answer = async move {
-            // The semaphore is never closed, so `acquire` cannot fail.
-            if let Ok(permit) = rings.acquire_owned().await {
-                permit.forget();
+            // Nothing but a ring ends this wait, so a shutdown must cut it, as
+            // it cuts every other wait of the kit's.
+            match unless_shut_down(rings.acquire_owned()).await {
+                // The semaphore is never closed, so `acquire` cannot fail.
+                Some(Ok(permit)) => permit.forget(),
+                Some(Err(_)) => {}
+                None => return Err(PyRuntimeError::new_err(SHUT_DOWN)),
             }
             Ok(None::<()>)
         };

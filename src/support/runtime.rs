@@ -293,6 +293,14 @@ pub async fn unless_shut_down<F: RustFuture>(fut: F) -> Option<F::Output> {
     .await
 }
 
+/// The longest [`shutdown`] waits for the work it cut to tell its awaiters,
+/// whatever its timeout.
+const CUT_TIME: Duration = Duration::from_secs(1);
+
+fn no_work_in_flight() -> bool {
+    IN_FLIGHT.load(Ordering::Acquire) == 0
+}
+
 /// Poll `done` every 200 µs until it holds or `until` passes; whether it held.
 fn wait_until(until: Instant, done: impl Fn() -> bool) -> bool {
     while !done() && Instant::now() < until {
@@ -306,12 +314,14 @@ fn wait_until(until: Instant, done: impl Fn() -> bool) -> bool {
 /// Runs by itself at interpreter exit (``atexit``); call it yourself to stop
 /// earlier. From its first instant every call that would start Rust work
 /// raises ``RuntimeError``. Called by hand, it first ends the work loops are
-/// awaiting: each pending ``future_into_py``-style future, blocking order and
-/// ``TimerFuture`` fails with that ``RuntimeError`` (at exit that work is
-/// only dropped: no loop is left to tell). Then the kit's threads stop and
-/// tokio's workers are joined. The whole wait is bounded by ``timeout``
-/// seconds and made detached from the interpreter, so a worker finishing a
-/// completion can still attach and end it. Calling it again does nothing.
+/// awaiting: each pending ``future_into_py``-style future, blocking order,
+/// ``TimerFuture`` and ``Doorbell.wait()`` fails with that ``RuntimeError``
+/// (at exit that work is only dropped: no loop is left to tell). Then the
+/// kit's threads stop and tokio's workers are joined. The wait is bounded by
+/// ``timeout`` seconds (but the failed work is always given up to a second to
+/// reach its awaiters) and made detached from the interpreter, so a worker
+/// finishing a completion can still attach and end it. Calling it again does
+/// nothing.
 #[pyfunction]
 #[pyo3(signature = (timeout = 2.0))]
 pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
@@ -321,9 +331,12 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
     }
     let deadline = Instant::now() + limit;
     if !exiting() {
+        // Told even under a shorter timeout: a cut future's answer is a few
+        // microseconds away, and without it its awaiter waits for ever.
+        let told = deadline.max(Instant::now() + CUT_TIME);
         py.detach(|| {
             CUT.notify_waiters();
-            wait_until(deadline, || IN_FLIGHT.load(Ordering::Acquire) == 0);
+            wait_until(told, no_work_in_flight);
         });
     }
     // Taken only now: the cut work's completions were spawned on it meanwhile.
@@ -350,6 +363,9 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
     });
     Ok(())
 }
+
+/// How long the exit waits for the kit's work and threads to end.
+const AT_EXIT: Duration = Duration::from_secs(2);
 
 /// Set as the interpreter exits, before [`shutdown`] runs from `atexit`.
 static EXITING: AtomicBool = AtomicBool::new(false);
@@ -419,7 +435,7 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
     };
     let idle = || {
         let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
-        !busy_tasks && IN_FLIGHT.load(Ordering::Acquire) == 0
+        !busy_tasks && no_work_in_flight()
     };
     let deadline = Instant::now() + limit;
     loop {
@@ -449,7 +465,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // running.
     let at_exit = PyCFunction::new_closure(py, None, None, |args, _| {
         EXITING.store(true, Ordering::Release);
-        shutdown(args.py(), 2.0)
+        shutdown(args.py(), AT_EXIT.as_secs_f64())?;
+        // After a shutdown by hand with a short timeout, work it gave up on may
+        // still be reaching into Python (a completion attaching): once the
+        // interpreter finalizes, that is the abort told at the top.
+        args.py()
+            .detach(|| wait_until(Instant::now() + AT_EXIT, no_work_in_flight));
+        PyResult::Ok(())
     })?;
     py.import("atexit")?.call_method1("register", (at_exit,))?;
     let in_child = PyCFunction::new_closure(py, None, None, |_, _| after_fork_in_child())?;

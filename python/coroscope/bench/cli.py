@@ -10,7 +10,7 @@ import pathlib
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import coroscope
@@ -19,7 +19,7 @@ from coroscope.bench import instructions, versions
 from coroscope.bench.chart import save
 from coroscope.bench.groups import GROUPS, LOOPS, Group
 from coroscope.bench.report import markdown, summary, table
-from coroscope.bench.run import FORMAT, measure, provenance
+from coroscope.bench.run import FORMAT, Result, measure, provenance
 
 EPILOG = """\
 Each group does one job several ways (its variants) on each loop; a variant's time
@@ -137,13 +137,47 @@ def _results_file(flag: str, path: str) -> dict[str, Any]:
     data = _read_json(flag, path)
     if not (isinstance(data, dict) and {"provenance", "results"} <= data.keys()):
         raise Refused(f"{flag} {path}: not a results file (no provenance and results)")
-    written = data["provenance"].get("format", 1)
-    if written > FORMAT:
+    provenance, results = data["provenance"], data["results"]
+    written = provenance.get("format", 1) if isinstance(provenance, dict) else None
+    if isinstance(written, int) and written > FORMAT:
         raise Refused(
             f"{flag} {path}: written by a newer coroscope (format {written}; "
             f"this one reads up to {FORMAT})"
         )
+    if not _well_formed(provenance, results):
+        raise Refused(
+            f"{flag} {path}: not a results file of this format (a provenance with "
+            f"{', '.join(PROVENANCE_READ)}, and results each with {', '.join(RESULT_FIELDS)})"
+        )
     return data
+
+
+# What the report reads of a results file, and of its provenance.
+RESULT_FIELDS = {field.name: field.type for field in fields(Result)}
+PROVENANCE_READ = ("mode", "python")
+
+
+def _well_formed(provenance: object, results: object) -> bool:
+    """Whether the report can read every row: the types ``Result`` declares."""
+    types = {
+        "str": str,
+        "int": int,
+        "float": (int, float),
+        "float | None": (int, float, type(None)),
+    }
+
+    def row_ok(row: object) -> bool:
+        return isinstance(row, dict) and all(
+            isinstance(row.get(name), types[str(kind)]) for name, kind in RESULT_FIELDS.items()
+        )
+
+    return (
+        isinstance(provenance, dict)
+        and all(isinstance(provenance.get(key), str) for key in PROVENANCE_READ)
+        and isinstance(provenance.get("format", 1), int)
+        and isinstance(results, list)
+        and all(row_ok(row) for row in results)
+    )
 
 
 def _instructions_file(path: str) -> dict[str, Any]:
