@@ -105,7 +105,10 @@ impl Trace {
 
     /// The index of the first record equal to ``value`` (``ValueError`` if
     /// none), as a list answers: a ``Sequence`` has it.
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    #[pyo3(
+        signature = (value, start = 0, stop = isize::MAX, /),
+        text_signature = "($self, value, start=0, stop=sys.maxsize, /)"
+    )]
     fn index(
         &self,
         py: Python<'_>,
@@ -120,6 +123,7 @@ impl Trace {
     }
 
     /// How many records equal ``value``.
+    #[pyo3(signature = (value, /))]
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
         self.records
             .bind(py)

@@ -159,7 +159,7 @@ PROVENANCE_READ = ("mode", "python")
 
 def _well_formed(provenance: object, results: object) -> bool:
     """Whether the report can read every row: the types ``Result`` declares."""
-    types = {
+    types: dict[str, type | tuple[type, ...]] = {
         "str": str,
         "int": int,
         "float": (int, float),
