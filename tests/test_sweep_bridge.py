@@ -79,8 +79,10 @@ MISTAKES = [
     ),
     *(
         Mistake(
-            f"call_python_with_timeout(coro, {bad!r})",
-            in_a_loop(lambda bad=bad: call_python_with_timeout(asyncio.sleep(0), bad)),
+            # A function, not a coroutine: refused before it is called, it
+            # leaves no coroutine unawaited behind it.
+            f"call_python_with_timeout(fn, {bad!r})",
+            in_a_loop(lambda bad=bad: call_python_with_timeout(lambda: asyncio.sleep(0), bad)),
             lambda bad=bad: time.sleep(bad),
         )
         for bad in (-1.0, float("nan"), 1e300, "1")
