@@ -23,6 +23,9 @@ NESTINGS = {
         "async def main(): return await x\nasyncio.run(main())"
     ),
     "repr of Ready(Ready(...))": "x = None\nfor _ in range(DEEP): x = Ready(x)\nrepr(x)",
+    "repr of YieldN(1, YieldN(1, ...))": (
+        "x = None\nfor _ in range(DEEP): x = YieldN(1, x)\nrepr(x)"
+    ),
     "repr of Delegate(Delegate(...))": (
         "x = Ready(1)\nfor _ in range(DEEP): x = Delegate(x)\nrepr(x)"
     ),
@@ -38,7 +41,7 @@ def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
     source = "\n".join(
         [
             "import asyncio, sys",
-            "from coroscope.awaitable import Delegate, Ready",
+            "from coroscope.awaitable import Delegate, Ready, YieldN",
             "from coroscope.await_from_rust import trace",
             "sys.setrecursionlimit(10**6)",
             f"DEEP = {DEEP}",
@@ -80,3 +83,43 @@ def test_nesting_within_the_limit_shows_every_level() -> None:
     for _ in range(3):
         x = Delegate(x)
     assert repr(x) == "Delegate(Delegate(Delegate(Ready(1))))"
+
+
+def test_cancelling_a_deep_chain_of_rust_tasks_raises_instead_of_crashing() -> None:
+    """``cancel()`` goes down the chain of awaited tasks through C: 30,000
+    Rust Tasks deep, under a raised limit, it ran out of C stack (the C Task,
+    lighter per level, gets through). Either way the chain then ends."""
+    done = run_python(
+        """
+        import asyncio, sys
+        from coroscope.await_from_rust import task_factory
+        sys.setrecursionlimit(10**6)
+
+        async def leaf():
+            await asyncio.sleep(0.3)
+
+        async def waits_for(task):
+            return await task
+
+        async def main():
+            asyncio.get_running_loop().set_task_factory(task_factory)
+            top = asyncio.ensure_future(leaf())
+            for _ in range(30_000):
+                top = asyncio.ensure_future(waits_for(top))
+            await asyncio.sleep(0.1)
+            try:
+                top.cancel()
+            except RecursionError:
+                print("RecursionError")
+            try:
+                await top
+            except asyncio.CancelledError:
+                pass
+
+        asyncio.run(main())
+        print("ended")
+        """,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "ended", done.stdout

@@ -355,3 +355,27 @@ def test_any_attribute_can_be_set_on_a_future_and_a_task_as_on_asyncios() -> Non
         await task
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", ["result", "exception"])
+def test_a_subclass_that_skips_init_says_so_as_asyncio_does(method: str) -> None:
+    """``result()`` and ``exception()`` said the result was not ready yet, when
+    the object was never initialised."""
+
+    def said(base: type) -> tuple[str, str]:
+        class Skips(base):  # type: ignore[misc, valid-type]
+            def __init__(self) -> None:
+                pass
+
+        with pytest.raises(asyncio.InvalidStateError) as raised:
+            getattr(Skips(), method)()
+        return type(raised.value).__name__, str(raised.value)
+
+    assert (
+        said(Future)
+        == said(asyncio.Future)
+        == (
+            "InvalidStateError",
+            "Future object is not initialized.",
+        )
+    )

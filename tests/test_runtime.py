@@ -82,6 +82,10 @@ PENDING = {
     # Nothing but a ring ends it, and nobody rings.
     "a Doorbell": "Doorbell().wait()",
     "a Doorbell on the fast route": "Doorbell(fast=True).wait()",
+    # It said the kitchen was closed, which nobody had done.
+    "a Kitchen order in a thread": (
+        "asyncio.to_thread(Kitchen(prep_times={'burger': 60}).order, ['burger'], timeout=60)"
+    ),
 }
 
 

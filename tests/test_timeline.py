@@ -355,9 +355,36 @@ def test_a_recording_gives_back_the_loop_as_it_found_it(run: Run[Any]) -> None:
         loop.call_soon = mine  # type: ignore[method-assign]
         async with timeline.record():
             await asyncio.ensure_future(asyncio.sleep(0))
-        return loop.call_soon is mine
+        kept_from_before = loop.call_soon is mine
+        async with timeline.record():
+            loop.call_soon = mine  # patched again inside the block: it stays too
+        return kept_from_before and loop.call_soon is mine
 
     assert run(main())
+
+
+def test_a_recording_that_fails_to_start_leaves_the_loop_as_it_was(
+    run: Run[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure (a Ctrl-C, say) inside the setup left the loop marked as
+    recording, so every later block was refused, and hooked."""
+
+    def refuse(loop: Any, recorder: Any) -> None:
+        raise KeyboardInterrupt
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        with pytest.raises(KeyboardInterrupt), monkeypatch.context() as patched:
+            patched.setattr(timeline, "watch_steps", refuse)
+            async with timeline.record():
+                pass
+        assert loop.get_task_factory() is None
+        assert not {"call_soon", "call_at"} & set(getattr(loop, "__dict__", {}))
+        async with timeline.record() as tl:
+            await asyncio.ensure_future(asyncio.sleep(0))
+        return len(tl.steps)
+
+    assert run(main()) > 0
 
 
 def test_ctrl_c_inside_the_recorder_stops_the_program_without_losing_the_step() -> None:

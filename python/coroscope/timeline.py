@@ -392,11 +392,13 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
         return lambda: None
 
     def undo() -> None:
-        for name in hooks:
+        for name, hook in hooks.items():
+            if vars(loop).get(name) is not hook:
+                continue  # patched again inside the block: that patch stays
             if name in before:
                 setattr(loop, name, before[name])
             else:
-                vars(loop).pop(name, None)
+                del vars(loop)[name]
 
     return undo
 
@@ -423,17 +425,17 @@ async def record() -> AsyncIterator[Timeline]:
     loop = asyncio.get_running_loop()
     if id(loop) in _RECORDING:
         raise RuntimeError(ALREADY_RECORDING)
-    _RECORDING.add(id(loop))
     tl = Timeline()
-    previous = loop.get_task_factory()
-    loop.set_task_factory(task_factory)  # type: ignore[arg-type]  # (a Rust Task, not asyncio.Future)
-    undo = _wrap_loop(loop, tl)
-    watch_steps(loop, tl)
-    try:
+    # Each undo is registered as its step is taken, and run (last first) even
+    # when one before it fails: a Ctrl-C landing in the setup or the teardown
+    # must not leave the loop hooked, or marked as recording for good.
+    with contextlib.ExitStack() as undo:
+        _RECORDING.add(id(loop))
+        undo.callback(_RECORDING.discard, id(loop))
+        undo.callback(setattr, tl, "_recording", False)
+        undo.callback(loop.set_task_factory, loop.get_task_factory())
+        loop.set_task_factory(task_factory)  # type: ignore[arg-type]  # (a Rust Task, not asyncio.Future)
+        undo.callback(_wrap_loop(loop, tl))
+        watch_steps(loop, tl)
+        undo.callback(unwatch_steps, loop)
         yield tl
-    finally:
-        unwatch_steps(loop)
-        undo()
-        loop.set_task_factory(previous)
-        tl._recording = False
-        _RECORDING.discard(id(loop))

@@ -67,6 +67,7 @@ use crate::support::asyncio::{
     ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
     report_lost, stops_the_program,
 };
+use crate::support::depth::Depth;
 use crate::support::finalize::{self, Dealloc, Finalize};
 use crate::support::state_lock::{StateGuard, StateLock};
 use crate::support::timeline;
@@ -698,6 +699,9 @@ impl Task {
             state.fut_waiter.as_ref().map(|w| w.clone_ref(py))
         };
         if let Some(waiter) = waiter {
+            // A task awaiting a task awaiting a task...: the cancel goes down
+            // the chain through C, as deep as the chain is.
+            let _depth = Depth::enter(py, c" while cancelling a chain of tasks")?;
             let kwargs = PyDict::new(py);
             kwargs.set_item(intern!(py, "msg"), &msg)?;
             if waiter

@@ -265,6 +265,16 @@ impl Future {
         Ok(core)
     }
 
+    /// Why a pending future has no result: `why`, or that `__init__` never
+    /// ran (asyncio's `result()` and `exception()` tell the two apart).
+    fn not_ready(&self, py: Python<'_>, why: &'static str) -> &'static str {
+        if self.core(py).event_loop.is_none() {
+            NOT_INITIALIZED
+        } else {
+            why
+        }
+    }
+
     fn event_loop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &self.core(py).event_loop {
             Some(event_loop) => Ok(event_loop.bind(py).clone()),
@@ -431,7 +441,9 @@ impl Future {
         };
         match state {
             State::Cancelled => Err(PyErr::from_value(self.cancelled_error(py)?)),
-            State::Pending => Err(invalid_state(py, RESULT_NOT_READY)),
+            // Only a pending future can be uninitialized: asked here, off the
+            // hot path, and said as asyncio says it here (not its RuntimeError).
+            State::Pending => Err(invalid_state(py, self.not_ready(py, RESULT_NOT_READY))),
             State::Finished => match exception {
                 Some((exception, tb)) => {
                     let exception = exception.bind(py);
@@ -457,7 +469,7 @@ impl Future {
         };
         match state {
             State::Cancelled => Err(PyErr::from_value(self.cancelled_error(py)?)),
-            State::Pending => Err(invalid_state(py, EXCEPTION_NOT_SET)),
+            State::Pending => Err(invalid_state(py, self.not_ready(py, EXCEPTION_NOT_SET))),
             State::Finished => Ok(exception),
         }
     }

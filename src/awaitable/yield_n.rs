@@ -11,6 +11,7 @@ use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 
+use crate::support::depth::repr_of;
 use crate::support::finish::{REUSED, finish};
 use crate::support::trashcan::Flat;
 
@@ -90,7 +91,7 @@ impl YieldN {
         Ok(format!(
             "YieldN(remaining={}, value={})",
             self.remaining(),
-            self.value.bind(py).repr()?
+            repr_of(self.value.bind(py))?
         ))
     }
 }

@@ -27,7 +27,9 @@ use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
 use crate::support::args::seconds;
-use crate::support::runtime::{SHUT_DOWN, SIGNAL_CHECK, park_if_exiting, wait_out_exit};
+use crate::support::runtime::{
+    SHUT_DOWN, SIGNAL_CHECK, is_shut_down, park_if_exiting, wait_out_exit,
+};
 use crate::support::threads::{Stop, spawn_thread, thread_refused};
 
 /// How often a waiting order looks at the pools again.
@@ -266,7 +268,9 @@ impl Kitchen {
         if self.pid != std::process::id() {
             Err(PyRuntimeError::new_err(FORKED))
         } else if self.shared.stop.is_stopped() {
-            Err(PyRuntimeError::new_err(CLOSED))
+            // Closed by a shutdown: in the words every cut wait gives.
+            let why = if is_shut_down() { SHUT_DOWN } else { CLOSED };
+            Err(PyRuntimeError::new_err(why))
         } else {
             Ok(())
         }

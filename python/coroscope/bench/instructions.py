@@ -8,13 +8,14 @@ counts (the loop's own start and stop, the ``loop_only`` case, taken off; the
 rest divided by ``Group.instruction_ops``), each group's ratios to its baseline,
 and how far the two runs were apart: the BENCHMARKS.md section. ``profiles``
 renders where each case's instructions went (by kind of code, and the heaviest
-functions), with what each group's profile showed (``Group.profiled``).
+functions), with what each group's profile shows (``notes.toml``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from coroscope.bench import notes
 from coroscope.bench.groups import GROUPS, LOOPS
 
 # The case every total includes once: run_until_complete of a coroutine doing nothing.
@@ -133,7 +134,7 @@ def markdown(data: dict[str, Any], source: str) -> str:
 def profiles(data: dict[str, Any]) -> str:
     """The BENCHMARKS.md section "Where the time goes": per group, each case's
     instructions per operation by kind of code, its heaviest functions, and
-    what the profile showed (``Group.profiled``)."""
+    what the profile shows (``notes.toml``)."""
     cases = {key: c for key, c in _cases(data).items() if "kinds" in c}
     out = [
         "## Where the time goes (Callgrind profiles)",
@@ -156,8 +157,8 @@ def profiles(data: dict[str, Any]) -> str:
             if (loop, group.name, name) in cases
         ]
         if not counted:
-            if group.profiled:  # measured in another unit: what it showed, in words
-                out += ["", f"### {group.name}", "", group.profiled]
+            if said := notes.profiled(group.name):  # measured in another unit: in words
+                out += ["", f"### {group.name}", "", said]
             continue
         ops = group.instruction_ops
         out += [
@@ -181,8 +182,8 @@ def profiles(data: dict[str, Any]) -> str:
             top = cases[loop, group.name, name]["top"][:HEAVIEST]
             named = "; ".join(f"`{fn}` ({kind}) {count / ops:,.0f}" for fn, kind, count in top)
             out.append(f"- {_named(loop, name)}: {named}")
-        if group.profiled:
-            out += ["", group.profiled]
+        if said := notes.profiled(group.name):
+            out += ["", said]
     return "\n".join(out) + "\n"
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pathlib
+import platform
 import re
 from typing import Any
 
+from coroscope.bench import notes
 from coroscope.bench.groups import GROUPS, NOT_MEASURED, Group
 from coroscope.bench.run import Result
 
@@ -97,9 +99,9 @@ def summary(results: list[Result], groups: list[Group] = GROUPS) -> list[str]:
             for r in results
             if r.loop in others and r.group == group.name and r.variant == shown.variant
         ]
-        notes = [f"±{shown.spread / 2:.0%}"] if shown.spread is not None else []
-        notes += elsewhere
-        lines.append(f"  {group.name:<27} {said}" + (f" ({'; '.join(notes)})" if notes else ""))
+        asides = [f"±{shown.spread / 2:.0%}"] if shown.spread is not None else []
+        asides += elsewhere
+        lines.append(f"  {group.name:<27} {said}" + (f" ({'; '.join(asides)})" if asides else ""))
     verdicts = [v for v in goal_verdicts(results, groups) if v[0] == first]
     missed = [v for v in verdicts if v[3].endswith("(missed)")]
     lines.append(f"goals on {first}: {len(verdicts) - len(missed)} of {len(verdicts)} met")
@@ -112,8 +114,8 @@ def summary(results: list[Result], groups: list[Group] = GROUPS) -> list[str]:
         ]
         if mine:
             lines.append(f"  missed in {group.name}: {', '.join(mine)}")
-            if group.if_missed:
-                lines.append(f"    why: {group.if_missed}")
+            if why := notes.if_missed(group.name, platform.python_version()):
+                lines.append(f"    why: {why}")
     return lines
 
 
@@ -191,8 +193,8 @@ def markdown(data: dict[str, Any], source: str) -> str:
             out.append(
                 f"| {r.loop} | {name} | {r.per_op:,.0f} | {r.ratio:.3g}x | {rate} | {in_gc} |"
             )
-        out += ["", f"What it teaches: {group.reading}", ""]
-        if group.if_missed:
-            out += [f"When a goal is missed: {group.if_missed}.", ""]
+        out += ["", f"What it teaches: {notes.reading(group.name)}", ""]
+        if why := notes.if_missed(group.name, prov.get("python", "")):
+            out += [f"When a goal is missed: {why}.", ""]
     out += ["## Not measured yet", "", *(f"- {gap}" for gap in NOT_MEASURED), ""]
     return "\n".join(out)
