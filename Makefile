@@ -109,7 +109,7 @@ LOAD  ?= 0
 repeat: develop ## Run TESTS (default tests/test_reliability.py) N times in a row (LOAD=k busy processes beside it) and list every failure
 	$(PY) tools/repeat.py --runs $(N) --load $(LOAD) $(TESTS)
 
-CRITERION_BENCHES := drive awaitable bridge fanout task
+CRITERION_BENCHES := drive groups
 bench: develop ## Criterion benches (cargo bench); results in target/criterion
 	cargo bench --features bench $(foreach b,$(CRITERION_BENCHES),--bench $(b))
 

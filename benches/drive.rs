@@ -1,11 +1,13 @@
 //! `drive`: what it costs to run a Python coroutine to completion from Rust.
 //!
-//! Three drivers over the same coroutine, in two shapes, for n = 1, 10, 100:
-//! `awaits(n)`, an `async def` that awaits a bare `yield` `n` times (each await
-//! creates a generator: most of a step is the coroutine's own work), and
-//! `yields(n)`, a `types.coroutine` generator that yields `n` times itself (the
-//! thinnest coroutine there is: most of a step is the driver's work). Both
-//! return `n`. The drivers:
+//! Rust calls the crate's drivers itself here, with no Python call in between
+//! (the Python runner's `drive_100_awaits` calls them from Python): three
+//! drivers over the same coroutine, in two shapes, for n = 1, 10, 100, both from
+//! `coroscope.bench.workloads`: `awaits(n)`, an `async def` that awaits a bare
+//! `yield` `n` times (each await creates a generator: most of a step is the
+//! coroutine's own work), and `yields(n)`, a `types.coroutine` generator that
+//! yields `n` times itself (the thinnest coroutine there is: most of a step is
+//! the driver's work). Both return `n`. The drivers:
 //!
 //! - `await_foo`: the classic way, `__next__` until `StopIteration`;
 //! - `drive_send`: `PyIter_Send`, no `StopIteration` on the way out;
@@ -20,49 +22,16 @@
 //! Not measured: creating the coroutine object (done in untimed setup, since a
 //! coroutine can only be run once), or taking the GIL. Throughput counts awaits.
 
-// Only `config` is used here; the loop helpers serve the loop-driven benches.
-#[allow(dead_code)]
 mod support;
 
 use coroscope::await_from_rust::{DEFAULT_MAX_STEPS, await_foo, drive_send};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use pyo3::prelude::*;
 
-const COROUTINES: &std::ffi::CStr = cr#"
-import collections
-import types
-
-@types.coroutine
-def bare_yield():
-    yield
-
-async def awaits(n):
-    for _ in range(n):
-        await bare_yield()
-    return n
-
-@types.coroutine
-def yields(n):
-    for _ in range(n):
-        yield
-    return n
-
-def c_floor(coro):
-    collections.deque(coro.__await__() if hasattr(coro, "__await__") else coro, maxlen=0)
-
-def python_send_loop(coro):
-    try:
-        while True:
-            coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-"#;
-
 fn drive(c: &mut Criterion) {
     Python::initialize();
     Python::attach(|py| {
-        let module = PyModule::from_code(py, COROUTINES, c"drive_bench.py", c"drive_bench")
-            .expect("the bench's Python code compiles");
+        let module = support::workloads(py);
         let send_loop = module.getattr("python_send_loop").unwrap();
         let floor = module.getattr("c_floor").unwrap();
 

@@ -40,19 +40,17 @@
 // gungraun's macros generate items without docs.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::hint::black_box;
 
 use gungraun::{LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
 use pyo3::prelude::*;
 
-/// Sets the case up: the venv's packages, the group's workload, a warmed-up
-/// loop; `run()` is what is counted, and returns how many operations it did.
-const HARNESS: &std::ffi::CStr = cr#"
-import asyncio, glob, os, site, sys
-
-venv = os.environ.get("VIRTUAL_ENV") or os.path.join(ROOT, ".venv")
-for directory in glob.glob(f"{venv}/lib/python3*/site-packages"):
-    site.addsitedir(directory)
+/// Sets the case up: the group's workload on a warmed-up loop; `run()` is what
+/// is counted, and returns how many operations it did.
+const PREPARE: &std::ffi::CStr = cr#"
+import asyncio
 
 from coroscope.bench.groups import GROUPS, LOOPS
 
@@ -89,12 +87,9 @@ fn on_uvloop(group: &str, variant: &str) -> Py<PyAny> {
 fn set_up(event_loop: &str, group: &str, variant: &str) -> Py<PyAny> {
     Python::initialize();
     Python::attach(|py| {
+        support::installed(py, "coroscope.bench.groups");
         let globals = pyo3::types::PyDict::new(py);
-        globals
-            .set_item("ROOT", env!("CARGO_MANIFEST_DIR"))
-            .unwrap();
-        py.run(HARNESS, Some(&globals), None)
-            .expect("the harness runs (is the extension built? `make develop`)");
+        py.run(PREPARE, Some(&globals), None).unwrap();
         globals
             .get_item("prepare")
             .unwrap()

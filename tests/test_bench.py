@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import pathlib
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 from coroscope import bench
-from coroscope.bench import cli, notes
+from coroscope.awaitable import Ready
+from coroscope.bench import cli, notes, workloads
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -470,3 +472,43 @@ def test_a_reason_for_a_miss_is_given_only_on_the_pythons_it_holds_for() -> None
     assert "from 3.12 to 3.14" in notes.if_missed("await_ready_value", "3.13.0")
     assert notes.if_missed("await_ready_value", "3.15.0a2") == ""
     assert notes.if_missed("future_round_trip", "3.11.7")  # one reason for every version
+
+
+TIMED = [(g, name, w) for g in bench.GROUPS if g.unit == "ns/op" for name, w in g.variants]
+
+
+@pytest.mark.parametrize(
+    ("group", "variant", "workload"), TIMED, ids=[f"{g.name}/{v}" for g, v, _ in TIMED]
+)
+def test_a_timed_variant_does_exactly_the_operations_asked_and_each_gives_what_it_should(
+    group: bench.Group, variant: str, workload: Any
+) -> None:
+    """Criterion reads the time per operation off how the time grows with ``n``:
+    a workload that rounds ``n`` (to whole tasks, whole trees) would skew it."""
+    for n in (1, 7, 101):
+        assert asyncio.run(workload(n)) == n
+
+
+def test_a_run_stops_at_a_variant_that_gives_the_wrong_thing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    group = next(g for g in bench.GROUPS if g.name == "bridge_ready")
+    wrong = dataclasses.replace(
+        group, ops=100, variants=[("ready_but_2", workloads.sequential(lambda: Ready(2), 1))]
+    )
+    monkeypatch.setattr(cli, "GROUPS", [wrong])
+    with pytest.raises(AssertionError, match="bridge_ready/ready_but_2: 0 of 100 operations"):
+        bench.main(["--quick", "--loops", "asyncio", "--out", str(tmp_path)])
+
+
+def test_the_instruction_bench_counts_every_timed_variant() -> None:
+    """gungraun needs its cases written out in ``benches/instructions.rs``; this
+    keeps that list in step with the groups. The eager variants are left out:
+    they exist from 3.12, and a case the venv's Python lacks would stop the bench."""
+    cases = (ROOT / "benches" / "instructions.rs").read_text()
+    missing = [
+        f"{g.name}/{v}"
+        for g, v, _ in TIMED
+        if not v.endswith("_eager") and f'("{g.name}", "{v}")' not in cases
+    ]
+    assert missing == []

@@ -3,6 +3,7 @@ named in the README's map, and no import circle between the files of ``src/``.""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import pathlib
 import subprocess
@@ -63,3 +64,21 @@ def test_a_support_file_imports_no_lesson(source: pathlib.Path) -> None:
         if path.relative_to(ROOT / "src").parts[0].removesuffix(".rs") in LESSONS
     ]
     assert lessons == []
+
+
+def test_the_benchmarks_jobs_import_only_the_standard_library() -> None:
+    """``benches/drive.rs`` compiles ``bench/workloads.py`` in and runs it with
+    no installed package: an import of the kit there would break that bench."""
+    source = ROOT / "python" / "coroscope" / "bench" / "workloads.py"
+    tree = ast.parse(source.read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert imported - {"__future__"} <= sys.stdlib_module_names

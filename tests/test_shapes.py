@@ -14,7 +14,7 @@ from tests.conftest import Run
 # --- the three shapes of wait, through every bridge ------------------------------------
 
 # Every crossing of the catalogue, each shape through each bridge that has it:
-# the benchmarks (python -m coroscope.bench, benches/bridge.rs) time exactly these.
+# the benchmarks (python -m coroscope.bench, benches/groups.rs) time exactly these.
 EVERY = {c.name: c for c in CROSSINGS}
 
 

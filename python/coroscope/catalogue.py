@@ -3,8 +3,8 @@
 A *crossing* is one Rust future awaited from Python through one *bridge*. The
 examples are named by one rule, ``<shape>_<bridge>``: ``ready_fast`` is the
 *ready* shape through the *fast* bridge. The benchmark runner, the soak, the
-exit trials, the tour and the tests all read this list, and the Rust benches use
-the same names, so a new bridge or shape is added here and in its own Rust file,
+exit trials, the tour and the tests all read this list (the Rust benches through
+the runner's groups), so a new bridge or shape is added here and in its own Rust file,
 nowhere else (the README's "Contributing" says how).
 
 >>> from coroscope.catalogue import crossing

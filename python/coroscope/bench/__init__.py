@@ -6,7 +6,9 @@ its time per operation is divided by the group's *baseline* (asyncio's own way,
 or the classic way): the ratio, not the nanoseconds, is the result, because only
 the ratio survives a busy machine. Each group runs on asyncio's loop and on uvloop.
 
-Layout: ``groups`` (what is measured, from ``coroscope.catalogue``), ``run``
+Layout: ``workloads`` (the jobs, shared with the Rust benches), ``groups``
+(which jobs are measured, each way and against what, with the crossings from
+``coroscope.catalogue``), ``notes`` (what the numbers mean), ``run``
 (measuring), ``report`` (the summary, the goals, BENCHMARKS.md), ``chart``,
 ``versions`` (the cross-version study, ``make bench-versions``) and ``cli`` (the
 command line).

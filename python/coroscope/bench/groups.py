@@ -10,21 +10,36 @@ crossings (a Rust future awaited through a bridge) come from
 from __future__ import annotations
 
 import asyncio
-import collections
 import gc
 import sys
 import tracemalloc
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from coroscope._compat import eager_factory
 from coroscope._memory import c_heap_bytes, python_bytes
 from coroscope.await_from_rust import Task, await_foo, drive_send, task_factory
 from coroscope.awaitable import Future, Ready, ReadySend, TimerFuture
-from coroscope.catalogue import Crossing, crossings
+from coroscope.bench.workloads import (
+    Maker,
+    PythonStopIteration,
+    Workload,
+    await_a_bare_future,
+    await_fresh_done_c_future,
+    await_reused_done_c_future,
+    c_floor,
+    drive,
+    fanout,
+    gather_tree,
+    python_coroutine,
+    python_send_loop,
+    round_trip,
+    sequential,
+    spinners,
+    with_tasks,
+)
+from coroscope.catalogue import crossings
 from coroscope.timeline import record
 
 
@@ -39,9 +54,6 @@ LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
     "uvloop": _uvloop,
 }
-
-
-Workload = Callable[[int], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -66,140 +78,22 @@ class Group:
         return max(100, self.ops // 10)
 
 
-# --- workloads ------------------------------------------------------------------------
+# --- what only the runner needs (the shared jobs are in workloads.py) ---------------
 
 
-@types.coroutine
-def _bare_yield() -> Generator[None, None, None]:
-    yield
-
-
-async def _awaits(n: int) -> int:
-    for _ in range(n):
-        await _bare_yield()
-    return n
-
-
-def _python_send_loop(coro: Coroutine[Any, Any, Any]) -> Any:
-    try:
-        while True:
-            coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-
-
-def _c_floor(coro: Coroutine[Any, Any, Any]) -> None:
-    """The same coroutine consumed entirely in C (``deque`` pulls its iterator to
-    the end): the resumes alone, with no driver at all; the result is dropped."""
-    collections.deque(coro.__await__(), maxlen=0)
-
-
-def _drive(driver: Callable[[Any], Any]) -> Workload:
-    async def run(n: int) -> object:
-        for _ in range(n // 100):
-            driver(_awaits(100))
-        return None
-
-    return run
-
-
-class _PythonStopIteration:
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-    def __await__(self) -> _PythonStopIteration:
-        return self
-
-    def __next__(self) -> None:
-        raise StopIteration(self.value)
-
-
-async def _python_coroutine(value: object) -> object:
-    return value
-
-
-def _await_each(make: Callable[[], Any]) -> Workload:
-    async def run(n: int) -> object:
-        for _ in range(n):
-            await make()
-        return None
-
-    return run
-
-
-async def _await_reused_done_c_future(n: int) -> object:
-    future = asyncio.get_running_loop().create_future()
-    future.set_result(1)
-    for _ in range(n):
-        await future
-    return None
-
-
-async def _await_fresh_done_c_future(n: int) -> object:
-    loop = asyncio.get_running_loop()
-    for _ in range(n):
-        future = loop.create_future()
-        future.set_result(1)
-        await future
-    return None
-
-
-def _round_trip(cls: Callable[..., Any]) -> Workload:
-    async def run(n: int) -> object:
-        loop = asyncio.get_running_loop()
-        for _ in range(n):
-            future = cls(loop=loop)
-            future.set_result(1)
-            await future
-        return None
-
-    return run
-
-
-def _sequential(call: Callable[[], Awaitable[object]]) -> Workload:
-    async def run(n: int) -> object:
-        for _ in range(n):
-            await call()
-        return None
-
-    return run
-
-
-def _fanout(make: Callable[[], Awaitable[object]]) -> Workload:
-    async def run(n: int) -> object:
-        return await asyncio.gather(*(make() for _ in range(n)))
-
-    return run
-
-
-def _with_tasks(factory: Any, body: Callable[[int], Coroutine[Any, Any, object]]) -> Workload:
-    async def run(n: int) -> object:
-        loop = asyncio.get_running_loop()
-        previous = loop.get_task_factory()
-        loop.set_task_factory(factory)
-        try:
-            return await asyncio.ensure_future(body(n))
-        finally:
-            loop.set_task_factory(previous)
-
-    return run
-
-
-def _task_variants(
-    body: Callable[[int], Coroutine[Any, Any, object]],
-) -> list[tuple[str, Workload]]:
+def _task_variants(body: Workload) -> list[tuple[str, Workload]]:
     """The C Task and the Rust Task, each lazy (the first step one loop iteration
     later) and, from 3.12, eager (the first step inside ``create_task``)."""
-    variants = [("c_task", _with_tasks(None, body)), ("rust_task", _with_tasks(task_factory, body))]
+    variants = [("c_task", with_tasks(None, body)), ("rust_task", with_tasks(task_factory, body))]
     if sys.version_info >= (3, 12):
         variants += [
-            ("c_task_eager", _with_tasks(eager_factory(asyncio.Task), body)),
-            ("rust_task_eager", _with_tasks(eager_factory(Task), body)),
+            ("c_task_eager", with_tasks(eager_factory(asyncio.Task), body)),
+            ("rust_task_eager", with_tasks(eager_factory(Task), body)),
         ]
     return variants
 
 
-def _recorded(body: Callable[[int], Coroutine[Any, Any, object]]) -> Workload:
+def _recorded(body: Workload) -> Workload:
     """``body`` with ``coroscope.timeline.record()`` watching every step."""
 
     async def run(n: int) -> object:
@@ -209,37 +103,15 @@ def _recorded(body: Callable[[int], Coroutine[Any, Any, object]]) -> Workload:
     return run
 
 
-async def _spinners(n: int) -> object:
-    async def spin() -> None:
-        for _ in range(100):
-            await asyncio.sleep(0)
-
-    return await asyncio.gather(*(spin() for _ in range(max(1, n // 100))))
-
-
-async def _gather_tree(n: int) -> object:
-    async def node(depth: int) -> int:
-        if depth == 0:
-            return 1
-        return sum(await asyncio.gather(node(depth - 1), node(depth - 1)))
-
-    return await node(max(1, n.bit_length() - 1))
-
-
-async def _await_a_bare_future() -> object:
-    """The least a waiting task can hold: its coroutine awaits a C future that
-    nothing will finish (no timer, no handle, no Rust)."""
-    return await asyncio.get_running_loop().create_future()
-
-
 def _heap_bytes() -> int:
     """Bytes in use: Python's objects plus the C heap. Large Python objects are
     in both, so this errs high, never low."""
     return python_bytes() + c_heap_bytes()
 
 
-def _pending_memory(make: Callable[[], Awaitable[object]]) -> Workload:
-    """Heap bytes per pending await: ``n`` tasks each waiting on ``make()``."""
+def _pending_memory(make: Maker, _gives: object = None) -> Workload:
+    """Heap bytes per pending await: ``n`` tasks each waiting on ``make()``
+    (which never gives anything: the tasks are cancelled)."""
 
     async def run(n: int) -> float:
         gc.collect()
@@ -259,18 +131,15 @@ def _pending_memory(make: Callable[[], Awaitable[object]]) -> Workload:
     return run
 
 
-Maker = Callable[[], Awaitable[object]]
-
-
 def _by_bridge(
-    shape: str, workload: Callable[[Maker], Workload], seconds: float = 0.0
+    shape: str, workload: Callable[[Maker, object], Workload], seconds: float = 0.0
 ) -> list[tuple[str, Workload]]:
-    """One variant per bridge that has ``shape``, named by the bridge."""
-    return [(c.bridge.name, workload(_maker(c, seconds))) for c in crossings(shape)]
-
-
-def _maker(c: Crossing, seconds: float) -> Maker:
-    return partial(c, 1, seconds)
+    """One variant per bridge that has ``shape``, named by the bridge: the
+    workload awaits ``c(1, seconds)`` and expects what the shape gives for 1."""
+    return [
+        (c.bridge.name, workload(partial(c, 1, seconds), c.shape.gives(1)))
+        for c in crossings(shape)
+    ]
 
 
 GROUPS = [
@@ -278,10 +147,10 @@ GROUPS = [
         "drive_100_awaits",
         "run an async def that awaits 100 bare yields, from start to result",
         [
-            ("c_floor", _drive(_c_floor)),
-            ("python_send_loop", _drive(_python_send_loop)),
-            ("await_foo", _drive(lambda c: await_foo(c))),
-            ("drive_send", _drive(lambda c: drive_send(c))),
+            ("c_floor", drive(c_floor, checked=False)),
+            ("python_send_loop", drive(python_send_loop)),
+            ("await_foo", drive(await_foo)),
+            ("drive_send", drive(drive_send)),
         ],
         ops=20_000,
         goals=(("drive_send", "c_floor", 1.15),),
@@ -291,12 +160,12 @@ GROUPS = [
         "await something that is already finished, made fresh for each await "
         "(reused_done_c_future, the one exception, is a curiosity: it makes nothing)",
         [
-            ("python_coroutine", _await_each(lambda: _python_coroutine(1))),
-            ("fresh_done_c_future", _await_fresh_done_c_future),
-            ("ready", _await_each(lambda: Ready(1))),
-            ("ready_send", _await_each(lambda: ReadySend(1))),
-            ("python_stop_iteration", _await_each(lambda: _PythonStopIteration(1))),
-            ("reused_done_c_future", _await_reused_done_c_future),
+            ("python_coroutine", sequential(lambda: python_coroutine(1), 1)),
+            ("fresh_done_c_future", await_fresh_done_c_future),
+            ("ready", sequential(lambda: Ready(1), 1)),
+            ("ready_send", sequential(lambda: ReadySend(1), 1)),
+            ("python_stop_iteration", sequential(lambda: PythonStopIteration(1), 1)),
+            ("reused_done_c_future", await_reused_done_c_future),
         ],
         ops=200_000,
         goals=(
@@ -309,9 +178,9 @@ GROUPS = [
         "future_round_trip",
         "create a future, set its result, await it",
         [
-            ("c_future", _round_trip(asyncio.Future)),
-            ("rust_future", _round_trip(Future)),
-            ("python_future", _round_trip(asyncio.futures._PyFuture)),  # type: ignore[attr-defined]
+            ("c_future", round_trip(asyncio.Future)),
+            ("rust_future", round_trip(Future)),
+            ("python_future", round_trip(asyncio.futures._PyFuture)),  # type: ignore[attr-defined]
         ],
         ops=100_000,
         goals=(("rust_future", "c_future", 1.25), ("rust_future", "python_future", 0.5)),
@@ -319,14 +188,14 @@ GROUPS = [
     Group(
         "bridge_ready",
         "await a Rust future that is ready at once, through each way across",
-        _by_bridge("ready", _sequential),
+        _by_bridge("ready", sequential),
         ops=20_000,
         goals=(("fast", "future_into_py", 0.05),),
     ),
     Group(
         "bridge_pending_same_thread",
         "await a Rust future that is pending once and wakes itself on its own thread",
-        _by_bridge("yield", _sequential),
+        _by_bridge("yield", sequential),
         ops=20_000,
         goals=(("fast", "future_into_py", 1 / 3),),
     ),
@@ -334,9 +203,9 @@ GROUPS = [
         "sleep_zero",
         "await a zero-length sleep, one after another",
         [
-            ("asyncio_sleep", _sequential(lambda: asyncio.sleep(0))),
-            ("timer_future", _sequential(lambda: TimerFuture(None, 0))),
-            *_by_bridge("sleep", _sequential),
+            ("asyncio_sleep", sequential(lambda: asyncio.sleep(0), None)),
+            ("timer_future", sequential(lambda: TimerFuture(None, 0), None)),
+            *_by_bridge("sleep", sequential),
         ],
         ops=500,
         goals=(("awaitable", "asyncio_sleep", 2.0), ("fast", "asyncio_sleep", 2.0)),
@@ -344,13 +213,13 @@ GROUPS = [
     Group(
         "order_value_meal",
         "PyBurger: an order of burger, soda and fries with zero prep times",
-        _by_bridge("order", _sequential),
+        _by_bridge("order", sequential),
         ops=2_000,
     ),
     Group(
         "wake_from_tokio",
         "gather awaits that are each woken from a tokio worker thread (ops = wakes)",
-        _by_bridge("hop", _fanout),
+        _by_bridge("hop", fanout),
         ops=20_000,
         goals=(("fast", "future_into_py", 1 / 3), ("fast", "async_fn", 1.0)),
     ),
@@ -359,7 +228,7 @@ GROUPS = [
         "heap bytes per task waiting on a 60 s timer, task included (ops = tasks)",
         [
             ("asyncio_sleep", _pending_memory(lambda: asyncio.sleep(60))),
-            ("task_floor", _pending_memory(_await_a_bare_future)),
+            ("task_floor", _pending_memory(await_a_bare_future)),
             ("timer_future", _pending_memory(lambda: TimerFuture(None, 60))),
             # future_into_py is left out: its Rust future waits on tokio, not in
             # the task, so the task's memory would not show what it holds.
@@ -374,9 +243,9 @@ GROUPS = [
         "fanout_10ms_timers",
         "gather 100,000 concurrent 10 ms timers (ops = timers; wall time per timer)",
         [
-            ("asyncio_sleep", _fanout(lambda: asyncio.sleep(0.01))),
-            ("timer_future", _fanout(lambda: TimerFuture(None, 0.01))),
-            *_by_bridge("sleep", _fanout, 0.01),
+            ("asyncio_sleep", fanout(lambda: asyncio.sleep(0.01), None)),
+            ("timer_future", fanout(lambda: TimerFuture(None, 0.01), None)),
+            *_by_bridge("sleep", fanout, 0.01),
         ],
         ops=100_000,
         rounds=2,
@@ -385,7 +254,7 @@ GROUPS = [
     Group(
         "task_sleep_zero_loops",
         "tasks doing `await asyncio.sleep(0)` 100 times each (ops = steps)",
-        _task_variants(_spinners),
+        _task_variants(spinners),
         ops=20_000,
         goals=(("rust_task", "c_task", 1.0),),
     ),
@@ -394,16 +263,16 @@ GROUPS = [
         "tasks doing `await asyncio.sleep(0)` 100 times each, watched by "
         "`coroscope.timeline.record()` or not (ops = steps)",
         [
-            ("c_task", _with_tasks(None, _spinners)),
-            ("rust_task", _with_tasks(task_factory, _spinners)),
-            ("rust_task_recorded", _recorded(_spinners)),
+            ("c_task", with_tasks(None, spinners)),
+            ("rust_task", with_tasks(task_factory, spinners)),
+            ("rust_task_recorded", _recorded(spinners)),
         ],
         ops=20_000,
     ),
     Group(
         "task_gather_tree",
         "a binary tree of gathers (ops = leaves)",
-        _task_variants(_gather_tree),
+        _task_variants(gather_tree),
         ops=4_096,
         goals=(("rust_task", "c_task", 1.0),),
     ),

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import coroscope
-from coroscope.bench.groups import LOOPS, Group, Workload
+from coroscope.bench.groups import LOOPS, Group
+from coroscope.bench.workloads import Workload
 
 
 @dataclass
@@ -70,8 +71,14 @@ def _measure_once(
     return runner.run(once())
 
 
-async def _run(workload: Workload, n: int) -> None:
-    await workload(n)
+def _check(runner: Runner, group: Group, name: str, workload: Workload, n: int) -> None:
+    """Run ``workload(n)`` once, untimed (it warms up too), and stop the run if
+    a timed workload's ``n`` operations did not all give what was expected."""
+    good = runner.run(workload(n))
+    if group.unit == "ns/op" and good != n:
+        raise AssertionError(
+            f"{group.name}/{name}: {good} of {n} operations gave what was expected"
+        )
 
 
 def measure(
@@ -104,8 +111,8 @@ def _measure(
                 name: [] for name, _ in group.variants
             }
             with Runner(loop_factory=LOOPS[loop_name]) as runner:
-                for _, workload in group.variants:  # warm-up
-                    runner.run(_run(workload, min(n, 100)))
+                for name, workload in group.variants:
+                    _check(runner, group, name, workload, min(n, 100))
                 for _ in range(rounds):  # interleaved: noise hits every variant alike
                     for name, workload in group.variants:
                         samples[name].append(_measure_once(runner, group, workload, n, collector))
