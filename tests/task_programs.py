@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -349,3 +350,34 @@ async def bad_yields_raise_asyncio_errors() -> list[object]:
         if asyncio.iscoroutine(bad):
             bad.close()
     return log
+
+
+@program
+async def a_failure_keeps_the_coroutines_frames_in_its_traceback() -> list[object]:
+    async def fails() -> None:
+        raise ValueError("inner")
+
+    try:
+        await asyncio.ensure_future(fails())
+    except ValueError as err:
+        return [frame.name for frame in traceback.extract_tb(err.__traceback__)]
+    return ["did not fail"]
+
+
+@program
+async def cancel_without_a_message_gives_a_cancelled_error_without_args() -> list[object]:
+    async def body() -> None:
+        await asyncio.sleep(0)
+        await asyncio.sleep(10)
+
+    seen: list[object] = []
+    for queued in (False, True):  # before its first step, then queued again after it
+        task = asyncio.ensure_future(body())
+        if queued:
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError as err:
+            seen.append(err.args)
+    return seen

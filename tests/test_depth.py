@@ -4,7 +4,7 @@ recursion limit, instead of running out of C stack (``src/support/depth.rs``).
 Each story runs in a fresh interpreter with ``sys.setrecursionlimit(10**6)``:
 on 3.11 Python's own guard then lets the C stack run out (a list nested as
 deep crashes CPython 3.11 itself); 3.12+ guards the C stack and raises. The
-kit raises on every version. (Drivers nested inside drivers: ``test_misuse``.)
+kit raises on every version.
 """
 
 from __future__ import annotations
@@ -29,6 +29,17 @@ NESTINGS = {
     "repr of Delegate(Delegate(...))": (
         "x = Ready(1)\nfor _ in range(DEEP): x = Delegate(x)\nrepr(x)"
     ),
+    **{
+        f"{driver} driving a coroutine that drives another": (
+            "def traced(coro):\n"  # trace records a raise as the last step
+            "    last = trace(coro)[-1]\n"
+            "    if last.outcome == 'raise': raise last.value\n"
+            "    return last.value\n"
+            f"async def nest(n): return 0 if n == 0 else {driver}(nest(n - 1))\n"
+            f"{driver}(nest(DEEP))"
+        )
+        for driver in ("await_foo", "drive_send", "traced")
+    },
     "repr of a step record whose value is a step record": (
         "async def returns(v): return v\n"
         "x = None\nfor _ in range(DEEP): x = trace(returns(x))[0]\nrepr(x)"
@@ -42,7 +53,7 @@ def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
         [
             "import asyncio, sys",
             "from coroscope.awaitable import Delegate, Ready, YieldN",
-            "from coroscope.await_from_rust import trace",
+            "from coroscope.await_from_rust import await_foo, drive_send, trace",
             "sys.setrecursionlimit(10**6)",
             f"DEEP = {DEEP}",
             "try:",
@@ -83,6 +94,15 @@ def test_nesting_within_the_limit_shows_every_level() -> None:
     for _ in range(3):
         x = Delegate(x)
     assert repr(x) == "Delegate(Delegate(Delegate(Ready(1))))"
+
+
+def test_drivers_nested_within_the_limit_still_give_the_result() -> None:
+    from coroscope.await_from_rust import drive_send
+
+    async def nest(n: int) -> int:
+        return 0 if n == 0 else drive_send(nest(n - 1)) + 1
+
+    assert drive_send(nest(100)) == 100
 
 
 def test_cancelling_a_deep_chain_of_rust_tasks_raises_instead_of_crashing() -> None:

@@ -85,6 +85,31 @@ STORIES = {
             f = cls(loop=loop); f.set_exception(ValueError(cls.__name__))
             del f
         """,
+    "a pending task freed by the collector, in debug mode, to its own loop's handler": """
+        import gc
+        loop = asyncio.new_event_loop(); loop.set_debug(True)
+        loop.set_exception_handler(lambda loop, context: print(sorted(context)))
+        async def forever(): await loop.create_future()
+        t = T(forever(), loop=loop)
+        loop.run_until_complete(asyncio.sleep(0))
+        del t
+        gc.collect()
+        loop.close()
+        """,
+    "a task whose __init__ fails in call_soon (a closed loop)": """
+        import gc
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(lambda loop, context: print(context["message"]))
+        loop.close()
+        async def nothing(): pass
+        coro = nothing()
+        try:
+            T(coro, loop=loop)
+        except RuntimeError as err:
+            print("RuntimeError:", err)
+        coro.close()
+        gc.collect()
+        """,
     "a lost exception on a closed loop, at exit": """
         loop = asyncio.new_event_loop()
         f = F(loop=loop); f.set_exception(ValueError("boom"))

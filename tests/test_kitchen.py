@@ -76,3 +76,9 @@ def test_a_closed_kitchen_refuses_orders_like_a_shut_down_executor() -> None:
 def test_a_kitchen_with_no_room_in_its_pools_is_refused(pool_size: int) -> None:
     with pytest.raises(ValueError, match="pool_size must be greater than 0"):
         Kitchen(pool_size=pool_size)
+
+
+def test_a_kitchen_order_with_a_huge_timeout_just_waits() -> None:
+    """It used to raise PanicException (a BaseException) from a duration overflow."""
+    with Kitchen(prep_times={"soda": 0.0}) as kitchen:
+        assert kitchen.order(["soda"], timeout=1e19) == ["soda"]

@@ -128,9 +128,13 @@ def test_awaiting_again_after_a_cancel_ends_as_asyncio_does(c: Crossing) -> None
     ).check()
 
 
-# PyO3's own coroutine lets the second awaiter take over the waker and leaves
-# the first waiting forever (tests/test_misuse.py pins it, and notebook 03 shows
-# the gotcha); asyncio's coroutine raises in the second awaiter at once.
+# PyO3's own coroutine (what `#[pyfunction] async fn` returns) lets the second
+# awaiter take over the waker and leaves the first waiting forever (notebook 03
+# shows the gotcha); asyncio's coroutine raises in the second awaiter at once.
+# The strict xfail pins it, so a PyO3 release that fixes it shows up. The
+# upstream fix: `Coroutine.__await__` (or its first `send`) raising
+# `RuntimeError('coroutine is being awaited already')` while a waker is
+# registered, as `RustAwaitable.__await__` does.
 TWO_AWAITERS_HANG = {"hop_async_fn", "order_async_fn"}
 
 

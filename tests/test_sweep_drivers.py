@@ -5,6 +5,7 @@ each against what Python's own ``await`` (or ``bytes(n)`` for a count) does."""
 from __future__ import annotations
 
 import asyncio
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -98,3 +99,37 @@ MISTAKES = [
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 def test_a_driver_fails_as_await_fails_for_the_same_mistake(mistake: Mistake) -> None:
     mistake.check()
+
+
+@types.coroutine
+def _bare_yield() -> Any:
+    yield
+
+
+FIRST_CALLS: dict[str, Callable[[Any], object]] = {
+    "send(5)": lambda stepper: stepper.send(5),
+    "throw(5)": lambda stepper: stepper.throw(5),
+}
+
+
+@pytest.mark.parametrize("first_call", sorted(FIRST_CALLS))
+def test_a_refused_first_call_leaves_the_coroutine_unstarted_and_closable(
+    first_call: str,
+) -> None:
+    """A Stepper used to report itself done, and then run the body on the next
+    ``send(None)``; CPython leaves the coroutine unstarted, and so does it now."""
+    for make_stepper in (Stepper, lambda coro: coro):
+        ran: list[str] = []
+
+        async def body(ran: list[str] = ran) -> None:
+            ran.append("body")
+            await _bare_yield()
+
+        stepper = make_stepper(body())
+        with pytest.raises(TypeError):
+            FIRST_CALLS[first_call](stepper)
+        assert getattr(stepper, "done", False) is False
+        stepper.close()
+        assert ran == []
+        if isinstance(stepper, Stepper):
+            assert stepper.done

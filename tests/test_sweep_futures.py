@@ -153,6 +153,11 @@ MISTAKES = [
         for value in (0, 1, "", None)
     ),
     Mistake(
+        "Task: repr before __init__",
+        lambda: on_a_loop(uninitialized("repr"))(Task),
+        lambda: on_a_loop(uninitialized("repr"))(asyncio.Task),
+    ),
+    Mistake(
         "Task.set_result",
         lambda: on_a_loop(set_result_on_a_task)(Task),
         lambda: on_a_loop(set_result_on_a_task)(asyncio.Task),

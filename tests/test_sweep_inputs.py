@@ -132,6 +132,10 @@ async def _throw_needs_an_exception() -> None:
     sleep_awaitable(1).throw(42)  # type: ignore[arg-type]
 
 
+async def _future_throw_needs_an_exception() -> None:
+    Future().__await__().throw(42)  # type: ignore[arg-type]
+
+
 # (id, what raises, its exception type, what the message must say)
 _ROWS: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
     # drivers
@@ -250,7 +254,13 @@ _ROWS: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
         "RustAwaitable: throw of a non-exception",
         in_loop(_throw_needs_an_exception),
         TypeError,
-        "exceptions must be classes or instances deriving from BaseException",
+        "exceptions must be classes or instances deriving from BaseException, not int",
+    ),
+    (
+        "Future.__await__(): throw of a non-exception",
+        in_loop(_future_throw_needs_an_exception),
+        TypeError,
+        "exceptions must be classes or instances deriving from BaseException, not int",
     ),
     ("compute: negative n", lambda: compute(-1), ValueError, "n must be a non-negative integer"),
     # the Rust Task
@@ -322,6 +332,12 @@ _ROWS: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
     (
         "call_python: not awaitable",
         in_loop(lambda: _call(call_python, 42)),
+        TypeError,
+        "An asyncio.Future, a coroutine or an awaitable is required",
+    ),
+    (
+        "call_python_with_timeout: not awaitable",
+        in_loop(lambda: _call(call_python_with_timeout, 42, 1)),
         TypeError,
         "An asyncio.Future, a coroutine or an awaitable is required",
     ),

@@ -48,3 +48,13 @@ def test_cancelling_the_consumer_stops_the_producer(run: Run[Any], baseline: int
             await task
 
     run(main())
+
+
+def test_anext_of_a_fresh_tick_stream_gives_its_first_tick(run: Run[Any]) -> None:
+    """The ``__anext__`` awaitable keeps its iterator alive, as an async
+    generator's does: the stream used to be freed (and stopped) before the tick."""
+
+    async def main() -> int:
+        return await anext(ticks(3, 0))  # type: ignore[no-any-return]
+
+    assert run(main()) == 0
