@@ -10,11 +10,13 @@
 //! - [`runtimes`]: pyo3-async-runtimes on tokio — `future_into_py` (Rust future →
 //!   Python awaitable), `into_future` (Python awaitable → Rust future), running a
 //!   loop from Rust, and what each does on cancellation, panics and contextvars;
-//! - [`native`]: PyO3's own `async fn`, which needs no runtime crate but must
+//! - [`async_fn`]: PyO3's own `async fn`, which needs no runtime crate but must
 //!   borrow one for timers;
 //! - [`kitchen`]: threads and the GIL — cooking on `std::thread`s, and the
 //!   shared-pool kitchen whose waiting loop deadlocks unless it detaches;
 //! - [`ticks`]: a Rust stream consumed with `async for`;
+//! - [`awaitable`]: coroscope's `RustAwaitable` as a way across: polled on the
+//!   loop's thread, woken through `call_soon_threadsafe`;
 //! - [`fast`]: coroscope's own bridge: Rust futures polled inline, woken in
 //!   one loop iteration through a batched, GIL-free wake-up queue;
 //! - [`doorbell`]: Python threads waking the loop through Rust, with the lost
@@ -28,11 +30,12 @@
 
 use pyo3::prelude::*;
 
+pub mod async_fn;
+pub mod awaitable;
 pub mod burger;
 pub mod doorbell;
 pub mod fast;
 pub mod kitchen;
-pub mod native;
 pub mod runtimes;
 pub mod ticks;
 
@@ -41,7 +44,8 @@ pub mod ticks;
 #[pymodule(submodule)]
 pub fn bridge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtimes::register(m)?;
-    native::register(m)?;
+    async_fn::register(m)?;
+    awaitable::register(m)?;
     kitchen::register(m)?;
     ticks::register(m)?;
     fast::register(m)?;

@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 from coroscope import quiesce, shutdown
 from coroscope.await_from_rust import await_foo, drive_send, trace
-from coroscope.awaitable import Ready, TimerFuture, YieldN, compute, sleep_awaitable
-from coroscope.bridge import Doorbell, Kitchen, sleep_fast, sleep_future_into_py, ticks
+from coroscope.awaitable import Ready, TimerFuture, YieldN, compute
+from coroscope.bridge import (
+    Doorbell,
+    Kitchen,
+    sleep_awaitable,
+    sleep_fast,
+    sleep_future_into_py,
+    ticks,
+)
 
 from tests.conftest import Run
 

@@ -80,7 +80,7 @@ def counted_wait(sleep: Any) -> dict[str, int]:
 
 
 def test_a_wake_reaches_the_task_without_any_loop_call() -> None:
-    from coroscope.awaitable import sleep_awaitable
+    from coroscope.bridge import sleep_awaitable
 
     classic = counted_wait(sleep_awaitable)
     fast = counted_wait(sleep_fast)

@@ -143,8 +143,8 @@ def test_an_asyncio_task_pending_at_exit_on_a_kit_object_is_reported(waited_on: 
         done = run_python(
             f"""
             import asyncio
-            from coroscope.awaitable import Future, TimerFuture, sleep_awaitable
-            from coroscope.bridge import Doorbell, sleep_fast, ticks
+            from coroscope.awaitable import Future, TimerFuture
+            from coroscope.bridge import Doorbell, sleep_awaitable, sleep_fast, ticks
             loop = asyncio.new_event_loop()
             async def waits():
                 return {waits_on}

@@ -22,16 +22,13 @@ from coroscope import quiesce, soak
 from coroscope.await_from_rust import (
     Task,
 )
-from coroscope.awaitable import (
-    Future,
-    TimerFuture,
-    sleep_awaitable,
-)
+from coroscope.awaitable import Future, TimerFuture
 from coroscope.bridge import (
     Doorbell,
     order_async_fn,
     order_fast,
     order_future_into_py,
+    sleep_awaitable,
     sleep_fast,
     sleep_future_into_py,
 )
@@ -291,9 +288,10 @@ def test_a_done_callback_that_raises_is_logged_and_the_others_still_run(
 
 EXIT_WITH_WORK_PENDING = """
 import asyncio, threading
-from coroscope.awaitable import TimerFuture, hop_awaitable, sleep_awaitable
-from coroscope.bridge import (Doorbell, Kitchen, hop_fast, order_async_fn, order_fast,
-                              order_future_into_py, sleep_fast, sleep_future_into_py, ticks)
+from coroscope.awaitable import TimerFuture
+from coroscope.bridge import (Doorbell, Kitchen, hop_awaitable, hop_fast, order_async_fn,
+                              order_fast, order_future_into_py, sleep_awaitable, sleep_fast,
+                              sleep_future_into_py, ticks)
 
 kitchen = Kitchen(prep_times={"burger": 0.001, "fries": 0.001, "soda": 0.001})
 slow = {"burger": 60}

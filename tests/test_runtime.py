@@ -36,9 +36,10 @@ def test_after_shutdown_new_work_is_refused_and_pending_work_fails_with_the_same
     done = run_python(
         """
         import asyncio, coroscope
-        from coroscope.awaitable import sleep_awaitable, TimerFuture
+        from coroscope.awaitable import TimerFuture
         from coroscope import alive
-        from coroscope.bridge import Kitchen, order_future_into_py, sleep_future_into_py, ticks
+        from coroscope.bridge import (Kitchen, order_future_into_py, sleep_awaitable,
+                                      sleep_future_into_py, ticks)
 
         async def main():
             # Rust futures that run on tokio (not polled by the loop's thread).
@@ -123,8 +124,7 @@ def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_erro
     done = run_python(
         """
         import asyncio, coroscope
-        from coroscope.awaitable import sleep_awaitable
-        from coroscope.bridge import sleep_fast
+        from coroscope.bridge import sleep_awaitable, sleep_fast
 
         async def main():
             pending = [asyncio.ensure_future(s(0.2)) for s in (sleep_awaitable, sleep_fast)]
@@ -174,8 +174,7 @@ def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
     done = run_python(
         """
         import asyncio, os
-        from coroscope.awaitable import sleep_awaitable
-        from coroscope.bridge import Kitchen
+        from coroscope.bridge import Kitchen, sleep_awaitable
 
         asyncio.run(sleep_awaitable(0.001))  # the parent's runtime is running
         kitchen = Kitchen()

@@ -12,15 +12,8 @@ from typing import Any
 import pytest
 from coroscope import alive
 from coroscope.await_from_rust import drive_send
-from coroscope.awaitable import (
-    Future,
-    RustAwaitable,
-    compute,
-    panic_awaitable,
-    ready_awaitable,
-    sleep_awaitable,
-    yield_awaitable,
-)
+from coroscope.awaitable import Future, RustAwaitable, compute, panic_awaitable
+from coroscope.bridge import ready_awaitable, sleep_awaitable, yield_awaitable
 
 from tests.conftest import Run
 
@@ -193,16 +186,3 @@ def test_a_never_awaited_rust_future_is_dropped_with_its_awaitable() -> None:
     assert alive() == before + 1
     holder.clear()
     assert alive() == before
-
-
-@pytest.mark.parametrize("seconds", [-0.5, float("nan")])
-def test_sleep_rust_refuses_impossible_durations(seconds: float) -> None:
-    with pytest.raises(ValueError, match="seconds must be a finite, non-negative number"):
-        sleep_awaitable(seconds)
-
-
-def test_ten_thousand_rust_timers_gathered_all_finish(run: Run[Any]) -> None:
-    async def main() -> list[int]:
-        return await asyncio.gather(*(sleep_awaitable(0.01, i) for i in range(10_000)))
-
-    assert run(main()) == list(range(10_000))

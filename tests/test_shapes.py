@@ -75,7 +75,7 @@ def test_a_zero_sleep_makes_no_timer_and_is_ready_at_its_first_step(bridge: str)
     that cannot wait (``drive_send`` refuses anything pending) runs it to the end."""
     from coroscope import bridge as bridges
     from coroscope.await_from_rust import drive_send
-    from coroscope.awaitable import sleep_awaitable
+    from coroscope.bridge import sleep_awaitable
 
     sleep = sleep_awaitable if bridge == "awaitable" else bridges.sleep_fast
     assert drive_send(sleep(0, "at once")) == "at once"

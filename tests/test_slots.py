@@ -7,7 +7,8 @@ import ctypes
 from typing import Any
 
 import pytest
-from coroscope.awaitable import Future, FutureIter, Ready, ReadySend, RustAwaitable, ready_awaitable
+from coroscope.awaitable import Future, FutureIter, Ready, ReadySend, RustAwaitable
+from coroscope.bridge import ready_awaitable
 
 HAVE_AM_SEND = 1 << 21  # Py_TPFLAGS_HAVE_AM_SEND
 PYGEN_RETURN, PYGEN_NEXT = 0, 1

@@ -25,17 +25,7 @@ from coroscope.await_from_rust import (
     task_factory,
     trace,
 )
-from coroscope.awaitable import (
-    Delegate,
-    Future,
-    Ready,
-    ReadySend,
-    TimerFuture,
-    YieldN,
-    compute,
-    ready_awaitable,
-    sleep_awaitable,
-)
+from coroscope.awaitable import Delegate, Future, Ready, ReadySend, TimerFuture, YieldN, compute
 from coroscope.bridge import (
     Doorbell,
     Kitchen,
@@ -46,6 +36,8 @@ from coroscope.bridge import (
     order_fast,
     order_future_into_py,
     order_threads,
+    ready_awaitable,
+    sleep_awaitable,
     sleep_fast,
     sleep_future_into_py,
     ticks,

@@ -13,8 +13,8 @@ from typing import Any
 import anyio
 import pytest
 import trio
-from coroscope.awaitable import Future, compute, ready_awaitable, sleep_awaitable
-from coroscope.bridge import order_fast, ready_fast, sleep_fast
+from coroscope.awaitable import Future, compute
+from coroscope.bridge import order_fast, ready_awaitable, ready_fast, sleep_awaitable, sleep_fast
 
 FAST = {"burger": 0.06, "fries": 0.03, "soda": 0.0}
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
-from coroscope._native import awaitable, bridge
+from coroscope._native import bridge
 
 MEAL = ["burger", "fries", "soda"]
 
@@ -43,7 +42,6 @@ class Bridge:
 
     name: str
     what: str
-    module: ModuleType  # where its examples live
     other_thread: bool  # whether even a ready future crosses to another thread
 
 
@@ -65,26 +63,22 @@ BRIDGES = (
         "future_into_py",
         "pyo3-async-runtimes: spawned on tokio, finished through an asyncio future "
         "from call_soon_threadsafe",
-        bridge,
         other_thread=True,
     ),
     Bridge(
         "async_fn",
         "PyO3's own async fn: a coroutine polled on the loop's thread",
-        bridge,
         other_thread=False,
     ),
     Bridge(
         "awaitable",
         "coroscope's RustAwaitable: polled on the loop's thread, woken through "
         "call_soon_threadsafe",
-        awaitable,
         other_thread=False,
     ),
     Bridge(
         "fast",
         "coroscope's fast bridge: inline first poll, one-hop wake, batched GIL-free wakes",
-        bridge,
         other_thread=False,
     ),
 )
@@ -156,7 +150,7 @@ def _discover() -> tuple[Crossing, ...]:
     found = []
     for shape in SHAPES:
         for way in BRIDGES:
-            make = getattr(way.module, f"{shape.name}_{way.name}", None)
+            make = getattr(bridge, f"{shape.name}_{way.name}", None)
             if make is not None:
                 found.append(Crossing(shape, way, make))
     return tuple(found)

@@ -13,16 +13,8 @@ from collections.abc import Callable
 import coroscope
 from coroscope import alive
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
-from coroscope.awaitable import (
-    Delegate,
-    Future,
-    Ready,
-    TimerFuture,
-    YieldN,
-    compute,
-    sleep_awaitable,
-)
-from coroscope.bridge import Kitchen, call_python, ticks
+from coroscope.awaitable import Delegate, Future, Ready, TimerFuture, YieldN, compute
+from coroscope.bridge import Kitchen, call_python, sleep_awaitable, ticks
 from coroscope.catalogue import crossings
 
 

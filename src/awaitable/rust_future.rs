@@ -58,7 +58,7 @@ use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask};
 use crate::support::asyncio::{cancelled_error, running_loop, thrown};
 use crate::support::finish::REUSED;
 use crate::support::live::Alive;
-use crate::support::shapes::{explode, hop, yield_now};
+use crate::support::shapes::{explode, yield_now};
 use crate::support::trashcan::{Flat, Held};
 
 const ALREADY_RUNNING: &str = "RustAwaitable is already being polled";
@@ -468,46 +468,6 @@ impl RustAwaitable {
 }
 // --- examples --------------------------------------------------------------
 
-/// ``await ready_awaitable(value)`` gives ``value`` from a Rust future that is ready
-/// at its first poll: the whole cost of crossing, with nothing to wait for.
-#[pyfunction]
-pub fn ready_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, async move { Ok(value) })
-}
-
-/// ``await yield_awaitable(value)`` gives ``value`` from a Rust future that is
-/// pending once and wakes itself on the loop's thread: one bare yield to the
-/// loop, no other thread.
-#[pyfunction]
-pub fn yield_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, async move {
-        yield_now().await;
-        Ok(value)
-    })
-}
-
-/// ``await hop_awaitable(value)`` gives ``value`` back from a task spawned on tokio
-/// at the first poll: the awaiting task is woken from a tokio worker thread
-/// (one cross-thread wake-up).
-#[pyfunction]
-pub fn hop_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, hop(value))
-}
-
-/// ``await sleep_awaitable(seconds, value=None)`` gives ``value`` after a tokio
-/// timer of ``seconds``: the waker is called from a tokio thread. tokio's timer
-/// ticks every millisecond, so a sleep shorter than that lasts up to 1 ms;
-/// ``sleep_awaitable(0)`` makes no timer and finishes at once.
-#[pyfunction]
-#[pyo3(signature = (seconds, value = None))]
-pub fn sleep_awaitable(
-    py: Python<'_>,
-    seconds: f64,
-    value: Option<Py<PyAny>>,
-) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, crate::support::shapes::sleep(py, seconds, value)?)
-}
-
 /// ``await compute(n)`` gives ``0 + 1 + ... + (n - 1)``, adding in chunks of
 /// 10,000 and yielding to the loop between chunks: a Rust future that wakes
 /// itself, so other tasks run in between.
@@ -538,10 +498,6 @@ pub fn panic_awaitable(py: Python<'_>, message: String) -> PyResult<Bound<'_, Ru
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RustAwaitable>()?;
     super::slots::install_am_send::<RustAwaitable>(m.py())?;
-    m.add_function(wrap_pyfunction!(ready_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(yield_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(hop_awaitable, m)?)?;
-    m.add_function(wrap_pyfunction!(sleep_awaitable, m)?)?;
     m.add_function(wrap_pyfunction!(compute, m)?)?;
     m.add_function(wrap_pyfunction!(panic_awaitable, m)?)?;
     Ok(())

@@ -16,6 +16,7 @@ __all__ = [
     "call_python_with_timeout",
     "current_loop",
     "hop_async_fn",
+    "hop_awaitable",
     "hop_fast",
     "hop_future_into_py",
     "order_async_fn",
@@ -25,13 +26,16 @@ __all__ = [
     "order_threads",
     "panic_future_into_py",
     "ready_async_fn",
+    "ready_awaitable",
     "ready_fast",
     "ready_future_into_py",
+    "sleep_awaitable",
     "sleep_fast",
     "sleep_future_into_py",
     "ticks",
     "wake_stats",
     "yield_async_fn",
+    "yield_awaitable",
     "yield_fast",
     "yield_future_into_py",
 ]
@@ -106,3 +110,10 @@ class Doorbell:
     def wait(self) -> RustAwaitable[None]: ...
     @property
     def unanswered(self) -> int: ...
+
+# The awaitable bridge (src/bridge/awaitable.rs): a RustAwaitable woken through
+# call_soon_threadsafe.
+def ready_awaitable(value: _T) -> RustAwaitable[_T]: ...
+def yield_awaitable(value: _T) -> RustAwaitable[_T]: ...
+def hop_awaitable(value: _T) -> RustAwaitable[_T]: ...
+def sleep_awaitable(seconds: float, value: _T = ...) -> RustAwaitable[_T]: ...
