@@ -71,7 +71,7 @@ def test_a_storm_of_cancelled_tasks_drops_every_rust_future(name: str) -> None:
     during the measured storm, so the final count came out *lower* than the
     baseline, and an equality poll could never succeed. Both readings now wait
     for ``coroscope.quiesce()``: no tokio task and no blocking closure of the
-    kit's in flight, the real synchronisation point (``soak._quiet``); the
+    kit's in flight, the real synchronisation point (``soak.judging.quiet``); the
     count then comes back exactly.
     """
     row = soak.storm(name, STORM_TASKS.get(name, 20_000), warm_up=1_000)
@@ -130,8 +130,8 @@ def test_a_doorbell_keeps_rings_nobody_waited_for() -> None:
 def test_make_soak_prints_one_table_with_a_verdict_per_trial(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(soak, "MECHANISMS", soak.MECHANISMS[:2])
-    monkeypatch.setattr(soak, "STORM", {"sleep_awaitable": soak.STORM["sleep_awaitable"]})
+    monkeypatch.setattr(soak.cli, "MECHANISMS", soak.MECHANISMS[:2])
+    monkeypatch.setattr(soak.cli, "STORM", {"sleep_awaitable": soak.STORM["sleep_awaitable"]})
     argv = ["--awaits", "1000", "--tasks", "1000", "--threads", "2", "--wakes", "200"]
     assert soak.main(argv) == 0
     out = capsys.readouterr().out.splitlines()

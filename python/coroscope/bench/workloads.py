@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
 
-Workload = Callable[[int], Coroutine[Any, Any, object]]
+Workload = Callable[[int], Coroutine[Any, Any, Any]]
 # Makes one awaitable. Typed loosely: a hand-written awaitable whose __await__
 # returns an iterator (PythonStopIteration) is not the Awaitable typing knows.
 Maker = Callable[[], Any]
@@ -125,6 +125,20 @@ def fanout(make: Maker, expect: object) -> Workload:
 
     async def run(n: int) -> int:
         return (await asyncio.gather(*(make() for _ in range(n)))).count(expect)
+
+    return run
+
+
+def batched(make: Maker, expect: object, width: int) -> Workload:
+    """``n`` awaits of ``make()``, ``width`` at a time under a ``gather``, as a
+    busy program waits on timers or threads."""
+
+    async def run(n: int) -> int:
+        good = 0
+        for done in range(0, n, width):
+            results = await asyncio.gather(*(make() for _ in range(min(width, n - done))))
+            good += results.count(expect)
+        return good
 
     return run
 

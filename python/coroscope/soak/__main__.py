@@ -1,0 +1,5 @@
+import sys
+
+from coroscope.soak.cli import main
+
+sys.exit(main())
