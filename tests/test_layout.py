@@ -82,3 +82,20 @@ def test_the_benchmarks_jobs_import_only_the_standard_library() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert imported - {"__future__"} <= sys.stdlib_module_names
+
+
+# One class each, whose "why one file" notes say why and how long they are.
+LONG_ON_PURPOSE = {"src/await_from_rust/task.rs", "src/awaitable/future.rs"}
+LONGEST = 600
+
+
+def test_no_file_outgrows_one_idea() -> None:
+    """Past about 600 lines a file has usually grown a second idea; split it."""
+    long = {
+        path.relative_to(ROOT).as_posix(): lines
+        for folder in ("src", "python", "benches", "tests")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in (".rs", ".py", ".pyi")
+        and (lines := len(path.read_text().splitlines())) > LONGEST
+    }
+    assert set(long) <= LONG_ON_PURPOSE, long
