@@ -19,14 +19,17 @@ from coroscope.catalogue import CROSSINGS, Crossing, crossings
 from tests.conftest import run_python
 from tests.sweep import Isolated, Mistake
 
-# How asyncio's own object of the same kind is made, inside a running loop, for
-# each bridge: a coroutine, or an asyncio.Future that a timer finishes.
-LIKE_ASYNCIO = {
-    "future_into_py": "asyncio.ensure_future(asyncio.sleep({seconds}, 1))",
-    "async_fn": "asyncio.sleep({seconds}, 1)",
-    "awaitable": "asyncio.sleep({seconds}, 1)",
-    "fast": "asyncio.sleep({seconds}, 1)",
-}
+
+def _is_a_future(c: Crossing) -> bool:
+    """Whether the crossing's awaitable is an asyncio future (``future_into_py``'s
+    is) rather than something stepped like a coroutine (every other bridge's)."""
+
+    async def probe() -> bool:
+        awaitable = c(1, 0.0)
+        await awaitable
+        return asyncio.isfuture(awaitable)
+
+    return asyncio.run(probe())
 
 
 def make(c: Crossing, seconds: float) -> str:
@@ -34,7 +37,10 @@ def make(c: Crossing, seconds: float) -> str:
 
 
 def reference(c: Crossing, seconds: float) -> str:
-    return LIKE_ASYNCIO[c.bridge.name].format(seconds=seconds)
+    """asyncio's own object of the same kind, made inside a running loop: an
+    asyncio future that a timer finishes, or a coroutine."""
+    coroutine = f"asyncio.sleep({seconds}, 1)"
+    return f"asyncio.ensure_future({coroutine})" if _is_a_future(c) else coroutine
 
 
 # The crossings that can be caught waiting: a timer of any length (a ready one
