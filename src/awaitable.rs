@@ -49,7 +49,7 @@ pub use delegate::Delegate;
 pub use future::{Future, FutureIter};
 
 pub use ready::{Ready, ReadySend};
-pub use rust_future::{RustAwaitable, into_awaitable, into_awaitable_with};
+pub use rust_future::{RustAwaitable, into_awaitable, into_awaitable_giving, into_awaitable_with};
 pub use timer::TimerFuture;
 pub use yield_n::YieldN;
 

@@ -91,11 +91,26 @@ where
 impl Held for Pin<Box<dyn PollPy>> {}
 
 /// The boxed future, counted while it lives, and released flat.
-struct Tracked(Flat<Pin<Box<dyn PollPy>>>, Alive);
+struct Tracked {
+    future: Flat<Pin<Box<dyn PollPy>>>,
+    /// What the await gives when the future finishes, for a future made by
+    /// [`into_awaitable_giving`]: held here, where `__traverse__` shows it to
+    /// the collector, and not captured in the future, which the collector
+    /// cannot see into. A value that refers back to its awaitable (a list
+    /// holding it, an object's attribute) then makes a cycle the collector
+    /// frees, as it frees one through a coroutine's frame. Flat: the value may
+    /// be the next awaitable of a chain (`r = hop_awaitable(r)`, 200,000 deep).
+    gives: Option<Flat>,
+    _alive: Alive,
+}
 
 impl Tracked {
-    fn new(future: Pin<Box<dyn PollPy>>) -> Self {
-        Tracked(Flat::new(future), Alive::new())
+    fn new(future: Pin<Box<dyn PollPy>>, gives: Option<Py<PyAny>>) -> Self {
+        Tracked {
+            future: Flat::new(future),
+            gives: gives.map(Flat::new),
+            _alive: Alive::new(),
+        }
     }
 }
 
@@ -153,10 +168,33 @@ where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + 'static,
 {
+    new_awaitable(py, Tracked::new(Box::pin(future), None), route_for)
+}
+
+/// An awaitable that gives `value` once `future` finishes (or raises what it
+/// raised). Where a future would only carry a Python value to its end, this
+/// keeps the value out of it, visible to the collector (see [`Tracked`]).
+pub fn into_awaitable_giving<F>(
+    py: Python<'_>,
+    value: Py<PyAny>,
+    future: F,
+    route_for: RouteFor,
+) -> PyResult<Bound<'_, RustAwaitable>>
+where
+    F: RustFuture<Output = PyResult<()>> + Send + 'static,
+{
+    new_awaitable(py, Tracked::new(Box::pin(future), Some(value)), route_for)
+}
+
+fn new_awaitable(
+    py: Python<'_>,
+    future: Tracked,
+    route_for: RouteFor,
+) -> PyResult<Bound<'_, RustAwaitable>> {
     Bound::new(
         py,
         RustAwaitable {
-            stage: Mutex::new(Stage::Idle(Tracked::new(Box::pin(future)))),
+            stage: Mutex::new(Stage::Idle(future)),
             route_for,
             waker: Mutex::new(None),
             suspended: AtomicBool::new(false),
@@ -223,7 +261,9 @@ impl RustAwaitable {
         let mut cx = Context::from_waker(&std_waker);
         // A panic must become a Python exception here, not unwind through the
         // interpreter; the future that panicked is dropped with it.
-        let polled = catch_unwind(AssertUnwindSafe(|| future.0.as_mut().poll_py(py, &mut cx)));
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            future.future.as_mut().poll_py(py, &mut cx)
+        }));
         match polled {
             // A shutdown from another thread during the poll: the same answer.
             Err(_) if crate::support::runtime::is_shut_down() => {
@@ -238,8 +278,12 @@ impl RustAwaitable {
             }
             Ok(Poll::Ready(output)) => {
                 *self.stage() = Stage::Done;
-                drop(future);
-                Ok(Sent::Return(output?.into_bound(py)))
+                let output = output?;
+                let output = match &future.gives {
+                    Some(value) => value.clone_ref(py),
+                    None => output,
+                };
+                Ok(Sent::Return(output.into_bound(py)))
             }
             Ok(Poll::Pending) => {
                 {
@@ -441,6 +485,13 @@ impl RustAwaitable {
         // The waiter refers (through the Task's wake-up callback) back to the
         // coroutine awaiting us: a cycle the collector must see to free a task
         // abandoned on a closed loop. `try_lock`: see `Future::__traverse__`.
+        if let Ok(stage) = self.stage.try_lock()
+            && let Stage::Idle(Tracked {
+                gives: Some(value), ..
+            }) = &*stage
+        {
+            visit.call(&**value)?;
+        }
         let Ok(waker) = self.waker.try_lock() else {
             return Ok(());
         };

@@ -9,17 +9,23 @@
 //! wake from another thread takes the GIL and schedules the waiter's callback
 //! for the next loop iteration. It has no `order`: a PyBurger order is served
 //! through `future_into_py`, PyO3's `async fn` and the fast bridge.
+//!
+//! The value each example gives is held by the awaitable, not captured in the
+//! Rust future (`into_awaitable_giving`): the collector cannot see into a
+//! future, so a value that refers back to its awaitable would make a cycle it
+//! never frees. The futures wait; the awaitable gives.
 
 use pyo3::prelude::*;
 
-use crate::awaitable::{RustAwaitable, into_awaitable};
+use crate::awaitable::wake::ThreadsafeRoute;
+use crate::awaitable::{RustAwaitable, into_awaitable_giving};
 use crate::support::shapes::{self, hop, yield_now};
 
 /// ``await ready_awaitable(value)`` gives ``value`` from a Rust future that is ready
 /// at its first poll: the whole cost of crossing, with nothing to wait for.
 #[pyfunction]
 pub fn ready_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, async move { Ok(value) })
+    into_awaitable_giving(py, value, async { Ok(()) }, ThreadsafeRoute::for_loop)
 }
 
 /// ``await yield_awaitable(value)`` gives ``value`` from a Rust future that is
@@ -27,18 +33,19 @@ pub fn ready_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, R
 /// loop, no other thread.
 #[pyfunction]
 pub fn yield_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, async move {
+    let future = async {
         yield_now().await;
-        Ok(value)
-    })
+        Ok(())
+    };
+    into_awaitable_giving(py, value, future, ThreadsafeRoute::for_loop)
 }
 
-/// ``await hop_awaitable(value)`` gives ``value`` back from a task spawned on tokio
-/// at the first poll: the awaiting task is woken from a tokio worker thread
-/// (one cross-thread wake-up).
+/// ``await hop_awaitable(value)`` gives ``value`` once a task spawned on tokio at
+/// the first poll has finished: the awaiting task is woken from a tokio worker
+/// thread (one cross-thread wake-up).
 #[pyfunction]
 pub fn hop_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, hop(value))
+    into_awaitable_giving(py, value, hop(()), ThreadsafeRoute::for_loop)
 }
 
 /// ``await sleep_awaitable(seconds, value=None)`` gives ``value`` after a tokio
@@ -52,7 +59,8 @@ pub fn sleep_awaitable(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable(py, shapes::sleep(py, seconds, value)?)
+    let value = value.unwrap_or_else(|| py.None());
+    into_awaitable_giving(py, value, shapes::sleep(seconds, ())?, ThreadsafeRoute::for_loop)
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -43,7 +43,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use super::burger::{cook_on_tokio, take_order};
 use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
-use crate::awaitable::{Future, RustAwaitable, into_awaitable_with};
+use crate::awaitable::{Future, RustAwaitable, into_awaitable_giving, into_awaitable_with};
 use crate::support::shapes::{hop, yield_now};
 use crate::support::timeline;
 
@@ -172,7 +172,7 @@ pub fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> 
 /// finished at the first step, with nothing allocated but the awaitable.
 #[pyfunction]
 pub fn ready_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_with(py, async move { Ok(value) }, route_for)
+    into_awaitable_giving(py, value, async { Ok(()) }, route_for)
 }
 
 /// ``await yield_fast(value)``: a Rust future pending once and woken on the
@@ -180,21 +180,20 @@ pub fn ready_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAw
 /// seen at the end of the poll, and the step yields to the loop bare).
 #[pyfunction]
 pub fn yield_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_with(
-        py,
-        async move {
-            yield_now().await;
-            Ok(value)
-        },
-        route_for,
-    )
+    let future = async {
+        yield_now().await;
+        Ok(())
+    };
+    into_awaitable_giving(py, value, future, route_for)
 }
 
-/// ``await hop_fast(value)``: ``value`` back from a task spawned on tokio, the
-/// wake-up coming from a tokio worker through the fast bridge's queue.
+/// ``await hop_fast(value)``: ``value`` once a task spawned on tokio has
+/// finished, the wake-up coming from a tokio worker through the fast bridge's
+/// queue. (Like every fast example, the awaitable holds the value it gives, in
+/// sight of the collector: see `bridge/awaitable.rs`.)
 #[pyfunction]
 pub fn hop_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_with(py, hop(value), route_for)
+    into_awaitable_giving(py, value, hop(()), route_for)
 }
 
 /// ``await sleep_fast(seconds, value=None)``: a tokio timer through the fast
@@ -207,11 +206,8 @@ pub fn sleep_fast(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_with(
-        py,
-        crate::support::shapes::sleep(py, seconds, value)?,
-        route_for,
-    )
+    let value = value.unwrap_or_else(|| py.None());
+    into_awaitable_giving(py, value, crate::support::shapes::sleep(seconds, ())?, route_for)
 }
 
 /// ``await order_fast(items, *, prep_times=None)``: PyBurger through the fast

@@ -49,7 +49,7 @@ pub fn sleep_future_into_py(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, PyAny>> {
-    let sleep = crate::support::shapes::sleep(py, seconds, value)?;
+    let sleep = crate::support::shapes::sleep(seconds, value.unwrap_or_else(|| py.None()))?;
     future_into_py(py, async move {
         let _alive = Alive::new();
         sleep.await

@@ -43,15 +43,16 @@ impl Future for YieldNow {
 
 /// A future that hands `value` to a tokio worker and waits to get it back:
 /// spawned at the first poll, so the wake-up comes from the worker thread.
-pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+/// (`()` for a bridge that keeps the Python value on its own side.)
+pub async fn hop<T: Send + 'static>(value: T) -> PyResult<T> {
     crate::support::runtime::handle()?
         .spawn(async move { value })
         .await
         .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
 }
 
-/// Gives `value` (default `None`) after a tokio timer of `seconds` (checked as
-/// every duration is: finite, not negative). The timer is made now, inside the
+/// Gives `value` after a tokio timer of `seconds` (checked as every duration
+/// is: finite, not negative). The timer is made now, inside the
 /// kit's runtime: a tokio timer finds its runtime when it is made, so polling
 /// it later from the loop's thread (outside tokio) is then fine.
 ///
@@ -61,13 +62,11 @@ pub async fn hop(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
 /// therefore makes no timer at all: it is ready at its first poll, finishing
 /// at once (as `asyncio.sleep(0)` finishes within one loop iteration) instead
 /// of a millisecond later.
-pub fn sleep(
-    py: Python<'_>,
+pub fn sleep<T: Send + 'static>(
     seconds: f64,
-    value: Option<Py<PyAny>>,
-) -> PyResult<impl Future<Output = PyResult<Py<PyAny>>> + Send + 'static> {
+    value: T,
+) -> PyResult<impl Future<Output = PyResult<T>> + Send + 'static> {
     let delay = crate::support::args::seconds("seconds", seconds)?;
-    let value = value.unwrap_or_else(|| py.None());
     let timer = if delay.is_zero() {
         None
     } else {

@@ -10,8 +10,9 @@
 //! a field: while one release is under way on a thread, any release nested in
 //! it is parked in a list, and the outermost one frees the parked objects one
 //! after another, so the depth of the stack never grows with the chain. The
-//! same holds for `ready_awaitable(ready_awaitable(...))`: each awaitable's
-//! boxed Rust future captured the next one, so the future is held flat too.
+//! same holds for `ready_awaitable(ready_awaitable(...))`: the value an
+//! awaitable gives, and whatever its boxed Rust future captured, may be the
+//! next awaitable of the chain, so both are held flat.
 //!
 //! A leaf module: it imports no lesson.
 
