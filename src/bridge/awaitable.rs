@@ -60,7 +60,12 @@ pub fn sleep_awaitable(
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let value = value.unwrap_or_else(|| py.None());
-    into_awaitable_giving(py, value, shapes::sleep(seconds, ())?, ThreadsafeRoute::for_loop)
+    into_awaitable_giving(
+        py,
+        value,
+        shapes::sleep(seconds, ())?,
+        ThreadsafeRoute::for_loop,
+    )
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

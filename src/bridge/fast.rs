@@ -207,7 +207,12 @@ pub fn sleep_fast(
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let value = value.unwrap_or_else(|| py.None());
-    into_awaitable_giving(py, value, crate::support::shapes::sleep(seconds, ())?, route_for)
+    into_awaitable_giving(
+        py,
+        value,
+        crate::support::shapes::sleep(seconds, ())?,
+        route_for,
+    )
 }
 
 /// ``await order_fast(items, *, prep_times=None)``: PyBurger through the fast
