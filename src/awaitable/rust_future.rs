@@ -173,7 +173,8 @@ where
 
 /// An awaitable that gives `value` once `future` finishes (or raises what it
 /// raised). Where a future would only carry a Python value to its end, this
-/// keeps the value out of it, visible to the collector (see [`Tracked`]).
+/// keeps the value out of it, in a field `__traverse__` shows the collector: a
+/// value that refers back to its awaitable then makes a cycle the collector frees.
 pub fn into_awaitable_giving<F>(
     py: Python<'_>,
     value: Py<PyAny>,
