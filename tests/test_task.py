@@ -80,6 +80,21 @@ def test_a_task_reports_its_name_coro_and_loop(run: Run[Any]) -> None:
     assert run(main()) == ["brewer", True, True, "42", True, "v"]
 
 
+def test_default_names_count_on_asyncios_python_counter(run: Run[Any]) -> None:
+    """The C Task's counter lives in ``_asyncio``'s own state, out of reach: the
+    Rust Task counts on the one asyncio's pure-Python Task uses."""
+    from asyncio import tasks
+
+    async def main() -> list[int]:
+        first = int(Task(asyncio.sleep(0)).get_name().removeprefix("Task-"))
+        second = int(Task(asyncio.sleep(0)).get_name().removeprefix("Task-"))
+        after = tasks._task_name_counter()  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
+        return [second - first, after - second]
+
+    assert run(main()) == [1, 1]
+
+
 def test_result_and_exception_follow_the_task_state(run: Run[Any]) -> None:
     async def main() -> None:
         task = Task(asyncio.sleep(0.001, "r"))

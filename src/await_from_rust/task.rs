@@ -159,6 +159,12 @@ struct Registry {
     register: Py<PyAny>,
     enter: Py<PyAny>,
     leave: Py<PyAny>,
+    /// `asyncio.tasks._task_name_counter`, the counter asyncio's pure-Python
+    /// Task numbers its default names with. The C Task counts in the
+    /// `_asyncio` module's own state, which no Python or C API reaches; so a
+    /// program that makes both kinds numbers each kind on its own, and a C
+    /// Task and a Rust Task can both be `Task-1` (as a C Task and a pure-Python
+    /// one can).
     next_name: Py<PyAny>,
     /// Eager start's bookkeeping, 3.12+ only (`None` before).
     eager: Option<EagerRegistry>,
@@ -747,7 +753,9 @@ impl Task {
         self.state(py).coro.as_ref().map(|c| c.clone_ref(py))
     }
 
-    /// The task's name (``Task-<n>`` unless one was given).
+    /// The task's name (``Task-<n>`` unless one was given). Rust Tasks are
+    /// numbered on asyncio's Python counter, C Tasks on their own: in a program
+    /// that makes both, two tasks can share a default name.
     fn get_name(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.state(py).name.as_ref().map(|n| n.clone_ref(py))
     }
