@@ -117,6 +117,30 @@ def test_exits_after_a_shutdown_by_hand_with_no_time_to_wait_are_clean() -> None
         assert (done.returncode, done.stdout, done.stderr) == (0, "done\n", "")
 
 
+def test_exits_while_a_thread_shuts_down_and_results_are_in_flight_are_clean() -> None:
+    """A ``shutdown(0)`` from another thread while ``asyncio.run`` ends with
+    2,000 results of ``future_into_py`` on their way: the results that had
+    not reached their closed loop by the exit each printed "Event loop is
+    closed", outlasted the exit's wait for them, and a thread that attached
+    after it aborted the process (about one exit in thirty)."""
+    script = """
+        import asyncio, threading, coroscope
+        from coroscope.bridge import sleep_future_into_py
+
+        async def main():
+            pending = [sleep_future_into_py(0.001 * (i % 20), i) for i in range(2000)]
+            threading.Thread(target=coroscope.shutdown, args=(0,)).start()
+            await asyncio.sleep(0.005)
+            print("done")
+
+        asyncio.run(main())
+        """
+    for _ in range(RUNS * 3):
+        done = run_python(script, timeout=60)
+        assert (done.returncode, done.stdout) == (0, "done\n"), done.stderr[-2000:]
+        assert "Fatal Python error" not in done.stderr, done.stderr[-2000:]
+
+
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
     """It used to raise tokio's panic ("A Tokio 1.x context was found, but it is
     being shutdown") as a PanicException, then printed that panic on stderr

@@ -26,7 +26,7 @@ use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
 
-use super::runtime::{InFlight, SHUT_DOWN, ensure_open, spawn_handle, unless_shut_down};
+use super::runtime::{InFlight, SHUT_DOWN, ensure_open, exiting, spawn_handle, unless_shut_down};
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
 /// what its `tokio` module does, minus the runtime nobody can shut down.
@@ -57,7 +57,15 @@ impl GenericRuntime for KitTokio {
         let in_flight = InFlight::new();
         spawn_handle().spawn_blocking(move || {
             let _in_flight = in_flight;
-            f();
+            // pyo3-async-runtimes hands each result to its loop here, attached.
+            // Once the interpreter exits, every loop is closed: the closure
+            // would only print "Event loop is closed", a traceback per result
+            // (2,000 of them outlasted the exit's wait for work in flight, and
+            // a thread that attached after it aborted the process). Dropped
+            // instead: what it holds is released without attaching.
+            if !exiting() {
+                f();
+            }
         })
     }
 }
