@@ -94,6 +94,18 @@ def test_a_goal_missed_by_a_hair_is_not_shown_as_met() -> None:
     assert verdict[3] == "1.004x (missed)"
 
 
+def test_a_baseline_that_is_fastest_is_said_in_a_whole_sentence() -> None:
+    results = [
+        bench.Result(loop, "task_gather_tree", v, "c_task", 100, ns, "ns/op", ns / 1000, 0.38)
+        for loop in ("asyncio", "uvloop")
+        for v, ns in (("c_task", 1000.0), ("rust_task", 1010.0))
+    ]
+    (line,) = [line for line in bench.summary(results) if line.startswith("  task_gather_tree")]
+    assert line.split(maxsplit=1)[1] == (
+        "c_task (the baseline) is fastest; next rust_task as fast (±19%; uvloop: as fast)"
+    )
+
+
 def test_list_names_every_group_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--list"]) == 0
     listed = capsys.readouterr().out

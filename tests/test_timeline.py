@@ -4,6 +4,7 @@ task step on the loop, in the order the program implies, with who woke it."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from typing import Any
 
@@ -44,7 +45,7 @@ def test_gather_interleaves_three_coroutines_one_step_each_per_iteration(run: Ru
     assert len(names) == 3
     # Round robin: each task takes one step per loop iteration, in creation order.
     assert [s.task for s in tl.steps] == names * 3
-    assert [s.woken_by.split(" task ")[0] for s in tl.steps[:3]] == ["created by unrecorded"] * 3
+    assert all(s.woken_by.endswith("(started before the recording)") for s in tl.steps[:3])
     assert {s.woken_by for s in tl.steps[3:]} == {"itself (bare yield)"}
     assert [s.waits_on for s in tl.steps] == ["the loop (bare yield)"] * 6 + ["done"] * 3
     assert all(s.coro == "spin" for s in tl.steps)
@@ -180,6 +181,33 @@ def test_the_table_and_the_plot_show_every_step(run: Run[Any]) -> None:
     # One arrow: the worker's last step wakes the waiter.
     assert len(ax.texts) == 1
     assert "<table>" in tl._repr_html_() and repr(tl).startswith("<Timeline: 5 steps of 2 tasks")
+
+
+def test_the_picture_names_each_lane_as_the_code_named_its_task_and_tells_each_step(
+    run: Run[Any],
+) -> None:
+    """In a browser, pointing at a step shows its record (the SVG's ``<title>``)."""
+
+    async def worker(steps: int) -> None:
+        for _ in range(steps):
+            await asyncio.sleep(0)
+
+    async def main() -> timeline.Timeline:
+        async with timeline.record() as tl:
+            await asyncio.gather(
+                asyncio.create_task(worker(2), name="burger"),
+                asyncio.create_task(worker(1), name="soda"),
+            )
+        return tl
+
+    tl = run(main())
+    picture = tl._repr_html_()
+    assert picture.startswith("<svg") and "<table>" in picture
+    assert "burger · worker" in picture and "soda · worker" in picture
+    records = re.findall(r"<rect [^>]*><title>([^<]*)</title>", picture)
+    assert len(records) == len(tl.steps) == 5
+    assert records[0].startswith("#0 task burger (")
+    assert all("woken by: " in r and "then waits on: " in r for r in records)
 
 
 def test_watching_twice_keeps_the_last_recorder_and_unwatching_twice_is_harmless() -> None:

@@ -4,6 +4,7 @@
 
     async with coroscope.timeline.record() as tl:
         await asyncio.gather(a(), b(), c())
+    tl             # in Jupyter: a picture (point at a step for its record) and a table
     tl.table()     # text: one line per step
     tl.plot()      # matplotlib: a lane per task, steps as bars, wakes as arrows
     tl.steps       # the records (Step)
@@ -160,8 +161,9 @@ class Timeline:
 
     def _who(self, origin: Origin | None) -> tuple[str, int] | None:
         """An origin in words: a task recorded here is "task NAME"; one that is
-        not (made before the block) is "unrecorded task NAME", never confused
-        with a recorded one (C and Rust tasks number themselves apart)."""
+        not (made before the block: in a notebook, the cell's own task) is
+        "NAME (started before the recording)", never confused with a recorded
+        one (C and Rust tasks number themselves apart)."""
         if origin is None:
             return None
         who, hops = origin
@@ -169,7 +171,7 @@ class Timeline:
             return origin
         if id(who) in self._labels:
             return f"task {self._labels[id(who)]}", hops
-        return f"unrecorded task {who.get_name()}", hops
+        return f"{who.get_name()} (started before the recording)", hops
 
     def _waiting_on(self, waiter: Any) -> str:
         if waiter is None:
@@ -177,7 +179,7 @@ class Timeline:
         if id(waiter) in self._labels:
             return f"task {self._labels[id(waiter)]}"
         if isinstance(waiter, asyncio.Task) or hasattr(waiter, "get_coro"):
-            return f"unrecorded task {waiter.get_name()}"
+            return f"{waiter.get_name()} (started before the recording)"
         kind = type(waiter)
         return f"{kind.__module__}.{kind.__qualname__}"
 
@@ -251,6 +253,78 @@ class Timeline:
         fig.tight_layout()
         return fig
 
+    def svg(self, width: int = 760) -> str:
+        """The timeline as an SVG picture, for the browser: a lane per task,
+        named as the code named it; each step a bar (never thinner than a
+        pixel and a half, however short); a grey line from the step that woke
+        or created another to the step it caused; an orange mark above a step a
+        thread, the fast bridge or a timer woke. Pointing at a bar shows its
+        record (the SVG ``<title>``: no script, so it works in any notebook)."""
+        steps = self.steps
+        lanes = {name: i for i, name in enumerate(self.tasks())}
+        coros = {s.task: s.coro for s in reversed(steps)}
+        label_w, lane_h, top = 190, 26, 28
+        plot_w = width - label_w - 10
+        # From the first step, not from the block's start: what ran before it
+        # (the block's own setup) is no step of a task.
+        t0 = min((s.start_ns for s in steps), default=0)
+        span = max(max((s.end_ns for s in steps), default=1) - t0, 1)
+
+        def x(ns: int) -> float:
+            return label_w + (ns - t0) / span * plot_w
+
+        height = top + lane_h * len(lanes) + 34
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'font-family="sans-serif" font-size="11" role="img">',
+            f"<title>{len(steps)} steps of {len(lanes)} tasks</title>",
+        ]
+        for name, i in lanes.items():
+            y = top + i * lane_h
+            parts.append(
+                f'<text x="{label_w - 6}" y="{y + lane_h / 2 + 4}" text-anchor="end">'
+                f"{_esc(name)} · {_esc(coros[name].rsplit('.', 1)[-1])}</text>"
+                f'<line x1="{label_w}" x2="{width - 10}" y1="{y + lane_h / 2}" '
+                f'y2="{y + lane_h / 2}" stroke="#eee"/>'
+            )
+        last_end: dict[str, Step] = {}
+        for i, s in enumerate(steps):
+            y = top + lanes[s.task] * lane_h
+            start, w = x(s.start_ns), max(x(s.end_ns) - x(s.start_ns), 1.5)
+            if s.by_task in last_end and s.by_task != s.task:
+                src = last_end[s.by_task]
+                from_y = top + lanes[src.task] * lane_h + lane_h / 2
+                parts.append(
+                    f'<line x1="{x(src.end_ns):.1f}" y1="{from_y}" x2="{start:.1f}" '
+                    f'y2="{y + lane_h / 2}" stroke="#999" stroke-width="0.8"/>'
+                )
+            elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
+                parts.append(
+                    f'<path d="M{start - 4:.1f},{y + 1} h8 l-4,5 z" fill="#e67e22">'
+                    f"<title>{_esc(s.woken_by)}</title></path>"
+                )
+            record = (
+                f"#{i} task {s.task} ({s.coro})\nstart {s.start_ns / 1e3:.1f} µs, "
+                f"took {s.duration_ns / 1e3:.1f} µs\nwoken by: {s.woken_by}\n"
+                f"then waits on: {s.waits_on}"
+            )
+            parts.append(
+                f'<rect x="{start:.1f}" y="{y + 7}" width="{w:.1f}" height="{lane_h - 12}" '
+                f'fill="#3b75af"><title>{_esc(record)}</title></rect>'
+            )
+            last_end[s.task] = s
+        axis_y = top + lane_h * len(lanes) + 4
+        parts.append(
+            f'<line x1="{label_w}" x2="{width - 10}" y1="{axis_y}" y2="{axis_y}" stroke="#333"/>'
+            f'<text x="{label_w}" y="{axis_y + 14}">{t0 / 1e3:.1f} µs</text>'
+            f'<text x="{width - 10}" y="{axis_y + 14}" text-anchor="end">'
+            f"{(t0 + span) / 1e3:.1f} µs since the recording began</text>"
+            '<text x="4" y="16" fill="#555">bars: steps (point at one for its record) · '
+            "grey lines: a task woke or created another · orange mark: a thread or a "
+            "timer woke it</text></svg>"
+        )
+        return "".join(parts)
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{i}</td><td>{s.start_ns / 1e3:.1f}</td><td>{s.duration_ns / 1e3:.1f}</td>"
@@ -262,7 +336,10 @@ class Timeline:
             f"<th>{h}</th>"
             for h in ("#", "start µs", "took µs", "task", "coroutine", "woken by", "then waits on")
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        return (
+            f"{self.svg()}<details><summary>the {len(self.steps)} steps as a table</summary>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
+        )
 
     def __repr__(self) -> str:
         return f"<Timeline: {len(self.steps)} steps of {len(self.tasks())} tasks>"

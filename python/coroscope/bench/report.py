@@ -25,6 +25,11 @@ def in_words(ratio: float, unit: str) -> str:
     return f"{ratio:.3g}x {slower} than"
 
 
+def beside_baseline(ratio: float, unit: str) -> str:
+    """``in_words`` with nothing after it: ``"4x faster"``, ``"as fast"``."""
+    return in_words(ratio, unit).removesuffix(" than").removesuffix(" as")
+
+
 def goal_verdicts(
     results: list[Result], groups: list[Group] = GROUPS
 ) -> list[tuple[str, str, str, str]]:
@@ -88,14 +93,14 @@ def summary(results: list[Result], groups: list[Group] = GROUPS) -> list[str]:
             runner_up = min((r for r in rows if r is not best), key=lambda r: r.per_op)
             said = (
                 f"{best.variant} (the baseline) is fastest; next {runner_up.variant} "
-                f"{in_words(runner_up.ratio, group.unit).removesuffix(' than')}"
+                f"{beside_baseline(runner_up.ratio, group.unit)}"
             )
             shown = runner_up
         else:
             said = f"{best.variant} {in_words(best.ratio, group.unit)} {best.baseline}"
             shown = best
         elsewhere = [
-            f"{r.loop}: {in_words(r.ratio, group.unit).removesuffix(' than')}"
+            f"{r.loop}: {beside_baseline(r.ratio, group.unit)}"
             for r in results
             if r.loop in others and r.group == group.name and r.variant == shown.variant
         ]
