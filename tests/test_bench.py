@@ -524,3 +524,18 @@ def test_the_instruction_bench_counts_every_timed_variant() -> None:
         if not v.endswith("_eager") and f'("{g.name}", "{v}")' not in cases
     ]
     assert missing == []
+
+
+def test_the_chart_draws_each_bar_from_1_to_its_ratio_in_its_own_row() -> None:
+    """A bar drawn from the left edge made a baseline look large; bars placed by
+    position put a loop's variant in another's row when a loop had fewer."""
+    results = [
+        bench.Result("asyncio", "g", v, "base", 100, 1.0, "ns/op", ratio)
+        for v, ratio in (("base", 1.0), ("half", 0.5), ("double", 2.0))
+    ] + [bench.Result("uvloop", "g", "double", "base", 100, 1.0, "ns/op", 4.0)]
+    fig = bench.chart.figure(results, "a test")
+    bars = [p for p in fig.axes[0].patches if p.get_height() < 0.5]
+    ends = sorted((b.get_x(), b.get_x() + b.get_width()) for b in bars)
+    assert ends == [(1.0, 0.5), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0)]
+    rows = {round(b.get_y() + b.get_height() / 2) for b in bars if b.get_width() == 3.0}
+    assert rows == {2}  # uvloop's "double" sits in "double"'s row

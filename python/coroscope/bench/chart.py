@@ -14,28 +14,50 @@ if TYPE_CHECKING:
 
 def figure(results: list[Result], title: str) -> Figure:
     """The chart of ``results``: each variant's ratio to its group's baseline
-    (time for most groups, memory for ``B/await`` groups), one bar per loop."""
+    (time for most groups, memory for ``B/await`` groups), one bar per loop.
+
+    A bar runs from 1 (the baseline) to the ratio, on a log scale: left of 1 is
+    better, and its length is how much (a bar from the left edge would make a
+    baseline look large). Groups sit in alternate bands; the scale is at the
+    top and at the bottom, so that a tall chart reads from either end."""
     import matplotlib.pyplot as plt
 
     loops = list(dict.fromkeys(r.loop for r in results))
     first = [r for r in results if r.loop == loops[0]]
-    labels = [f"{r.group}/{r.variant}" + (" (memory)" if r.unit != "ns/op" else "") for r in first]
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(labels) + 1.8))
+    labels = [
+        f"{r.group}/{r.variant}"
+        + (" (baseline)" if r.variant == r.baseline else "")
+        + (" (memory)" if r.unit != "ns/op" else "")
+        for r in first
+    ]
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(labels) + 2.2))
+    groups = [r.group for r in first]
+    for band, group in enumerate(dict.fromkeys(groups)):
+        rows = [y for y, g in enumerate(groups) if g == group]
+        if band % 2 == 0:
+            ax.axhspan(rows[0] - 0.5, rows[-1] + 0.5, color="#f2f2f2", zorder=0)
     height = 0.8 / len(loops)
+    row = {(r.group, r.variant): y for y, r in enumerate(first)}
     for i, loop_name in enumerate(loops):
-        ratios = [r.ratio for r in results if r.loop == loop_name]
+        mine = [r for r in results if r.loop == loop_name and (r.group, r.variant) in row]
         ax.barh(
-            [y + i * height for y in range(len(ratios))], ratios, height=height, label=loop_name
+            [row[r.group, r.variant] - 0.4 + (i + 0.5) * height for r in mine],
+            [r.ratio - 1 for r in mine],
+            left=1,
+            height=height,
+            label=loop_name,
+            zorder=2,
         )
-    ax.set_yticks([y + height * (len(loops) - 1) / 2 for y in range(len(labels))], labels)
-    ax.invert_yaxis()
-    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.axvline(1.0, color="black", linewidth=0.8, zorder=3)
     ax.set_xscale("log")
+    ax.tick_params(axis="x", top=True, labeltop=True)
     ax.set_xlabel(
-        "time (memory, for the groups marked so) ÷ the group's baseline; log scale, < 1 is better"
+        "÷ the group's baseline (time; memory where marked), log scale: left of 1 is better"
     )
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 
