@@ -12,7 +12,7 @@ import pytest
 from coroscope import quiesce
 from coroscope.bridge import sleep_future_into_py
 
-from tests.conftest import SHUT_DOWN, awaited_across_a_shutdown
+from tests.conftest import SHUT_DOWN, awaited_across_a_shutdown, run_python
 
 # Every kind of pyo3-async-runtimes route, pending when another thread shuts the
 # runtime down. Each used to stay pending for ever (and a thread in
@@ -37,6 +37,38 @@ def test_a_route_pending_when_another_thread_shuts_down_fails_with_the_shutdown_
     work: str,
 ) -> None:
     assert awaited_across_a_shutdown(work).startswith(SHUT_DOWN)
+
+
+FINISHING_LATER = {
+    name: work.replace("60", "0.05")
+    for name, work in ROUTES.items()
+    if not work.startswith("asyncio.to_thread")  # that one runs its own loop to the end
+}
+
+
+@pytest.mark.parametrize("work", FINISHING_LATER.values(), ids=FINISHING_LATER.keys())
+def test_a_result_that_comes_after_its_loop_closed_is_dropped_as_asyncio_drops_it(
+    work: str,
+) -> None:
+    """``asyncio.run`` cancels tasks, not plain futures: results still on their
+    way each printed an "Event loop is closed" traceback. asyncio's own chained
+    futures drop a result for a closed loop, silently."""
+    done = run_python(
+        f"""
+        import asyncio, time, coroscope
+        from coroscope.bridge import *
+
+        async def main():
+            global pending
+            pending = [{work} for _ in range(20)]
+            await asyncio.sleep(0.01)
+
+        asyncio.run(main())
+        time.sleep(0.3)
+        print("quiet:", coroscope.quiesce(5))
+        """
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "quiet: True\n", "")
 
 
 def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop() -> None:

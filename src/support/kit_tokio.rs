@@ -14,7 +14,7 @@
 //! Counted in flight from the spawn ([`InFlight`]): shutdown waits for the cut
 //! work to reach its loop before tokio stops.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::future::Future as RustFuture;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -55,19 +55,40 @@ impl GenericRuntime for KitTokio {
         F: FnOnce() + Send + 'static,
     {
         let in_flight = InFlight::new();
+        let finishing = FINISHING.take();
         spawn_handle().spawn_blocking(move || {
             let _in_flight = in_flight;
             // pyo3-async-runtimes hands each result to its loop here, attached.
-            // Once the interpreter exits, every loop is closed: the closure
-            // would only print "Event loop is closed", a traceback per result
-            // (2,000 of them outlasted the exit's wait for work in flight, and
-            // a thread that attached after it aborted the process). Dropped
-            // instead: what it holds is released without attaching.
-            if !exiting() {
-                f();
+            // To a closed loop it would only print "Event loop is closed", a
+            // traceback per result; asyncio drops a result for a closed loop
+            // (`_chain_future`), and so does the kit. Once the interpreter
+            // exits every loop is closed, and the closure is dropped without
+            // attaching: 2,000 tracebacks outlasted the exit's wait for work
+            // in flight, and a thread that attached after it aborted the process.
+            if exiting() {
+                return;
+            }
+            match finishing {
+                Some(locals) => Python::attach(|py| {
+                    let closed = locals
+                        .event_loop(py)
+                        .call_method0(intern!(py, "is_closed"))
+                        .and_then(|closed| closed.is_truthy());
+                    if !matches!(closed, Ok(true)) {
+                        f();
+                    }
+                }),
+                None => f(),
             }
         })
     }
+}
+
+thread_local! {
+    /// The task-locals (so the loop) of a route that has just finished: set at
+    /// its end, and taken by the blocking closure pyo3-async-runtimes spawns
+    /// next, in the same poll on the same thread, to hand the result over.
+    static FINISHING: Cell<Option<TaskLocals>> = const { Cell::new(None) };
 }
 
 tokio::task_local! {
@@ -146,9 +167,11 @@ where
 
 /// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`](super::runtime::shutdown) comes first.
 async fn cut_at_shutdown<T>(fut: impl RustFuture<Output = PyResult<T>>) -> PyResult<T> {
-    unless_shut_down(fut)
+    let result = unless_shut_down(fut)
         .await
-        .unwrap_or_else(|| Err(PyRuntimeError::new_err(SHUT_DOWN)))
+        .unwrap_or_else(|| Err(PyRuntimeError::new_err(SHUT_DOWN)));
+    FINISHING.set(KitTokio::get_task_locals());
+    result
 }
 
 /// pyo3-async-runtimes' `into_future`: the Python awaitable as a Rust future.
