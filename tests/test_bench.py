@@ -539,3 +539,15 @@ def test_the_chart_draws_each_bar_from_1_to_its_ratio_in_its_own_row() -> None:
     assert ends == [(1.0, 0.5), (1.0, 1.0), (1.0, 2.0), (1.0, 4.0)]
     rows = {round(b.get_y() + b.get_height() / 2) for b in bars if b.get_width() == 3.0}
     assert rows == {2}  # uvloop's "double" sits in "double"'s row
+
+
+def test_a_workload_takes_n_as_range_takes_it() -> None:
+    """A whole number, none below zero: a float made the gather tree halve for
+    ever, a negative n counted negative operations, a width of 0 or less did
+    nothing or failed in range()."""
+    with pytest.raises(TypeError):
+        asyncio.run(workloads.gather_tree(2.5))  # type: ignore[arg-type]
+    assert asyncio.run(workloads.gather_tree(-250)) == 0
+    for width in (0, -1):
+        with pytest.raises(ValueError, match="width must be at least 1"):
+            workloads.batched(lambda: asyncio.sleep(0), None, width)

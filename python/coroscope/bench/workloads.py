@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import operator
 import types
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
@@ -132,6 +133,8 @@ def fanout(make: Maker, expect: object) -> Workload:
 def batched(make: Maker, expect: object, width: int) -> Workload:
     """``n`` awaits of ``make()``, ``width`` at a time under a ``gather``, as a
     busy program waits on timers or threads."""
+    if operator.index(width) < 1:
+        raise ValueError(f"width must be at least 1, not {width}")
 
     async def run(n: int) -> int:
         good = 0
@@ -228,4 +231,6 @@ async def gather_tree(n: int) -> int:
         half = leaves // 2
         return sum(await asyncio.gather(node(half), node(leaves - half)))
 
-    return await node(n)
+    # A whole number, as range() takes (a float would halve for ever); none
+    # below zero, as range() does none.
+    return await node(max(operator.index(n), 0))
