@@ -186,3 +186,24 @@ def test_a_never_awaited_rust_future_is_dropped_with_its_awaitable() -> None:
     assert alive() == before + 1
     holder.clear()
     assert alive() == before
+
+
+def test_a_cancel_message_that_refers_back_to_its_awaitable_is_freed(run: Run[Any]) -> None:
+    """The message waits in the awaitable for the next step to raise it; the
+    collector did not see it there, so this cycle was never freed."""
+    import gc
+    import weakref
+
+    class Message:
+        awaitable: object = None
+
+    async def main() -> bool:
+        message = Message()
+        message.awaitable = sleep_awaitable(60)
+        message.awaitable.cancel(message)  # type: ignore[attr-defined]
+        freed = weakref.ref(message)
+        del message
+        gc.collect()
+        return freed() is None
+
+    assert run(main())

@@ -280,3 +280,26 @@ def test_a_stepper_answers_any_call_sequence_as_the_coroutine_itself_would(
     itself done after the TypeError and run the body on the next send."""
     reference = call_outcomes(execute(program), sequence)
     assert call_outcomes(Stepper(execute(program)), sequence) == reference
+
+
+def test_a_cycle_through_the_exception_a_stepper_keeps_is_freed() -> None:
+    """The exception was kept where the collector could not see it: a cycle
+    through it (the exception referring back to the Stepper) was never freed,
+    where one through an asyncio future's exception is."""
+    import gc
+    import weakref
+
+    class Failure(Exception):
+        stepper: object = None
+
+    async def fails() -> None:
+        raise Failure
+
+    stepper = Stepper(fails())
+    with pytest.raises(Failure) as raised:
+        stepper.send(None)
+    raised.value.stepper = stepper
+    freed = weakref.ref(raised.value)
+    del stepper, raised
+    gc.collect()
+    assert freed() is None

@@ -14,7 +14,7 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::exceptions::{PyBaseException, PyRuntimeError, PyStopIteration};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
@@ -31,7 +31,9 @@ use super::records::{StepRecord, pretty, recorded_step, step_table, step_text};
 enum State {
     Suspended,
     Returned(Py<PyAny>),
-    Raised(PyErr),
+    /// The exception itself (not a `PyErr`): `__traverse__` must show it to
+    /// the collector, as a cycle through it is one the collector frees.
+    Raised(Py<PyBaseException>),
     Closed,
 }
 
@@ -94,7 +96,7 @@ impl Stepper {
             // coroutine, a throw of something that is no exception): CPython
             // leaves the coroutine as it was, unstarted and closable.
             Err(_) if has_live_frame(iter)? => State::Suspended,
-            Err(err) => State::Raised(err.clone_ref(py)),
+            Err(err) => State::Raised(err.value(py).clone().unbind()),
         };
         let replaced = {
             let mut log = self.log();
@@ -168,8 +170,10 @@ impl Stepper {
         let Ok(log) = self.log.try_lock() else {
             return Ok(());
         };
-        if let State::Returned(value) = &log.state {
-            visit.call(value)?;
+        match &log.state {
+            State::Returned(value) => visit.call(value)?,
+            State::Raised(err) => visit.call(err)?,
+            State::Suspended | State::Closed => {}
         }
         for record in &log.history {
             visit.call(record)?;
@@ -262,7 +266,7 @@ impl Stepper {
     fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.log().state {
             State::Returned(value) => Ok(value.clone_ref(py)),
-            State::Raised(err) => Err(err.clone_ref(py)),
+            State::Raised(err) => Err(PyErr::from_value(err.bind(py).clone().into_any())),
             State::Closed => Ok(py.None()),
             State::Suspended => Err(invalid_state(py, "coroutine is still suspended")),
         }
@@ -273,7 +277,7 @@ impl Stepper {
     #[getter]
     fn exception(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match &self.log().state {
-            State::Raised(err) => Ok(err.value(py).clone().into_any().unbind()),
+            State::Raised(err) => Ok(err.clone_ref(py).into_any()),
             State::Returned(_) | State::Closed => Ok(py.None()),
             State::Suspended => Err(invalid_state(py, "coroutine is still suspended")),
         }
@@ -295,7 +299,7 @@ impl Stepper {
                 None => "not started".to_owned(),
             },
             State::Returned(value) => format!("returned {}", repr_of(value.bind(py))?),
-            State::Raised(err) => format!("raised {}", repr_of(err.value(py))?),
+            State::Raised(err) => format!("raised {}", repr_of(err.bind(py))?),
             State::Closed => "closed".to_owned(),
         };
         Ok(format!(

@@ -486,12 +486,14 @@ impl RustAwaitable {
         // The waiter refers (through the Task's wake-up callback) back to the
         // coroutine awaiting us: a cycle the collector must see to free a task
         // abandoned on a closed loop. `try_lock`: see `Future::__traverse__`.
-        if let Ok(stage) = self.stage.try_lock()
-            && let Stage::Idle(Tracked {
-                gives: Some(value), ..
-            }) = &*stage
-        {
-            visit.call(&**value)?;
+        if let Ok(stage) = self.stage.try_lock() {
+            match &*stage {
+                Stage::Idle(Tracked {
+                    gives: Some(value), ..
+                }) => visit.call(&**value)?,
+                Stage::Cancelled(Some(message)) => visit.call(message)?,
+                _ => {}
+            }
         }
         let Ok(waker) = self.waker.try_lock() else {
             return Ok(());
