@@ -450,3 +450,35 @@ def test_ctrl_c_inside_the_recorder_stops_the_program_without_losing_the_step() 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "KeyboardInterrupt out of asyncio.run"
+
+
+def test_a_task_factory_set_inside_the_block_stays_after_it(run: Run[Any]) -> None:
+    def mine(loop: Any, coro: Any, **kwargs: Any) -> Any:
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def main() -> bool:
+        loop = asyncio.get_running_loop()
+        async with timeline.record():
+            loop.set_task_factory(mine)
+        return loop.get_task_factory() is mine
+
+    assert run(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks are 3.12+")
+def test_a_recorded_program_with_eager_tasks_keeps_them_eager(run: Run[Any]) -> None:
+    """A recording made every task lazy: a task that finishes inside
+    ``create_task`` was still pending there, so the recorded program ran
+    differently from the real one."""
+
+    async def quick() -> int:
+        return 1
+
+    async def main() -> tuple[bool, list[str]]:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(asyncio.create_eager_task_factory(asyncio.Task))  # type: ignore[attr-defined]
+        async with timeline.record() as tl:
+            done_at_creation = asyncio.create_task(quick(), name="quick").done()
+        return done_at_creation, tl.tasks()
+
+    assert run(main()) == (True, ["quick"])

@@ -44,8 +44,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from coroscope._compat import eager_factory
 from coroscope._native import unwatch_steps, watch_steps
-from coroscope.await_from_rust import task_factory
+from coroscope.await_from_rust import Task, task_factory
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -490,6 +491,29 @@ ALREADY_RECORDING = (
 )
 
 
+EAGER_FACTORIES = (
+    "create_eager_task_factory.<locals>.factory",
+    "eager_factory.<locals>.factory",
+)
+
+
+def _recording_factory(previous: Any) -> Any:
+    """The Rust Task's factory, eager if the loop's was asyncio's eager one: a
+    recorded program must run as it does unrecorded (an eager task can finish
+    inside ``create_task``). An eager factory (asyncio's, or the kit's) is
+    known by its name."""
+    if getattr(previous, "__qualname__", "") in EAGER_FACTORIES:
+        return eager_factory(Task)
+    return task_factory
+
+
+def _give_back_factory(loop: asyncio.AbstractEventLoop, recording: Any, previous: Any) -> None:
+    """Put the loop's factory back, unless the block set one of its own: that
+    one stays, as it would have without the recording."""
+    if loop.get_task_factory() is recording:
+        loop.set_task_factory(previous)
+
+
 @contextlib.asynccontextmanager
 async def record() -> AsyncIterator[Timeline]:
     """Record every task step on the running loop for the ``async with`` block.
@@ -510,8 +534,10 @@ async def record() -> AsyncIterator[Timeline]:
         _RECORDING.add(id(loop))
         undo.callback(_RECORDING.discard, id(loop))
         undo.callback(setattr, tl, "_recording", False)
-        undo.callback(loop.set_task_factory, loop.get_task_factory())
-        loop.set_task_factory(task_factory)  # type: ignore[arg-type]  # (a Rust Task, not asyncio.Future)
+        previous = loop.get_task_factory()
+        recording = _recording_factory(previous)
+        undo.callback(_give_back_factory, loop, recording, previous)
+        loop.set_task_factory(recording)
         undo.callback(_wrap_loop(loop, tl))
         watch_steps(loop, tl)
         undo.callback(unwatch_steps, loop)
