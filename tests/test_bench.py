@@ -410,6 +410,53 @@ def test_a_report_of_a_file_it_cannot_read_says_why_in_one_line(
     assert why in _refused(capsys, ["--report", str(path)])
 
 
+@pytest.mark.parametrize(
+    ("flag", "content", "why"),
+    [
+        ("--instructions", '{"provenance": 1, "loop_only": 2, "cases": 3}', "TypeError"),
+        (
+            "--instructions",
+            '{"provenance": "p", "loop_only": 1, "cases": [{"variant": "v", "runs": [1]}]}',
+            "KeyError: 'group'",
+        ),
+        (
+            "--report",
+            json.dumps(
+                {
+                    "provenance": {"mode": "quick", "python": "3.11.7"},
+                    "results": [
+                        {
+                            "loop": "asyncio",
+                            "group": "bridge_ready",
+                            "variant": v,
+                            "baseline": "future_into_py",
+                            "ops": 1,
+                            "per_op": 0.0,
+                            "unit": "ns/op",
+                            "ratio": 0.0,
+                        }
+                        for v in ("future_into_py", "fast")
+                    ],
+                }
+            ),
+            "ZeroDivisionError",
+        ),
+    ],
+    ids=["instructions of ints", "a case without its group", "a zero time"],
+)
+def test_a_file_of_the_right_shape_that_cannot_be_reported_is_refused_in_one_line(
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    content: str,
+    why: str,
+) -> None:
+    path = tmp_path / "file.json"
+    path.write_text(content)
+    said = _refused(capsys, [flag, str(path)])
+    assert f"{flag} {path}: cannot be reported ({why}" in said
+
+
 @pytest.mark.parametrize("content", ["{}", "[1, 2]", '{"provenance": "x", "cases": []}'])
 def test_an_instructions_file_of_another_shape_is_refused_in_one_line(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], content: str

@@ -10,8 +10,9 @@ import pathlib
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import coroscope
 from coroscope._cli import installed
@@ -191,6 +192,18 @@ def _instructions_file(path: str) -> dict[str, Any]:
     return data
 
 
+T = TypeVar("T")
+
+
+def _rendered(flag: str, path: str, render: Callable[[], T]) -> T:
+    """``render()``, or ``Refused`` naming the file whose contents it could not
+    report (the shape was checked; the values can still be impossible)."""
+    try:
+        return render()
+    except (LookupError, TypeError, ValueError, ArithmeticError) as exc:
+        raise Refused(f"{flag} {path}: cannot be reported ({type(exc).__name__}: {exc})") from None
+
+
 def _writable(out: pathlib.Path) -> None:
     """``--out`` made and written to now, not after the whole run."""
     try:
@@ -209,6 +222,8 @@ def _study(directory: pathlib.Path) -> dict[str, dict[str, Any]]:
         return versions.load(directory, lambda path: _results_file("--versions", str(path)))
     except FileNotFoundError as missing:  # no 3.X.json at all
         raise Refused(f"--versions {directory}: {missing}") from None
+    except ValueError as odd:  # a file named like a run that is not one (3.x.json)
+        raise Refused(f"--versions {directory}: {odd}") from None
 
 
 def _progress(line: str) -> None:
@@ -239,17 +254,33 @@ def _main(argv: list[str] | None) -> int:
         report = args.report and _results_file("--report", args.report)
         counts = args.instructions and _instructions_file(args.instructions)
         runs = args.versions and _study(pathlib.Path(args.versions))
+        # And every text made before any is printed: a file of the right shape
+        # may still hold what cannot be reported (a zero time, a case without
+        # its group), and that is said in one line too.
+        texts: list[str] = []
         if report:
-            print(markdown(report, args.report))
+            texts += _rendered("--report", args.report, lambda: [markdown(report, args.report)])
         if counts:
-            print(instructions.markdown(counts, args.instructions))
-            print(instructions.profiles(counts))
+            texts += _rendered(
+                "--instructions",
+                args.instructions,
+                lambda: [
+                    instructions.markdown(counts, args.instructions),
+                    instructions.profiles(counts),
+                ],
+            )
         if runs:
+            picture = pathlib.Path(args.versions) / "versions.png"
             if installed("matplotlib"):
-                versions.save(runs, pathlib.Path(args.versions) / "versions.png")
+                _rendered("--versions", args.versions, lambda: versions.save(runs, picture))
             else:
                 print(f"matplotlib is not installed: no chart ({INSTALL})", file=sys.stderr)
-            print(versions.markdown(runs, args.versions, f"{args.versions}/versions.png"))
+            texts += _rendered(
+                "--versions",
+                args.versions,
+                lambda: [versions.markdown(runs, args.versions, str(picture))],
+            )
+        print("\n".join(texts))
         return 0
     groups = _selected(parser, args.group)
     if args.list:
