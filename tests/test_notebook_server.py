@@ -183,3 +183,11 @@ def test_a_notebook_runs_through_the_server_on_that_kernel(server: int) -> None:
     assert table["text/html"].startswith("<table><caption>&lt;Trace: 3 steps")
     timeline = next(data for code, data in shown.items() if "tl.plot(" in code)
     assert any("image/png" in data for data in timeline)
+    # ...and shows in the browser as a picture whose lanes are the tasks' names,
+    # each step telling its record on hover.
+    (picture,) = next(
+        data for code, data in shown.items() if 'name="a"' in code or '("a", 3)' in code
+    )
+    html = picture["text/html"]
+    assert html.startswith("<svg") and all(f">{lane} · worker<" in html for lane in "abc")
+    assert html.count("<rect ") == 9 and "woken by: " in html
