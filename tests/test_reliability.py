@@ -168,10 +168,6 @@ async def awaiting(make: Callable[[], Awaitable[object]]) -> object:
     return await make()
 
 
-# future_into_py finishes its asyncio future through call_soon_threadsafe,
-# which raises at a closed loop; pyo3-async-runtimes prints that error, and
-# printing keeps it in ``sys.last_value``, whose traceback holds the future.
-PRINTS_THE_CLOSED_LOOP = {"sleep_future_into_py", "order"}
 ASYNC_FN_CYCLE = (
     "PyO3's Coroutine does not show its waker's asyncio future to the cycle "
     "collector: a task abandoned while it awaits an async fn is never freed"
@@ -204,11 +200,8 @@ def test_a_loop_closed_with_rust_futures_pending_is_harmless(
     # too short on a loaded machine for a future_into_py completion to print.
     assert quiesce()
     del task, loop
-    if name in PRINTS_THE_CLOSED_LOOP:
-        assert "RuntimeError: Event loop is closed" in capfd.readouterr().err
-        for last in ("last_type", "last_value", "last_traceback", "last_exc"):
-            if hasattr(sys, last):
-                delattr(sys, last)
+    # A result for a closed loop is dropped, as asyncio drops one: no traceback.
+    assert "Event loop is closed" not in capfd.readouterr().err
     # Rust futures ended on tokio's threads let go of their Python objects
     # without the GIL; PyO3 applied those decrefs when quiesce() returned.
     gc.collect()

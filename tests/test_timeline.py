@@ -476,9 +476,13 @@ def test_a_recorded_program_with_eager_tasks_keeps_them_eager(run: Run[Any]) -> 
 
     async def main() -> tuple[bool, list[str]]:
         loop = asyncio.get_running_loop()
+        previous = loop.get_task_factory()
         loop.set_task_factory(asyncio.create_eager_task_factory(asyncio.Task))  # type: ignore[attr-defined]
-        async with timeline.record() as tl:
-            done_at_creation = asyncio.create_task(quick(), name="quick").done()
+        try:
+            async with timeline.record() as tl:
+                done_at_creation = asyncio.create_task(quick(), name="quick").done()
+        finally:  # the runner's own tasks after this (uvloop passes eager_start)
+            loop.set_task_factory(previous)
         return done_at_creation, tl.tasks()
 
     assert run(main()) == (True, ["quick"])
