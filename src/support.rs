@@ -14,6 +14,9 @@
 //!   API, instead of the `static` runtime nobody can shut down.
 //! - [`threads`]: the kit's own threads (`Kitchen` cooks): a stop signal to
 //!   wait on instead of sleeping, and a count that shutdown waits for.
+//! - [`fork_gate`]: a fork waits until no thread of the kit is in the middle
+//!   of its work, so the child never inherits a lock held by a thread that
+//!   stayed in the parent.
 //!
 //! # asyncio's vocabulary
 //!
@@ -54,6 +57,7 @@ pub mod c_future;
 pub mod depth;
 pub mod finalize;
 pub mod finish;
+pub mod fork_gate;
 pub mod kit_tokio;
 pub mod live;
 pub mod runtime;

@@ -94,7 +94,7 @@ impl TimerFuture {
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
         let in_flight = InFlight::new();
-        let timer = crate::support::runtime::handle()?.spawn(async move {
+        let timer = crate::support::runtime::spawn(async move {
             let _alive = Alive::new();
             let _in_flight = in_flight;
             match unless_shut_down(tokio::time::sleep(delay)).await {
@@ -103,7 +103,7 @@ impl TimerFuture {
                     PyRuntimeError::new_err(SHUT_DOWN)
                 }),
             }
-        });
+        })?;
         let previous = slf.get().timer().replace(timer.abort_handle());
         // `__init__` called again: the first timer must not finish the future.
         if let Some(previous) = previous {

@@ -26,6 +26,7 @@ use pyo3::prelude::*;
 
 use super::future::Future;
 use crate::support::asyncio::set_result_threadsafe;
+use crate::support::fork_gate;
 
 /// What the waker and the stepping code share about the current wait.
 pub(super) struct Waiting {
@@ -161,6 +162,24 @@ impl LoopWaker {
 
     pub(super) fn waiting(&self) -> MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for LoopWaker {
+    fn drop(&mut self) {
+        // The last reference may go on a tokio worker (a timer that held the
+        // waker), letting go of the loop and the waiter detached: inside the
+        // fork gate, like every other piece of the kit's work there.
+        let waiting = self
+            .waiting
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let held = (
+            self.route.take(),
+            waiting.waiter.take(),
+            waiting.trap.take(),
+        );
+        fork_gate::inside(|| drop(held));
     }
 }
 

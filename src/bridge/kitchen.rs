@@ -27,6 +27,7 @@ use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
 use crate::support::args::seconds;
+use crate::support::fork_gate;
 use crate::support::runtime::{
     SHUT_DOWN, SIGNAL_CHECK, is_shut_down, park_if_exiting, wait_out_exit,
 };
@@ -153,7 +154,13 @@ impl Kitchen {
         for item in Item::ALL {
             let cook_shared = shared.clone();
             let prep = menu.prep(item);
-            match spawn_thread(move || cook(&cook_shared, item, prep, pool_size)) {
+            let cook_once = move || {
+                cook(&cook_shared, item, prep, pool_size);
+                // The last reference may be this one (the Kitchen dropped):
+                // its pools are let go of detached, inside the fork gate.
+                fork_gate::inside(|| drop(cook_shared));
+            };
+            match spawn_thread(cook_once) {
                 Ok(cook) => cooks.push(cook),
                 // All cooks or none: the ones started go home.
                 Err(refused) => {
@@ -234,11 +241,13 @@ impl Kitchen {
     /// Stop the cooks and wait for them (detached, since one may be waiting to
     /// attach). Prompt: a cook waits on the kitchen's stop signal, not a sleep.
     fn close(&self, py: Python<'_>) {
+        if self.pid != std::process::id() {
+            // A fork child: the cooks stayed in the parent, and so may the
+            // stop signal's lock, held by one of them at the fork.
+            return;
+        }
         self.shared.stop.stop();
         let cooks = std::mem::take(&mut *self.cooks.lock().unwrap_or_else(PoisonError::into_inner));
-        if self.pid != std::process::id() {
-            return; // a fork child: the cook threads stayed in the parent
-        }
         py.detach(|| {
             for cook in cooks {
                 let _ = cook.join();
@@ -280,7 +289,9 @@ impl Kitchen {
 impl Drop for Kitchen {
     fn drop(&mut self) {
         // Not joined here: this runs attached, and a cook may be waiting to attach.
-        self.shared.stop.stop();
+        if self.pid == std::process::id() {
+            self.shared.stop.stop();
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
 
+use super::fork_gate::{self, Gated};
 use super::runtime::{InFlight, SHUT_DOWN, ensure_open, exiting, spawn_handle, unless_shut_down};
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
@@ -44,10 +45,10 @@ impl GenericRuntime for KitTokio {
         // hands its result to a blocking closure before it ends, so the count
         // never drops to zero between a cut future and its closure.
         let in_flight = InFlight::new();
-        spawn_handle().spawn(async move {
+        spawn_handle().spawn(Gated::new(async move {
             let _in_flight = in_flight;
             fut.await;
-        })
+        }))
     }
 
     fn spawn_blocking<F>(f: F) -> JoinHandle<()>
@@ -57,6 +58,8 @@ impl GenericRuntime for KitTokio {
         let in_flight = InFlight::new();
         let finishing = FINISHING.take();
         spawn_handle().spawn_blocking(move || {
+            // Inside the fork gate until everything it held is dropped.
+            let _inside = fork_gate::enter();
             let _in_flight = in_flight;
             // pyo3-async-runtimes hands each result to its loop here, attached.
             // To a closed loop it would only print "Event loop is closed", a

@@ -41,12 +41,14 @@
 //! - After `fork()`, the child has the parent's memory but none of its threads:
 //!   the parent's runtime is a shell whose workers will never run a task. The
 //!   child forgets it (dropping it would wait for threads that do not exist)
-//!   and starts a fresh one on first use.
+//!   and starts a fresh one on first use. The fork itself waits until no
+//!   thread of the kit is in the middle of its work ([`fork_gate`]).
 //!
 //! [`quiesce`] is the other half of owning the runtime: a real synchronisation
 //! point for measurements ("tokio has nothing of ours in flight"), where a
 //! sleep would only be a guess.
 
+use std::cell::RefCell;
 use std::future::Future as RustFuture;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -58,9 +60,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyCFunction;
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::Notify;
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::args::seconds;
+use super::fork_gate::{self, Gated};
 use super::threads::{self, CANT_START, thread_refused};
 
 /// What any entry point raises once the runtime is shut down, in the words
@@ -86,9 +89,8 @@ enum State {
 }
 
 /// The runtime's state. Locked only briefly, never across a wait, and (from
-/// Python threads) only while attached: a `fork()`, which happens attached,
-/// cannot copy it locked by a Python thread. A tokio worker holding it at the
-/// instant of a fork is the one window left (a few instructions wide).
+/// Python threads) only while attached. A fork holds it ([`before_fork`]), so
+/// the child never finds it locked by a thread that stayed in the parent.
 static STATE: Mutex<State> = Mutex::new(State::Idle);
 
 fn state() -> MutexGuard<'static, State> {
@@ -254,6 +256,16 @@ pub fn spawn_handle() -> Handle {
     }
 }
 
+/// Spawn `fut` on the running runtime, polled inside the fork gate (a task
+/// that holds Python objects lets go of them on a worker: see [`fork_gate`]).
+pub fn spawn<F>(fut: F) -> PyResult<JoinHandle<F::Output>>
+where
+    F: RustFuture + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(handle()?.spawn(Gated::new(fut)))
+}
+
 /// The handle of a runtime that runs nothing (it needs no thread to make).
 fn stopped_handle() -> Handle {
     Builder::new_current_thread()
@@ -405,16 +417,86 @@ pub fn is_shut_down() -> bool {
     CLOSING.load(Ordering::Acquire)
 }
 
+/// What the forking thread holds across a `fork()`: every lock of the kit
+/// another thread may take without the interpreter, so that none is copied
+/// held into the child (see [`fork_gate`] for why that hangs the child).
+struct HeldForFork {
+    state: MutexGuard<'static, State>,
+    threads: threads::HeldForFork,
+}
+
+thread_local! {
+    /// Set by [`before_fork`], taken after the fork on the same thread.
+    static HELD: RefCell<Option<HeldForFork>> = const { RefCell::new(None) };
+}
+
+/// A fork begins: let the kit's threads finish what they are in the middle
+/// of, then hold the locks they use. Taken attached, and after the gate has
+/// emptied: no holder waits for the interpreter or for the gate.
+fn before_fork(py: Python<'_>) {
+    fork_gate::close(py);
+    let held = HeldForFork {
+        state: state(),
+        threads: threads::hold_for_fork(),
+    };
+    HELD.set(Some(held));
+}
+
+/// In the parent, after the fork: let go, and open the gate again.
+fn after_fork_in_parent() {
+    HELD.take();
+    fork_gate::open(false);
+}
+
 /// In a fork child: the parent's runtime has no threads here. Forget it (not
 /// drop: dropping waits for workers that do not exist) and start afresh on
 /// first use. The kit's threads stayed in the parent too.
 fn after_fork_in_child() {
-    let mut state = state();
+    // Held unless the fork came without our `before` (a C extension forking
+    // with only `PyOS_AfterFork_Child`): then the locks are taken here.
+    let held = HELD.take().unwrap_or_else(|| HeldForFork {
+        state: state(),
+        threads: threads::hold_for_fork(),
+    });
+    let HeldForFork { mut state, threads } = held;
     if let State::Running(runtime) = std::mem::replace(&mut *state, State::Idle) {
         std::mem::forget(runtime);
     }
-    threads::forget_after_fork();
+    threads.forget_in_child();
     IN_FLIGHT.store(0, Ordering::Release);
+    drop(state);
+    fork_gate::open(true);
+}
+
+// --- the hazard, on demand ------------------------------------------------------
+
+/// Held by [`_hold_a_lock_on_tokio`]'s task, as PyO3's decref list is held
+/// for an instant by a worker dropping a Python object.
+static HELD_ON_TOKIO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// ``_hold_a_lock_on_tokio(seconds)``: make the fork hazard last ``seconds``.
+/// A task on tokio takes a lock and keeps it (blocking its worker, inside one
+/// poll) for that long; this returns once the lock is taken. ``os.fork()``
+/// now waits for the task's poll to end, so the child finds the lock free
+/// (``_lock_on_tokio_is_free()``). For the tests and to see the gate work.
+#[pyfunction]
+pub fn _hold_a_lock_on_tokio(py: Python<'_>, seconds: f64) -> PyResult<()> {
+    let hold = super::args::seconds("seconds", seconds)?;
+    let (taken, is_taken) = std::sync::mpsc::channel();
+    drop(spawn(async move {
+        let _held = HELD_ON_TOKIO.lock();
+        let _ = taken.send(());
+        std::thread::sleep(hold);
+    })?);
+    py.detach(move || is_taken.recv())
+        .map_err(|_| PyRuntimeError::new_err("the task did not run"))
+}
+
+/// ``_lock_on_tokio_is_free()``: whether the lock ``_hold_a_lock_on_tokio``
+/// holds is free now (in a fork child: whether the fork waited for it).
+#[pyfunction]
+pub fn _lock_on_tokio_is_free() -> bool {
+    HELD_ON_TOKIO.try_lock().is_ok()
 }
 
 /// ``quiesce(timeout=10.0)``: wait until tokio has no task of the kit's alive
@@ -453,7 +535,7 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
     }
 }
 
-/// Wire [`shutdown`] to `atexit` and the fork hook to `os.register_at_fork`,
+/// Wire [`shutdown`] to `atexit` and the fork hooks to `os.register_at_fork`,
 /// and export the functions.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -474,8 +556,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         PyResult::Ok(())
     })?;
     py.import("atexit")?.call_method1("register", (at_exit,))?;
+    let before = PyCFunction::new_closure(py, None, None, |args, _| before_fork(args.py()))?;
+    let in_parent = PyCFunction::new_closure(py, None, None, |_, _| after_fork_in_parent())?;
     let in_child = PyCFunction::new_closure(py, None, None, |_, _| after_fork_in_child())?;
     let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("before", before)?;
+    kwargs.set_item("after_in_parent", in_parent)?;
     kwargs.set_item("after_in_child", in_child)?;
     py.import("os")?
         .call_method("register_at_fork", (), Some(&kwargs))?;

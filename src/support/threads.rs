@@ -160,9 +160,27 @@ pub fn wait_for_all(deadline: Instant) {
     let _ = THREADS_CHANGED.wait_timeout_while(threads, left, |running| *running > 0);
 }
 
-/// In a fork child: the threads stayed in the parent. Start counting afresh,
-/// and take kitchens again.
-pub fn forget_after_fork() {
-    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) = 0;
-    *stops() = Some(Vec::new());
+/// This module's locks, held by the forking thread across a `fork()` (see
+/// [`super::fork_gate`]): a cook ending at that instant would otherwise leave
+/// the count locked in the child for ever.
+pub struct HeldForFork {
+    threads: MutexGuard<'static, usize>,
+    stops: MutexGuard<'static, Option<Vec<Weak<Stop>>>>,
+}
+
+/// Take the locks before a fork (attached: no holder waits for the interpreter).
+pub fn hold_for_fork() -> HeldForFork {
+    HeldForFork {
+        threads: THREADS.lock().unwrap_or_else(PoisonError::into_inner),
+        stops: stops(),
+    }
+}
+
+impl HeldForFork {
+    /// In a fork child: the threads stayed in the parent. Start counting
+    /// afresh, and take kitchens again.
+    pub fn forget_in_child(mut self) {
+        *self.threads = 0;
+        *self.stops = Some(Vec::new());
+    }
 }

@@ -1,0 +1,96 @@
+"""A fork waits until no thread of the kit is in the middle of its work
+(``src/support/fork_gate.rs``), so a fork child never finds a lock held by a
+thread that stayed in the parent. Each story forks in a fresh interpreter."""
+
+from __future__ import annotations
+
+from tests.conftest import run_python
+
+
+def test_a_fork_waits_until_no_kit_thread_holds_a_lock_the_child_would_need() -> None:
+    # A tokio worker holding a lock at the instant of a fork leaves it held in
+    # the child for ever (PyO3's list of decrefs, held as a worker drops a
+    # Python object, hung fork children now and then). Here a worker holds one
+    # for 0.3 s: the fork waits for it, and the child finds it free.
+    done = run_python(
+        """
+        import asyncio, os
+        from coroscope import _native
+        from coroscope.bridge import sleep_awaitable
+
+        _native._hold_a_lock_on_tokio(0.3)
+        pid = os.fork()
+        if pid == 0:
+            free = _native._lock_on_tokio_is_free()
+            assert asyncio.run(sleep_awaitable(0.001, "child")) == "child"
+            os._exit(0 if free else 3)
+        _, status = os.waitpid(pid, 0)
+        print("child exited", os.waitstatus_to_exitcode(status))
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "child exited 0"
+
+
+def test_a_fork_waits_for_a_long_poll_no_longer_than_a_second() -> None:
+    # The gate is not a lock the kit's work can hold a fork with: a poll that
+    # blocks its worker for 30 s (which no future should do) delays the fork
+    # by FORK_WAIT, then the fork goes ahead, as before the gate existed.
+    done = run_python(
+        """
+        import os
+        from coroscope import _native
+
+        _native._hold_a_lock_on_tokio(30)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(4 if _native._lock_on_tokio_is_free() else 0)
+        _, status = os.waitpid(pid, 0)
+        print("child exited", os.waitstatus_to_exitcode(status))
+        os._exit(0)  # not waiting for the worker's 30 s
+        """,
+        timeout=20,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "child exited 0"
+
+
+def test_forks_made_while_another_loop_crosses_to_tokio_all_the_time_all_finish() -> None:
+    # The hazard in its natural habitat: results landing from tokio (and
+    # pyo3-async-runtimes' tasks ending on its workers) at every instant a
+    # fork may happen. Every child uses the kit and must finish.
+    done = run_python(
+        """
+        import asyncio, os, threading, time
+        from coroscope.bridge import order_future_into_py, sleep_awaitable
+
+        stop = threading.Event()
+
+        async def cross_all_the_time():
+            while not stop.is_set():
+                await asyncio.gather(*[order_future_into_py(["soda"]) for _ in range(8)])
+
+        crossing = threading.Thread(target=asyncio.run, args=(cross_all_the_time(),))
+        crossing.start()
+        ends = []
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if asyncio.run(sleep_awaitable(0.001, "child")) == "child" else 3)
+            deadline = time.monotonic() + 20
+            while (ended := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    ends.append("hung")
+                    break
+                time.sleep(0.005)
+            else:
+                ends.append(os.waitstatus_to_exitcode(ended[1]))
+        stop.set()
+        crossing.join()
+        print(*sorted(set(map(str, ends))))
+        """,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"  # every child exited with 0; none hung
