@@ -7,6 +7,12 @@ VENV   := .venv
 PY     := $(CURDIR)/$(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 
+# Debian packages the checks need (valgrind, chromium) are installed when
+# missing, as root or through sudo; a fresh machine may have no package lists yet.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+APT_INSTALL = command -v $(1) >/dev/null || { $(APT) install -y -q $(1) || { $(APT) update -q && $(APT) install -y -q $(1); }; }
+
 # uv and maturin live in the venv; later commands find them on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
@@ -16,7 +22,7 @@ export PYO3_PYTHON := $(PY)
 MATURIN_TARGET := target/maturin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup develop demo tour notebook bench-full benchmarks-md soak test test-rust test-python test-matrix sid-root bench-versions bench-instructions stubtest lint fmt bench clean repeat
+.PHONY: help setup develop browser demo tour notebook bench-full benchmarks-md soak test test-rust test-python test-matrix sid-root bench-versions bench-instructions stubtest lint fmt bench clean repeat
 
 help: ## List every target with what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,7 +90,10 @@ stubtest: develop ## Check the _native stubs against the built module (mypy.stub
 	$(PY) -m mypy.stubtest coroscope._native  # and, recursively, its submodules
 	$(PY) -m mypy python/coroscope
 
-test-python: develop ## pytest, every Python block of README.md (pytest-markdown-docs), every notebook on a real kernel (nbmake)
+browser: ## Debian's chromium, for the test that runs every notebook in JupyterLab in a real browser (installed when missing)
+	@$(call APT_INSTALL,chromium)
+
+test-python: develop browser ## pytest, every Python block of README.md (pytest-markdown-docs), every notebook on a real kernel (nbmake) and in a browser
 	$(PY) -m pytest tests README.md --markdown-docs $(wildcard notebooks/*.ipynb) $(if $(wildcard notebooks/*.ipynb),--nbmake)
 
 # pytest runs last so that its summary is the last line of `make test`.
@@ -116,7 +125,7 @@ bench: develop ## Criterion benches (cargo bench); results in target/criterion
 # Callgrind needs valgrind (Debian's) and gungraun's runner, of the library's version.
 GUNGRAUN := 0.20.0
 bench-instructions: develop ## Every timed group counted in CPU instructions under Callgrind (gungraun), run twice (~25 min); writes bench-results/instructions/
-	@command -v valgrind >/dev/null || $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y valgrind
+	@$(call APT_INSTALL,valgrind)
 	@gungraun-runner --version 2>/dev/null | grep -q "$(GUNGRAUN)" || cargo install gungraun-runner --version $(GUNGRAUN) --locked
 	rm -rf target/gungraun/coroscope/instructions  # two fresh runs: gungraun keeps each case's previous count
 	cargo bench --features bench --bench instructions -- --save-summary=json

@@ -1,7 +1,12 @@
 """``make notebook`` works: a real JupyterLab server starts, lists the kernel the
 Makefile registers for the venv, and runs a notebook through it, cell by cell, as
 a learner's browser would (over the kernel's websocket). nbmake, elsewhere in
-``make test``, runs the notebooks without a server; this proves the server path."""
+``make test``, runs the notebooks without a server; this proves the server path.
+
+Then a real browser: Debian's ``chromium`` (``make test`` installs it when
+missing), driven by Playwright, opens each notebook in JupyterLab and runs all
+its cells as a learner would. Screenshots land in ``target/notebook-screenshots/``
+(not kept in git) for a reader to look at."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import asyncio
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,6 +48,28 @@ def api(port: int, path: str, method: str = "GET", body: object = None) -> Any:
         return json.loads(response.read() or b"null")
 
 
+# JupyterLab settings for a browser that runs notebooks unattended.
+LAB_SETTINGS = {
+    # Every cell in the page, not only those scrolled into view, so that every
+    # output can be checked (and fits one screenshot).
+    "notebook-extension/tracker": {"windowingMode": "none"},
+    # The notebooks are the repository's own: a run must not save its outputs.
+    "docmanager-extension/plugin": {"autosave": False},
+    # No "would you like news?" toast over the pictures.
+    "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def lab_settings(folder: pathlib.Path) -> pathlib.Path:
+    """A JupyterLab settings folder holding ``LAB_SETTINGS``."""
+    for plugin, values in LAB_SETTINGS.items():
+        extension, name = plugin.split("/")
+        path = folder / "@jupyterlab" / extension / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """JupyterLab on ``notebooks/``, with the kernel registered as the Makefile
@@ -57,6 +85,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "JUPYTER_PATH": str(home / "share" / "jupyter"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTERLAB_SETTINGS_DIR": str(lab_settings(home / "lab-settings")),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
     }
     port = free_port()
     command = [
@@ -191,3 +221,103 @@ def test_a_notebook_runs_through_the_server_on_that_kernel(server: int) -> None:
     html = picture["text/html"]
     assert html.startswith("<svg") and all(f">{lane} · worker<" in html for lane in "abc")
     assert html.count("<rect ") == 9 and "woken by: " in html
+
+
+# Where the browser test leaves its screenshots (target/ is not kept in git).
+SCREENSHOTS = ROOT / "target" / "notebook-screenshots"
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+# The longest Run All may take (each runs in 0.5-20 s): longer is a hang.
+RUN_ALL_LIMIT_MS = 60_000
+
+# JupyterLab asks which kernel to start; the notebook is shown, its kernel idle.
+ASKS = "document.querySelector('.jp-Dialog') !== null"
+READY = (
+    "(document.querySelector('.jp-Notebook .jp-CodeCell') !== null"
+    " && /\\| Idle/.test(document.querySelector('#jp-main-statusbar').innerText))"
+)
+
+# What the page shows once every code cell ran (a prompt like "[7]:" on each),
+# or once one failed (Run All stops there, and its traceback is on stderr).
+ALL_RAN = """() => {
+    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+    const failed = document.querySelector(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+    return failed !== null
+        || prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
+}"""
+
+# What the learner sees in the outputs, read off the page.
+SEEN = """() => {
+    const outputs = [...document.querySelectorAll('.jp-OutputArea-output')];
+    const size = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+    return {
+        outputs: outputs.length,
+        stderr: outputs.filter(o => o.dataset.mimeType === 'application/vnd.jupyter.stderr')
+            .map(o => o.textContent.slice(0, 500)),
+        images: outputs.flatMap(o => [...o.querySelectorAll('img')])
+            .map(i => [i.naturalWidth, i.naturalHeight]),
+        svgs: outputs.flatMap(o => [...o.querySelectorAll(':scope > svg, :scope > div > svg')])
+            .map(size),
+        tables: outputs.flatMap(o => [...o.querySelectorAll('table')]).map(t => t.rows.length),
+        // The notebook's own scroller: the page must grow by this to show it all.
+        height: document.querySelector('.jp-WindowedPanel-outer').scrollHeight,
+    };
+}"""
+
+# Scroll the notebook back to its top, and let the page draw once more.
+TO_THE_TOP = """() => new Promise(drawn => {
+    document.querySelector('.jp-WindowedPanel-outer').scrollTo(0, 0);
+    requestAnimationFrame(() => requestAnimationFrame(() => drawn(true)));
+})"""
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    return path
+
+
+@pytest.mark.timeout(RUN_ALL_LIMIT_MS // 1000 + 240)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_notebook_runs_all_in_a_real_browser_and_every_picture_shows(
+    server: int, notebook: str
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox will not start.
+        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shot = SCREENSHOTS / f"{notebook.removesuffix('.ipynb')}.png"
+            # A workspace of its own, so the notebooks opened before are not.
+            lab = f"http://127.0.0.1:{server}/lab/workspaces/{shot.stem}"
+            page.goto(f"{lab}/tree/{notebook}?token={TOKEN}")
+            # The notebook is shown and its kernel idle (or JupyterLab asks
+            # which kernel to start: its own choice is ours).
+            page.wait_for_function(f"() => {ASKS} || {READY}", timeout=120_000, polling=200)
+            if page.locator(".jp-Dialog").count():
+                page.click(".jp-Dialog button.jp-mod-accept")
+            page.wait_for_function(f"() => {READY}", timeout=120_000, polling=200)
+            page.click("li.lm-MenuBar-item:has-text('Run')")
+            page.click("li.lm-Menu-item:has-text('Run All Cells')")
+            try:
+                page.wait_for_function(ALL_RAN, timeout=RUN_ALL_LIMIT_MS, polling=500)
+            except sync_api.TimeoutError:
+                page.screenshot(path=shot)  # what the page was doing instead
+                raise
+            page.wait_for_function(f"() => {READY}", timeout=RUN_ALL_LIMIT_MS, polling=200)
+            seen = page.evaluate(SEEN)
+            # The whole notebook in one picture: a page as tall as it, from its top.
+            page.set_viewport_size({"width": 1400, "height": int(seen["height"]) + 200})
+            page.evaluate(TO_THE_TOP)
+            page.screenshot(path=shot)
+        finally:
+            browser.close()
+    assert seen["stderr"] == []  # no traceback, no warning
+    # Every picture drawn: a PNG that decoded, an SVG with a size, tables with rows.
+    assert seen["outputs"] > 0
+    assert all(w > 0 and h > 0 for w, h in seen["images"]), seen["images"]
+    assert all(w > 0 and h > 0 for w, h in seen["svgs"]), seen["svgs"]
+    assert all(rows > 1 for rows in seen["tables"]), seen["tables"]
