@@ -176,7 +176,7 @@ def test_the_table_and_the_plot_show_every_step(run: Run[Any]) -> None:
         f"{worker} · spin",
         f"{waiter} · via",
     ]
-    assert ax.get_title() == "two tasks"
+    assert ax.get_title(loc="left") == "two tasks"
     assert len(ax.collections) == len(tl.steps)  # one bar each
     # One arrow: the worker's last step wakes the waiter.
     assert len(ax.texts) == 1

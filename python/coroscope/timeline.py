@@ -245,12 +245,22 @@ class Timeline:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             unique = dict(zip(labels, handles, strict=True))
-            ax.legend(unique.values(), unique.keys(), loc="upper right", fontsize=8)
+            # Above the plot, not on it: a marker at the right end stays visible.
+            ax.legend(
+                unique.values(),
+                unique.keys(),
+                loc="lower right",
+                bbox_to_anchor=(1.0, 1.0),
+                ncols=len(unique),
+                fontsize=8,
+                frameon=False,
+            )
         coros = {s.task: s.coro for s in reversed(self.steps)}
         ax.set_yticks(list(lanes.values()), [f"{name} · {coros[name]}" for name in lanes])
         ax.invert_yaxis()
         ax.set_xlabel("µs since the recording began (bars: steps; gaps: waiting)")
-        ax.set_title(title)
+        ax.set_title(title, loc="left")  # left: the legend sits on the right
+        ax.margins(x=0.02)  # a step or marker at either end is not cut in half
         fig.tight_layout()
         return fig
 
