@@ -11,11 +11,12 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# The first example run on a fresh target dir (every version of the matrix has
-# its own) compiles tokio and PyO3 first: minutes on two cores, not the suite's
-# two-minute default.
+# The first example run on a fresh target dir compiles tokio and PyO3 first:
+# minutes on two cores, not the suite's two-minute default.
 BUILD_SECONDS = 600
-pytestmark = pytest.mark.timeout(BUILD_SECONDS + 60)
+# `once`: `make test` runs them; the matrix, which would compile everything again
+# for every version, does not (the extension itself is built and tested on each).
+pytestmark = [pytest.mark.timeout(BUILD_SECONDS + 60), pytest.mark.once]
 
 
 def run_example(name: str) -> list[str]:

@@ -278,7 +278,7 @@ def chromium() -> str:
     return path
 
 
-@pytest.mark.any_python
+@pytest.mark.once
 @pytest.mark.timeout(RUN_ALL_LIMIT_MS // 1000 + 240)
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_every_notebook_runs_all_in_a_real_browser_and_every_picture_shows(
