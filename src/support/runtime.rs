@@ -435,11 +435,14 @@ thread_local! {
 /// emptied: no holder waits for the interpreter or for the gate.
 fn before_fork(py: Python<'_>) {
     fork_gate::close(py);
-    let held = HeldForFork {
+    HELD.set(Some(hold_for_fork()));
+}
+
+fn hold_for_fork() -> HeldForFork {
+    HeldForFork {
         state: state(),
         threads: threads::hold_for_fork(),
-    };
-    HELD.set(Some(held));
+    }
 }
 
 /// In the parent, after the fork: let go, and open the gate again.
@@ -454,11 +457,7 @@ fn after_fork_in_parent() {
 fn after_fork_in_child() {
     // Held unless the fork came without our `before` (a C extension forking
     // with only `PyOS_AfterFork_Child`): then the locks are taken here.
-    let held = HELD.take().unwrap_or_else(|| HeldForFork {
-        state: state(),
-        threads: threads::hold_for_fork(),
-    });
-    let HeldForFork { mut state, threads } = held;
+    let HeldForFork { mut state, threads } = HELD.take().unwrap_or_else(hold_for_fork);
     if let State::Running(runtime) = std::mem::replace(&mut *state, State::Idle) {
         std::mem::forget(runtime);
     }
@@ -472,7 +471,7 @@ fn after_fork_in_child() {
 
 /// Held by [`_hold_a_lock_on_tokio`]'s task, as PyO3's decref list is held
 /// for an instant by a worker dropping a Python object.
-static HELD_ON_TOKIO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static HELD_ON_TOKIO: Mutex<()> = Mutex::new(());
 
 /// ``_hold_a_lock_on_tokio(seconds)``: make the fork hazard last ``seconds``.
 /// A task on tokio takes a lock and keeps it (blocking its worker, inside one
