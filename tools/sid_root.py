@@ -91,6 +91,8 @@ def _ensure() -> pathlib.Path:
     partial = LOCATION.with_name(LOCATION.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(LOCATION, ignore_errors=True)
+    # mmdebstrap refuses a target whose parent is missing (a fresh machine's cache).
+    partial.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             "mmdebstrap",
