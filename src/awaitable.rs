@@ -25,7 +25,8 @@
 //! - [`timer`]: `TimerFuture`, a `Future` finished from a tokio timer thread;
 //! - [`rust_future`]: `RustAwaitable`, any Rust `Future` made awaitable, polled
 //!   from `__next__`; [`wake`] is how its wake-ups reach the loop from any
-//!   thread, [`trio_route`] the same for trio.
+//!   thread, [`trio_route`] the same for trio, and [`call_graph`] what its
+//!   maker says it waits on (the last link of `coroscope.call_graph`).
 //!
 //! All are `frozen`, their state atomic or behind a lock: the module declares
 //! `gil_used = false`, so no method may rely on the GIL to serialise callers
@@ -42,6 +43,7 @@ pub mod slots;
 pub mod timer;
 pub mod trio_route;
 pub mod vectorcall;
+pub mod call_graph;
 pub mod wake;
 pub mod yield_n;
 
@@ -51,6 +53,7 @@ pub use future::{Future, FutureIter};
 pub use ready::{Ready, ReadySend};
 pub use rust_future::{RustAwaitable, into_awaitable, into_awaitable_giving, into_awaitable_with};
 pub use timer::TimerFuture;
+pub use call_graph::WaitsOn;
 pub use yield_n::YieldN;
 
 /// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``,

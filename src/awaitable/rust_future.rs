@@ -54,6 +54,7 @@ use pyo3::types::PyTuple;
 use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
 use super::trio_route::{TrioRoute, under_trio};
+use super::call_graph::WaitsOn;
 use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask};
 use crate::support::asyncio::{cancelled_error, running_loop, thrown};
 use crate::support::finish::REUSED;
@@ -147,6 +148,9 @@ pub struct RustAwaitable {
     /// The last step parked its awaiter on a wait (not a bare yield): a task
     /// is suspended *in* this awaitable until its next step, woken or not.
     suspended: AtomicBool,
+    /// What the future waits on, said by its maker: the boxed future cannot
+    /// say it (see [`super::call_graph`]).
+    waits_on: WaitsOn,
 }
 
 /// Turn a Rust future into a Python awaitable (see [`RustAwaitable`]).
@@ -155,20 +159,27 @@ where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + 'static,
 {
-    into_awaitable_with(py, future, ThreadsafeRoute::for_loop)
+    into_awaitable_with(py, future, ThreadsafeRoute::for_loop, WaitsOn::UNNAMED)
 }
 
-/// [`into_awaitable`], with wake-ups taking the route `route_for` makes.
+/// [`into_awaitable`], with wake-ups taking the route `route_for` makes, and
+/// what the future waits on said for the call graph.
 pub fn into_awaitable_with<F, T>(
     py: Python<'_>,
     future: F,
     route_for: RouteFor,
+    waits_on: WaitsOn,
 ) -> PyResult<Bound<'_, RustAwaitable>>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + 'static,
 {
-    new_awaitable(py, Tracked::new(Box::pin(future), None), route_for)
+    new_awaitable(
+        py,
+        Tracked::new(Box::pin(future), None),
+        route_for,
+        waits_on,
+    )
 }
 
 /// An awaitable that gives `value` once `future` finishes (or raises what it
@@ -180,17 +191,20 @@ pub fn into_awaitable_giving<F>(
     value: Py<PyAny>,
     future: F,
     route_for: RouteFor,
+    waits_on: WaitsOn,
 ) -> PyResult<Bound<'_, RustAwaitable>>
 where
     F: RustFuture<Output = PyResult<()>> + Send + 'static,
 {
-    new_awaitable(py, Tracked::new(Box::pin(future), Some(value)), route_for)
+    let future = Tracked::new(Box::pin(future), Some(value));
+    new_awaitable(py, future, route_for, waits_on)
 }
 
 fn new_awaitable(
     py: Python<'_>,
     future: Tracked,
     route_for: RouteFor,
+    waits_on: WaitsOn,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     Bound::new(
         py,
@@ -199,6 +213,7 @@ fn new_awaitable(
             route_for,
             waker: Mutex::new(None),
             suspended: AtomicBool::new(false),
+            waits_on,
         },
     )
 }
@@ -428,6 +443,16 @@ impl RustAwaitable {
         let err = thrown(r#type, rest)?;
         self.end(Stage::Done);
         Err(err)
+    }
+
+    /// What the Rust future waits on, as ``(what, seconds_left)``: said by
+    /// the function that made it (``("a tokio timer", 0.0123)`` for a sleep;
+    /// ``seconds_left`` is ``None`` for a wait with no deadline).
+    /// ``None`` once the awaitable has finished. ``coroscope.call_graph``
+    /// shows it as the last link of a task's await chain.
+    #[getter]
+    fn waiting_on(&self) -> Option<(&'static str, Option<f64>)> {
+        (!self.done()).then(|| self.waits_on.as_python())
     }
 
     /// Drop the Rust future.

@@ -17,15 +17,22 @@
 
 use pyo3::prelude::*;
 
-use crate::awaitable::wake::ThreadsafeRoute;
-use crate::awaitable::{RustAwaitable, into_awaitable_giving};
+use crate::awaitable::wake::{RouteFor, ThreadsafeRoute};
+use crate::awaitable::{RustAwaitable, WaitsOn, into_awaitable_giving};
 use crate::support::shapes::{self, hop, yield_now};
 
 /// ``await ready_awaitable(value)`` gives ``value`` from a Rust future that is ready
 /// at its first poll: the whole cost of crossing, with nothing to wait for.
 #[pyfunction]
 pub fn ready_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_giving(py, value, async { Ok(()) }, ThreadsafeRoute::for_loop)
+    let future = async { Ok(()) };
+    into_awaitable_giving(
+        py,
+        value,
+        future,
+        ThreadsafeRoute::for_loop,
+        WaitsOn::NOTHING,
+    )
 }
 
 /// ``await yield_awaitable(value)`` gives ``value`` from a Rust future that is
@@ -37,7 +44,13 @@ pub fn yield_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, R
         yield_now().await;
         Ok(())
     };
-    into_awaitable_giving(py, value, future, ThreadsafeRoute::for_loop)
+    into_awaitable_giving(
+        py,
+        value,
+        future,
+        ThreadsafeRoute::for_loop,
+        WaitsOn::ITSELF,
+    )
 }
 
 /// ``await hop_awaitable(value)`` gives ``value`` once a task spawned on tokio at
@@ -45,7 +58,14 @@ pub fn yield_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, R
 /// thread (one cross-thread wake-up).
 #[pyfunction]
 pub fn hop_awaitable(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_giving(py, value, hop(()), ThreadsafeRoute::for_loop)
+    let future = hop(());
+    into_awaitable_giving(
+        py,
+        value,
+        future,
+        ThreadsafeRoute::for_loop,
+        WaitsOn::TOKIO_TASK,
+    )
 }
 
 /// ``await sleep_awaitable(seconds, value=None)`` gives ``value`` after a tokio
@@ -59,13 +79,20 @@ pub fn sleep_awaitable(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
+    sleep_on(py, seconds, value, ThreadsafeRoute::for_loop)
+}
+
+/// The *sleep* shape as a [`RustAwaitable`] whose wake-ups take the route
+/// `route_for` makes: `sleep_awaitable` here, `sleep_fast` on the fast bridge.
+pub(crate) fn sleep_on(
+    py: Python<'_>,
+    seconds: f64,
+    value: Option<Py<PyAny>>,
+    route_for: RouteFor,
+) -> PyResult<Bound<'_, RustAwaitable>> {
     let value = value.unwrap_or_else(|| py.None());
-    into_awaitable_giving(
-        py,
-        value,
-        shapes::sleep(seconds, ())?,
-        ThreadsafeRoute::for_loop,
-    )
+    let future = shapes::sleep(seconds, ())?;
+    into_awaitable_giving(py, value, future, route_for, WaitsOn::timer(seconds))
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

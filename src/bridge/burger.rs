@@ -123,6 +123,9 @@ impl Menu {
     }
 }
 
+/// What an awaitable of [`cook_on_tokio`] waits on, in the call graph's words.
+pub const COOKING: &str = "a PyBurger order cooking on tokio";
+
 /// [`make_order`] spawned on the kit's runtime, for a bridge that polls its
 /// future outside tokio (on the loop's thread): `make_order` needs tokio's
 /// timers. A spawned task outlives its handle, so the future returned aborts

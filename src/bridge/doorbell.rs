@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use super::fast::route_for;
 use crate::awaitable::wake::{RouteFor, ThreadsafeRoute};
-use crate::awaitable::{RustAwaitable, into_awaitable_with};
+use crate::awaitable::{RustAwaitable, WaitsOn, into_awaitable_with};
 use crate::support::runtime::{SHUT_DOWN, is_shut_down, unless_shut_down};
 
 /// A bell any thread may ring and the loop may await: ``await bell.wait()``
@@ -90,7 +90,7 @@ impl Doorbell {
         } else {
             ThreadsafeRoute::for_loop
         };
-        into_awaitable_with(py, answer, route)
+        into_awaitable_with(py, answer, route, WaitsOn::on("a ring of its Doorbell"))
     }
 
     /// Rings made and not answered yet.

@@ -41,9 +41,11 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
-use super::burger::{cook_on_tokio, take_order};
+use super::burger::{COOKING, cook_on_tokio, take_order};
 use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
-use crate::awaitable::{Future, RustAwaitable, into_awaitable_giving, into_awaitable_with};
+use crate::awaitable::{
+    Future, RustAwaitable, WaitsOn, into_awaitable_giving, into_awaitable_with,
+};
 use crate::support::shapes::{hop, yield_now};
 use crate::support::timeline;
 
@@ -172,7 +174,7 @@ pub fn route_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<dyn WakeRoute>> 
 /// finished at the first step, with nothing allocated but the awaitable.
 #[pyfunction]
 pub fn ready_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_giving(py, value, async { Ok(()) }, route_for)
+    into_awaitable_giving(py, value, async { Ok(()) }, route_for, WaitsOn::NOTHING)
 }
 
 /// ``await yield_fast(value)``: a Rust future pending once and woken on the
@@ -184,7 +186,7 @@ pub fn yield_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAw
         yield_now().await;
         Ok(())
     };
-    into_awaitable_giving(py, value, future, route_for)
+    into_awaitable_giving(py, value, future, route_for, WaitsOn::ITSELF)
 }
 
 /// ``await hop_fast(value)``: ``value`` once a task spawned on tokio has
@@ -193,7 +195,7 @@ pub fn yield_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAw
 /// sight of the collector: see `bridge/awaitable.rs`.)
 #[pyfunction]
 pub fn hop_fast(py: Python<'_>, value: Py<PyAny>) -> PyResult<Bound<'_, RustAwaitable>> {
-    into_awaitable_giving(py, value, hop(()), route_for)
+    into_awaitable_giving(py, value, hop(()), route_for, WaitsOn::TOKIO_TASK)
 }
 
 /// ``await sleep_fast(seconds, value=None)``: a tokio timer through the fast
@@ -206,13 +208,7 @@ pub fn sleep_fast(
     seconds: f64,
     value: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
-    let value = value.unwrap_or_else(|| py.None());
-    into_awaitable_giving(
-        py,
-        value,
-        crate::support::shapes::sleep(seconds, ())?,
-        route_for,
-    )
+    super::awaitable::sleep_on(py, seconds, value, route_for)
 }
 
 /// ``await order_fast(items, *, prep_times=None)``: PyBurger through the fast
@@ -226,7 +222,8 @@ pub fn order_fast(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let (items, menu) = take_order(&items, prep_times)?;
-    into_awaitable_with(py, cook_on_tokio(items, menu)?, route_for)
+    let cooking = cook_on_tokio(items, menu)?;
+    into_awaitable_with(py, cooking, route_for, WaitsOn::on(COOKING))
 }
 
 /// ``wake_stats()``: ``(wakes, batches)`` delivered through the fast bridge's

@@ -19,7 +19,8 @@ use pyo3::prelude::*;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::AbortHandle;
 
-use crate::awaitable::{RustAwaitable, into_awaitable};
+use crate::awaitable::wake::ThreadsafeRoute;
+use crate::awaitable::{RustAwaitable, WaitsOn, into_awaitable_with};
 use crate::support::args::seconds;
 use crate::support::live::Alive;
 
@@ -77,7 +78,7 @@ impl Ticks {
         let receiver = slf.get().receiver.clone();
         let closed = slf.get().closed.clone();
         let iterator = slf.clone().unbind();
-        into_awaitable(slf.py(), async move {
+        let next = async move {
             let _iterator = iterator;
             let received = if closed.load(Ordering::Acquire) {
                 None
@@ -88,7 +89,9 @@ impl Ticks {
                 Some(tick) if !closed.load(Ordering::Acquire) => Ok(tick),
                 _ => Err(PyStopAsyncIteration::new_err(())),
             }
-        })
+        };
+        let waits_on = WaitsOn::on("the next tick, from a tokio task through a channel");
+        into_awaitable_with(slf.py(), next, ThreadsafeRoute::for_loop, waits_on)
     }
 
     /// Stop the producer now (what ``async for`` ending early leads to).
