@@ -69,12 +69,30 @@ pub fn enter() -> Inside {
             }
             INSIDE.fetch_sub(1, Ordering::SeqCst);
             while FORKING.load(Ordering::SeqCst) {
-                std::thread::sleep(LOOK_AGAIN);
+                wait_detached();
             }
         }
     }
     DEPTH.set(DEPTH.get() + 1);
     Inside(())
+}
+
+/// Wait a moment at the gate, never attached: the forking thread waits for
+/// the gate to empty detached, and must attach again to fork. A thread that
+/// took the interpreter meanwhile (a loop thread freeing an awaitable, whose
+/// waker's drop enters the gate) and then waited here attached would hold it
+/// from the forking thread for ever, and the fork would never come.
+fn wait_detached() {
+    // SAFETY: `PyGILState_Check` only reads this thread's state (it is
+    // reliable with no sub-interpreter, and PyO3 refuses to load this module
+    // into one).
+    if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
+        // SAFETY: the check just said this thread is attached.
+        let py = unsafe { Python::assume_attached() };
+        py.detach(|| std::thread::sleep(LOOK_AGAIN));
+    } else {
+        std::thread::sleep(LOOK_AGAIN);
+    }
 }
 
 impl Drop for Inside {
