@@ -128,14 +128,19 @@ def test_who_awaits_a_task_is_found_through_a_gather_a_task_group_and_a_plain_aw
             assert graph is not None
             return sorted(parent.task.get_name() for parent in graph.awaited_by)  # type: ignore[attr-defined]
 
-        async def wait_for(awaitable: Awaitable[Any]) -> None:
-            await awaitable
+        async def wait_for(task: asyncio.Task[Any]) -> None:
+            await task
+
+        async def gather(task: asyncio.Task[Any]) -> None:
+            # Gathered here, not passed in: 3.14 counts the task that calls
+            # `gather` as the one awaiting.
+            await asyncio.gather(task)
 
         plain = asyncio.create_task(child(), name="plain")
         gathered = asyncio.create_task(child(), name="gathered")
         awaiters = [
             asyncio.create_task(wait_for(plain), name="awaits-plain"),
-            asyncio.create_task(wait_for(asyncio.gather(gathered)), name="awaits-gather"),
+            asyncio.create_task(gather(gathered), name="awaits-gather"),
         ]
 
         async def group() -> None:
@@ -216,10 +221,21 @@ def test_the_frames_and_parents_are_asyncio_s_own_where_asyncio_has_a_graph(
         await asyncio.gather(task, waiting, return_exceptions=True)
         return ours, theirs
 
+    def same(text: str) -> list[str]:
+        """Lines without the section asyncio does not have, and with a task
+        named alike (asyncio calls a Rust Task a Future: see
+        ``test_task_introspection.py``)."""
+        lines, skip = [], False
+        for line in text.splitlines():
+            if skip or line.strip() == "+ Waits on:":
+                skip = not skip
+                continue
+            lines.append(re.sub(r"\* (Task\(name='[^']*', |Future\()id=", "* (id=", line))
+        return lines
+
     ours, theirs = run(main())
-    assert [
-        line for line in ours.splitlines() if "Waits on" not in line and "RustAwaitable" not in line
-    ] == theirs.splitlines()
+    assert "+ Waits on:" in ours
+    assert same(ours) == same(theirs)
 
 
 def test_in_jupyter_a_graph_shows_as_html_beside_asyncio_s_own_on_3_14(run: Run[Any]) -> None:

@@ -83,7 +83,7 @@ class Wait:
         return f"{self.kind}: {self.what}{due}"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class CallGraph:
     """A task, its await chain (innermost frame first, as asyncio lists it),
     what the chain ends in (``None`` for the running task), and the graphs of
@@ -96,6 +96,11 @@ class CallGraph:
 
     def __str__(self) -> str:
         return "\n".join(_render(self, 0))
+
+    def __repr__(self) -> str:
+        parents = f", awaited by {len(self.awaited_by)}" if self.awaited_by else ""
+        waits = f", waits on {self.waits_on}" if self.waits_on is not None else ""
+        return f"<CallGraph of {_name(self.task)}: {len(self.frames)} frames{waits}{parents}>"
 
     def _repr_html_(self) -> str:
         ours = f"<pre>{html.escape(str(self))}</pre>"
@@ -279,13 +284,7 @@ def _awaited_by(future: asyncio.Future[Any]) -> list[asyncio.Future[Any]]:
 def _render(graph: CallGraph, level: int) -> list[str]:
     """asyncio's layout (``format_call_graph``), with ``+ Waits on:``."""
     pad = "    " * level
-    task = graph.task
-    name = (
-        f"Task(name={task.get_name()!r}, id={id(task):#x})"
-        if hasattr(task, "get_name")
-        else f"Future(id={id(task):#x})"
-    )
-    lines = [f"{pad}* {name}"]
+    lines = [f"{pad}* {_name(graph.task)}"]
     if graph.frames:
         lines.append(f"{pad}  + Call stack:")
         for frame in graph.frames:
@@ -301,6 +300,13 @@ def _render(graph: CallGraph, level: int) -> list[str]:
         for parent in graph.awaited_by:
             lines.extend(_render(parent, level + 1))
     return lines
+
+
+def _name(task: asyncio.Future[Any]) -> str:
+    """A task as asyncio's graph names it (a Rust Task too, by its name)."""
+    if hasattr(task, "get_name"):
+        return f"Task(name={task.get_name()!r}, id={id(task):#x})"
+    return f"Future(id={id(task):#x})"
 
 
 def _asyncio_text(task: asyncio.Future[Any]) -> str | None:
