@@ -203,6 +203,19 @@ fn set_up(event_loop: &str, group: &str, variant: &str) -> Py<PyAny> {
     ],
     setup = prepare
 )]
+#[benches::timeline_rust_side(
+    args = [
+        ("timeline_rust_side", "future_into_py"),
+        ("timeline_rust_side", "future_into_py_recorded"),
+        ("timeline_rust_side", "async_fn"),
+        ("timeline_rust_side", "async_fn_recorded"),
+        ("timeline_rust_side", "awaitable"),
+        ("timeline_rust_side", "awaitable_recorded"),
+        ("timeline_rust_side", "fast"),
+        ("timeline_rust_side", "fast_recorded"),
+    ],
+    setup = prepare
+)]
 #[benches::task_gather_tree(
     args = [
         ("task_gather_tree", "c_task"),

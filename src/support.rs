@@ -46,6 +46,9 @@
 //!   wraps, written once, so benchmarks compare bridges, not examples.
 //! - [`timeline`]: the hooks that let `coroscope.timeline.record()` watch every
 //!   step of the Rust Task (and hear which wake-ups only Rust sees).
+//! - [`rust_side`]: the other half of each crossing, recorded where it
+//!   happens (tokio's polls, waits for the GIL, wakes and where they lead),
+//!   at one atomic load per hook when nobody records.
 //! - [`build_info`]: what this build is (profile, versions), so that benchmark
 //!   numbers always say what produced them.
 
@@ -61,6 +64,7 @@ pub mod fork_gate;
 pub mod kit_tokio;
 pub mod live;
 pub mod runtime;
+pub mod rust_side;
 pub mod shapes;
 pub mod state_lock;
 pub mod threads;

@@ -403,7 +403,7 @@ def test_a_recording_that_fails_to_start_leaves_the_loop_as_it_was(
     async def main() -> int:
         loop = asyncio.get_running_loop()
         with pytest.raises(KeyboardInterrupt), monkeypatch.context() as patched:
-            patched.setattr(timeline, "watch_steps", refuse)
+            patched.setattr(timeline.recorder, "watch_steps", refuse)
             async with timeline.record():
                 pass
         assert loop.get_task_factory() is None

@@ -27,6 +27,7 @@ use super::future::Future;
 use crate::support::asyncio::{set_exception_threadsafe, set_result_threadsafe};
 use crate::support::finalize::{Dealloc, Finalize};
 use crate::support::live::Alive;
+use crate::support::rust_side;
 use crate::support::runtime::{InFlight, SHUT_DOWN, unless_shut_down};
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a
@@ -94,11 +95,14 @@ impl TimerFuture {
         let event_loop = future.get().get_loop(py)?.unbind();
         let future = future.clone().into_any().unbind();
         let in_flight = InFlight::new();
-        let timer = crate::support::runtime::spawn(async move {
+        let timer = crate::support::runtime::spawn("TimerFuture: its timer", async move {
             let _alive = Alive::new();
             let _in_flight = in_flight;
             match unless_shut_down(tokio::time::sleep(delay)).await {
-                Some(()) => set_result_threadsafe(&event_loop, future, value),
+                Some(()) => {
+                    let flow = rust_side::wake("TimerFuture fires");
+                    rust_side::with_flow(flow, || set_result_threadsafe(&event_loop, future, value))
+                }
                 None => set_exception_threadsafe(&event_loop, future, |_| {
                     PyRuntimeError::new_err(SHUT_DOWN)
                 }),

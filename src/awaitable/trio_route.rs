@@ -42,6 +42,10 @@ impl TrioRoute {
 }
 
 impl WakeRoute for TrioRoute {
+    fn wake_name(&self) -> &'static str {
+        "wake: trio's run_sync_soon"
+    }
+
     fn park(&self, anchor: &Bound<'_, PyAny>, waiting: WaitingTask) -> PyResult<Parked> {
         let py = anchor.py();
         let lowlevel = self.lowlevel.bind(py);
@@ -74,7 +78,7 @@ impl WakeRoute for TrioRoute {
 
     fn deliver(&self, waiting: WaitingTask) {
         if let Some(task) = waiting.take_waiter() {
-            Python::try_attach(|py| {
+            crate::support::rust_side::try_attach("trio: run_sync_soon", |py| {
                 let posted = self
                     .lowlevel
                     .bind(py)

@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 
 use super::future::Future;
 use crate::support::asyncio::set_result_threadsafe;
-use crate::support::fork_gate;
+use crate::support::{fork_gate, rust_side};
 
 /// What the waker and the stepping code share about the current wait.
 pub(super) struct Waiting {
@@ -79,6 +79,10 @@ pub trait WakeRoute: Send + Sync {
     fn bare_yield_ok(&self) -> bool {
         true
     }
+
+    /// What a wake taking this route is called in a recording
+    /// (`crate::support::rust_side`).
+    fn wake_name(&self) -> &'static str;
 }
 
 /// Makes the route for the asyncio loop an awaitable first waits on.
@@ -121,6 +125,10 @@ impl ThreadsafeRoute {
 }
 
 impl WakeRoute for ThreadsafeRoute {
+    fn wake_name(&self) -> &'static str {
+        "wake: call_soon_threadsafe"
+    }
+
     fn park(&self, anchor: &Bound<'_, PyAny>, _waiting: WaitingTask) -> PyResult<Parked> {
         park_on_waiter(anchor)
     }
@@ -196,7 +204,10 @@ impl Wake for LoopWaker {
         };
         // A waiter exists only once the route is known (see `wait_for_wake`).
         if let (true, Some((_, route))) = (has_waiter, self.route.get()) {
-            route.deliver(WaitingTask::of(self));
+            // Recorded, the wake gets a flow number that the route carries to
+            // the step it causes.
+            let flow = rust_side::wake(route.wake_name());
+            rust_side::with_flow(flow, || route.deliver(WaitingTask::of(self)));
         }
     }
 }

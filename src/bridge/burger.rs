@@ -134,7 +134,7 @@ pub fn cook_on_tokio(
     items: Vec<Item>,
     menu: Menu,
 ) -> PyResult<impl Future<Output = PyResult<Vec<&'static str>>> + Send + 'static> {
-    let cooking = crate::support::runtime::spawn(make_order(items, menu))?;
+    let cooking = crate::support::runtime::spawn("PyBurger: cooking", make_order(items, menu))?;
     let abort_if_dropped = AbortOnDrop(cooking.abort_handle());
     Ok(async move {
         let _abort_if_dropped = abort_if_dropped;

@@ -47,7 +47,7 @@ use crate::awaitable::{
     Future, RustAwaitable, WaitsOn, into_awaitable_giving, into_awaitable_with,
 };
 use crate::support::shapes::{hop, yield_now};
-use crate::support::timeline;
+use crate::support::{rust_side, timeline};
 
 /// What a recorded timeline says woke a task through the queue (`coroscope.timeline`).
 const WAKE_HINT: &str = "fast bridge: a tokio thread, through the wake queue (1 hop)";
@@ -60,14 +60,16 @@ static BATCHES: AtomicU64 = AtomicU64::new(0);
 /// One loop's queue of wake-ups, filled from any thread.
 pub struct WakeQueue {
     /// Handles, not Python objects: the queue can outlive its loop (closed
-    /// with wakes pending) without keeping anything alive.
-    pending: Mutex<Vec<WaitingTask>>,
+    /// with wakes pending) without keeping anything alive. Each with the flow
+    /// of its wake in a recording (`rust_side`; 0 when nobody records), for
+    /// the step the drain runs.
+    pending: Mutex<Vec<(WaitingTask, u64)>>,
     /// The write end of the socket pair whose read end the loop watches.
     poke: UnixStream,
 }
 
 impl WakeQueue {
-    fn pending(&self) -> MutexGuard<'_, Vec<WaitingTask>> {
+    fn pending(&self) -> MutexGuard<'_, Vec<(WaitingTask, u64)>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -91,11 +93,11 @@ impl WakeQueue {
             WAKES.fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
         timeline::with_hint(WAKE_HINT, || {
-            for waiting in batch {
+            for (waiting, flow) in batch {
                 if let Some(waiter) = waiting.take_waiter()
                     && let Ok(waiter) = waiter.bind(py).cast::<Future>()
                 {
-                    Future::finish_inline(waiter)?;
+                    rust_side::with_flow(flow, || Future::finish_inline(waiter))?;
                 }
             }
             Ok(())
@@ -104,6 +106,10 @@ impl WakeQueue {
 }
 
 impl WakeRoute for WakeQueue {
+    fn wake_name(&self) -> &'static str {
+        "wake: the fast bridge's queue"
+    }
+
     fn park(&self, anchor: &Bound<'_, PyAny>, _waiting: WaitingTask) -> PyResult<Parked> {
         park_on_waiter(anchor)
     }
@@ -111,7 +117,7 @@ impl WakeRoute for WakeQueue {
     fn deliver(&self, waiting: WaitingTask) {
         let first = {
             let mut pending = self.pending();
-            pending.push(waiting);
+            pending.push((waiting, rust_side::flow_now()));
             pending.len() == 1
         };
         if first {

@@ -27,7 +27,7 @@ use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
 use crate::support::args::seconds;
-use crate::support::fork_gate;
+use crate::support::{fork_gate, rust_side};
 use crate::support::runtime::{
     SHUT_DOWN, SIGNAL_CHECK, is_shut_down, park_if_exiting, wait_out_exit,
 };
@@ -308,7 +308,7 @@ fn cook(shared: &Shared, item: Item, prep: Duration, pool_size: usize) {
         loop {
             // Read before looking at the pool: a serve in between is noticed.
             let seen = shared.stop.changes();
-            let stocked = Python::try_attach(|py| {
+            let stocked = rust_side::try_attach("Kitchen: a cook stocks its pool", |py| {
                 let pool = pool.bind(py);
                 let room = pool.len() < pool_size;
                 if room && pool.append(item.name()).is_ok() {

@@ -44,7 +44,7 @@ pub fn ticks(n: i64, interval: f64) -> PyResult<Ticks> {
     let n = crate::support::args::count("n", n)?;
     let interval = seconds("interval", interval)?;
     let (sender, receiver) = mpsc::channel(1);
-    let producer = crate::support::runtime::spawn(async move {
+    let producer = crate::support::runtime::spawn("ticks: the producer", async move {
         let _alive = Alive::new();
         // tokio's interval refuses a zero period: zero means "as fast as the
         // consumer takes them", which the one-slot channel already paces.

@@ -149,7 +149,7 @@ pub fn post_threadsafe(
     event_loop: &Py<PyAny>,
     call: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
 ) {
-    Python::try_attach(|py| {
+    super::rust_side::try_attach("call_soon_threadsafe", |py| {
         let event_loop = event_loop.bind(py);
         let posted = (|| -> PyResult<()> {
             if event_loop

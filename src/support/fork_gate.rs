@@ -111,6 +111,23 @@ pub fn inside<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// `f()` inside the gate, or `None` without waiting while a fork is under
+/// way: for what may be skipped (a recorder's note), on a thread that must
+/// not wait.
+pub fn inside_or_skip<T>(f: impl FnOnce() -> T) -> Option<T> {
+    if DEPTH.get() == 0 {
+        INSIDE.fetch_add(1, Ordering::SeqCst);
+        if FORKING.load(Ordering::SeqCst) {
+            INSIDE.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        DEPTH.set(1);
+        let _inside = Inside(());
+        return Some(f());
+    }
+    Some(inside(f))
+}
+
 /// A future polled inside the gate, and dropped inside it (a task's last poll,
 /// or its abort, is where it lets go of its Python objects).
 pub struct Gated<F>(Option<Pin<Box<F>>>);

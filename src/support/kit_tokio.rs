@@ -27,6 +27,10 @@ use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
 
 use super::fork_gate::{self, Gated};
+use super::rust_side::{self, Polled};
+
+/// What the Rust side of `future_into_py` is called in a recording.
+const FUTURE_INTO_PY: &str = "future_into_py";
 use super::runtime::{InFlight, SHUT_DOWN, ensure_open, exiting, spawn_handle, unless_shut_down};
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
@@ -45,10 +49,10 @@ impl GenericRuntime for KitTokio {
         // hands its result to a blocking closure before it ends, so the count
         // never drops to zero between a cut future and its closure.
         let in_flight = InFlight::new();
-        spawn_handle().spawn(Gated::new(async move {
+        spawn_handle().spawn(Gated::new(Polled::new(FUTURE_INTO_PY, async move {
             let _in_flight = in_flight;
             fut.await;
-        }))
+        })))
     }
 
     fn spawn_blocking<F>(f: F) -> JoinHandle<()>
@@ -72,13 +76,14 @@ impl GenericRuntime for KitTokio {
                 return;
             }
             match finishing {
-                Some(locals) => Python::attach(|py| {
+                Some(locals) => rust_side::attach(FUTURE_INTO_PY, |py| {
                     let closed = locals
                         .event_loop(py)
                         .call_method0(intern!(py, "is_closed"))
                         .and_then(|closed| closed.is_truthy());
                     if !matches!(closed, Ok(true)) {
-                        f();
+                        // The result goes to the loop by `call_soon_threadsafe`.
+                        rust_side::with_flow(rust_side::wake(FUTURE_INTO_PY), f);
                     }
                 }),
                 None => f(),

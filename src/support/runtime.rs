@@ -64,6 +64,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::args::seconds;
 use super::fork_gate::{self, Gated};
+use super::rust_side::Polled;
 use super::threads::{self, CANT_START, thread_refused};
 
 /// What any entry point raises once the runtime is shut down, in the words
@@ -257,13 +258,14 @@ pub fn spawn_handle() -> Handle {
 }
 
 /// Spawn `fut` on the running runtime, polled inside the fork gate (a task
-/// that holds Python objects lets go of them on a worker: see [`fork_gate`]).
-pub fn spawn<F>(fut: F) -> PyResult<JoinHandle<F::Output>>
+/// that holds Python objects lets go of them on a worker: see [`fork_gate`]),
+/// its polls recorded as `what` while someone records ([`super::rust_side`]).
+pub fn spawn<F>(what: &'static str, fut: F) -> PyResult<JoinHandle<F::Output>>
 where
     F: RustFuture + Send + 'static,
     F::Output: Send + 'static,
 {
-    Ok(handle()?.spawn(Gated::new(fut)))
+    Ok(handle()?.spawn(Gated::new(Polled::new(what, fut))))
 }
 
 /// The handle of a runtime that runs nothing (it needs no thread to make).
@@ -482,7 +484,7 @@ static HELD_ON_TOKIO: Mutex<()> = Mutex::new(());
 pub fn _hold_a_lock_on_tokio(py: Python<'_>, seconds: f64) -> PyResult<()> {
     let hold = super::args::seconds("seconds", seconds)?;
     let (taken, is_taken) = std::sync::mpsc::channel();
-    drop(spawn(async move {
+    drop(spawn("a test's lock", async move {
         let _held = HELD_ON_TOKIO.lock();
         let _ = taken.send(());
         std::thread::sleep(hold);

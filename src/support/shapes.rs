@@ -45,7 +45,7 @@ impl Future for YieldNow {
 /// spawned at the first poll, so the wake-up comes from the worker thread.
 /// (`()` for a bridge that keeps the Python value on its own side.)
 pub async fn hop<T: Send + 'static>(value: T) -> PyResult<T> {
-    crate::support::runtime::spawn(async move { value })?
+    crate::support::runtime::spawn("hop: a tokio task", async move { value })?
         .await
         .map_err(|err| PyRuntimeError::new_err(format!("the tokio task failed: {err}")))
 }

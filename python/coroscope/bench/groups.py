@@ -270,6 +270,20 @@ GROUPS = [
         ops=20_000,
     ),
     Group(
+        "timeline_rust_side",
+        "gather awaits that are each woken from a tokio worker, under the Rust Task, "
+        "with `coroscope.timeline.record()` recording both sides or not (ops = wakes)",
+        [
+            variant
+            for bridge, body in _by_bridge("hop", fanout)
+            for variant in (
+                (bridge, with_tasks(task_factory, body)),
+                (f"{bridge}_recorded", _recorded(body)),
+            )
+        ],
+        ops=20_000,
+    ),
+    Group(
         "task_gather_tree",
         "a binary tree of gathers (ops = leaves)",
         _task_variants(gather_tree),

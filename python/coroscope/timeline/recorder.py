@@ -1,43 +1,12 @@
-"""See the loop think: a timeline of every task step, and what woke each one.
-
-::
-
-    async with coroscope.timeline.record() as tl:
-        await asyncio.gather(a(), b(), c())
-    tl             # in Jupyter: a picture (point at a step for its record) and a table
-    tl.table()     # text: one line per step
-    tl.plot()      # matplotlib: a lane per task, steps as bars, wakes as arrows
-    tl.steps       # the records (Step)
-
-For the block, ``record()`` makes every task the loop creates a Rust ``Task``
-(``coroscope.await_from_rust.task_factory``; the loop's previous factory comes
-back after) and watches them (``src/support/timeline.rs``): each step of each task is
-timed, with what woke it and what the task then waits on. Tasks created before
-the block (a notebook cell's own task, for one) are not Rust tasks and are not
-recorded; create the work inside the block.
-
-What woke a step is followed along the loop's callbacks. While recording on
-asyncio's own loop, ``call_soon``, ``call_soon_threadsafe`` and ``call_at`` are
-wrapped on the loop object, so a callback carries who scheduled it: a task (its
-step scheduled the wake), a thread (``call_soon_threadsafe``, with the thread's
-name: ``tokio-runtime-w`` is a tokio worker), or a timer; each callback in
-between is one *hop*. ``future_into_py``'s wake takes two hops (the tokio
-thread's ``call_soon_threadsafe``, then the future's done callback); the fast
-bridge finishes the waiter inline while draining its wake queue, one hop, which
-Rust itself tells the recorder. uvloop's loop cannot be wrapped (a C type
-without a ``__dict__``): there, steps, waits and task-to-task wakes are still
-recorded, other wakes show as ``the loop``.
-
-What watching costs: two Python calls per step (``begin``/``end``); the
-benchmark group ``timeline_overhead`` measures it. With no recording active,
-nothing is paid.
-"""
+"""Recording: ``record()``, the ``Timeline`` the Rust Task reports each step to, and
+the loop hooks that follow a wake from callback to callback (the package's doc
+tells what is recorded; ``views`` and ``trace`` show it)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -45,19 +14,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from coroscope._compat import eager_factory
-from coroscope._native import unwatch_steps, watch_steps
+from coroscope._native import (
+    _current_flow,
+    _rust_side_start,
+    _rust_side_stop,
+    unwatch_steps,
+    watch_steps,
+)
 from coroscope.await_from_rust import Task, task_factory
+from coroscope.timeline import trace, views
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["Step", "Timeline", "record"]
+__all__ = ["RustEvent", "Step", "Timeline", "record"]
 
-# (who scheduled it, hops since): what a callback carries while recording. Who
-# is a task object (named only when the steps are read: no string per step) or
-# words ("timer", "thread NAME").
-Origin = tuple[Any, int]
+# (who scheduled it, hops since, the flow of the Rust wake behind it): what a
+# callback carries while recording. Who is a task object (named only when the
+# steps are read: no string per step) or words ("timer", "thread NAME"); the
+# flow, a number the Rust side gave the wake (``RustEvent.flow``), or None.
+Origin = tuple[Any, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -77,10 +54,34 @@ class Step:
     waits_on: str
     # The task whose step caused this one (a creator or a waker), if a task did.
     by_task: str | None = None
+    # The Rust wake that caused it (``RustEvent.flow``), if the Rust side told.
+    flow: int | None = None
 
     @property
     def duration_ns(self) -> int:
         """How long the step ran, in nanoseconds."""
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True)
+class RustEvent:
+    """What the Rust side did on one of its threads (``src/support/rust_side.rs``),
+    in the steps' clock: a ``"poll"`` of a future the kit spawned on tokio, a
+    ``"gil wait"`` (the thread asked to attach at ``start_ns`` and was attached at
+    ``end_ns``), or a ``"wake"`` (an instant). A wake's ``flow`` is carried to the
+    step it caused (``Step.flow``); so is a poll's, when a waker that is not the
+    kit's (PyO3's ``async fn``) is called in it."""
+
+    thread: str
+    kind: str
+    what: str
+    start_ns: int
+    end_ns: int
+    flow: int | None = None
+
+    @property
+    def duration_ns(self) -> int:
+        """How long it took, in nanoseconds (0 for a wake)."""
         return self.end_ns - self.start_ns
 
 
@@ -95,12 +96,12 @@ class Timeline:
     """
 
     def __init__(self) -> None:
-        self._raw: list[tuple[Any, int, int, Origin | None, str | None, Any, bool]] = []
+        self._raw: list[tuple[Any, int, int, Origin | None, str | None, Any, bool, int | None]] = []
         self._steps: list[Step] = []
         # Who the callback running now was scheduled by (see _wrap_loop).
         self._origin: Origin | None = None
         # Steps begun and not ended: eager tasks start inside another's step.
-        self._open: list[tuple[int, Origin | None, str | None]] = []
+        self._open: list[tuple[int, Origin | None, str | None, int | None]] = []
         self._labels: dict[int, str] = {}  # id(task) -> its unique name here
         # The labels given, and per name the last copy number: a new label in
         # constant time (a set rebuilt per task made 25,000 tasks take seconds).
@@ -108,23 +109,28 @@ class Timeline:
         self._copies: dict[str, int] = {}
         self._t0 = time.perf_counter_ns()
         self._recording = True
+        self._rust_side: list[RustEvent] = []
 
     # --- the recorder protocol (called by the Rust Task) -------------------------
 
     def begin(self, task: Any, hint: str | None) -> None:
         """A step of ``task`` starts; ``hint`` is a wake only Rust saw."""
         if self._recording:
-            self._open.append((time.perf_counter_ns(), self._origin, hint))
-            self._origin = (task, 0)
+            origin = self._origin
+            # A wake only Rust saw (the fast bridge's drain) tells its flow
+            # now; one through the loop's callbacks carried it in its origin.
+            flow = _current_flow() if hint is not None else (origin[2] if origin else None)
+            self._open.append((time.perf_counter_ns(), origin, hint, flow))
+            self._origin = (task, 0, None)
 
     def end(self, task: Any) -> None:
         """The step that ``begin`` opened is over."""
         if self._recording and self._open:
             end = time.perf_counter_ns()
-            start, origin, hint = self._open.pop()
+            start, origin, hint, flow = self._open.pop()
             self._origin = origin
             # Only what changes later is read now: whether it ended, what it waits on.
-            self._raw.append((task, start, end, origin, hint, task._fut_waiter, task.done()))
+            self._raw.append((task, start, end, origin, hint, task._fut_waiter, task.done(), flow))
 
     @property
     def steps(self) -> list[Step]:
@@ -132,7 +138,7 @@ class Timeline:
         for raw in self._raw:
             self._label(raw[0])
         seen = {id(raw[0]) for raw in self._raw[: len(self._steps)]}
-        for task, start, end, origin, hint, waiter, done in self._raw[len(self._steps) :]:
+        for task, start, end, origin, hint, waiter, done, flow in self._raw[len(self._steps) :]:
             name = self._labels[id(task)]
             who = self._who(origin)
             woken_by, by_task = _woken_by(name, id(task) not in seen, who, hint)
@@ -141,9 +147,27 @@ class Timeline:
             coro = getattr(coro, "__qualname__", type(coro).__qualname__)
             waits_on = _ended(task) if done else self._waiting_on(waiter)
             self._steps.append(
-                Step(name, coro, start - self._t0, end - self._t0, woken_by, waits_on, by_task)
+                Step(
+                    name, coro, start - self._t0, end - self._t0, woken_by, waits_on, by_task, flow
+                )
             )
         return self._steps
+
+    @property
+    def rust_side(self) -> list[RustEvent]:
+        """What the Rust side did meanwhile, on its own threads (tokio's
+        workers, the Kitchen's cooks), in the order it happened: final when the
+        block ends (empty before)."""
+        return self._rust_side
+
+    def _take_rust_side(self, rust_start: int, py_start: int) -> None:
+        """At the block's end: the Rust side's events, moved to this clock."""
+        shift = py_start - rust_start - self._t0
+        events = _rust_side_stop(rust_start)
+        self._rust_side = [
+            RustEvent(thread, kind, what, start + shift, end + shift, flow)
+            for thread, kind, what, start, end, flow in sorted(events, key=lambda e: e[3])
+        ]
 
     def _label(self, task: Any) -> str:
         """The task's name, made unique among the recorded tasks: names can
@@ -167,9 +191,9 @@ class Timeline:
         one (C and Rust tasks number themselves apart)."""
         if origin is None:
             return None
-        who, hops = origin
+        who, hops, _ = origin
         if isinstance(who, str):
-            return origin
+            return who, hops
         if id(who) in self._labels:
             return f"task {self._labels[id(who)]}", hops
         return f"{who.get_name()} (started before the recording)", hops
@@ -191,173 +215,37 @@ class Timeline:
         return list(dict.fromkeys(step.task for step in self.steps))
 
     def table(self) -> str:
-        """One line per step: when, how long, who, woken by what, then waiting on what."""
-        lines = [
-            f"{'#':>3} {'start µs':>9} {'took µs':>8}  {'task':<10} {'coroutine':<18} "
-            f"{'woken by':<34} then waits on"
-        ]
-        for i, s in enumerate(self.steps):
-            lines.append(
-                f"{i:>3} {s.start_ns / 1e3:>9.1f} {s.duration_ns / 1e3:>8.1f}  {s.task:<10} "
-                f"{s.coro[-18:]:<18} {s.woken_by:<34} {s.waits_on}"
-            )
-        return "\n".join(lines)
+        """One line per step: when, how long, who, woken by what, then waiting
+        on what; then, when the Rust side did anything, one line per event
+        there (see ``rust_side``)."""
+        return views.table(self)
 
     def plot(self, title: str = "task steps", ax: Axes | None = None) -> Figure:
-        """A lane per task: each step a bar, the gaps between bars are waits; an
-        arrow from the step of the task that woke (or created) another to the
-        step it caused; a marker where a thread or a timer woke a step. Draws on
-        ``ax`` when given (two timelines side by side), else on a new figure."""
-        import matplotlib.pyplot as plt
-
-        lanes = {name: i for i, name in enumerate(self.tasks())}
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(10, 0.6 * len(lanes) + 1.6))
-        else:
-            fig = ax.figure  # type: ignore[assignment]
-        width = max((s.end_ns for s in self.steps), default=1) / 1e3
-        least = width / 400  # a step too short to see still shows
-        for s in self.steps:
-            y = lanes[s.task]
-            ax.broken_barh([(s.start_ns / 1e3, max(s.duration_ns / 1e3, least))], (y - 0.3, 0.6))
-        ends: dict[str, list[Step]] = {}
-        for s in self.steps:
-            if s.by_task in lanes and s.by_task != s.task:
-                before = [w for w in ends.get(s.by_task, []) if w.start_ns <= s.start_ns]
-                if before:
-                    src = before[-1]
-                    ax.annotate(
-                        "",
-                        xy=(s.start_ns / 1e3, lanes[s.task]),
-                        xytext=(src.end_ns / 1e3, lanes[src.task]),
-                        arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.8},
-                    )
-            elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
-                kind = "timer" if s.woken_by.startswith("timer") else "thread"
-                ax.plot(
-                    s.start_ns / 1e3,
-                    lanes[s.task] - 0.42,  # above the bar (the axis runs downwards)
-                    marker="v",
-                    color="tab:orange" if kind == "thread" else "tab:green",
-                    label=f"woken by a {kind}",
-                )
-            ends.setdefault(s.task, []).append(s)
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            unique = dict(zip(labels, handles, strict=True))
-            # Above the plot, not on it: a marker at the right end stays visible.
-            ax.legend(
-                unique.values(),
-                unique.keys(),
-                loc="lower right",
-                bbox_to_anchor=(1.0, 1.0),
-                ncols=len(unique),
-                fontsize=8,
-                frameon=False,
-            )
-        coros = {s.task: s.coro for s in reversed(self.steps)}
-        ax.set_yticks(list(lanes.values()), [f"{name} · {coros[name]}" for name in lanes])
-        ax.invert_yaxis()
-        ax.set_xlabel("µs since the recording began (bars: steps; gaps: waiting)")
-        ax.set_title(title, loc="left")  # left: the legend sits on the right
-        ax.margins(x=0.02)  # a step or marker at either end is not cut in half
-        fig.tight_layout()
-        return fig
+        """A lane per task, and one per thread of the Rust side: each step a
+        bar, the gaps between bars are waits; an arrow from the step of the
+        task that woke (or created) another to the step it caused, and from a
+        wake on a Rust thread to the step it caused; a marker where a thread or
+        a timer woke a step. Draws on ``ax`` when given (two timelines side by
+        side), else on a new figure."""
+        return views.plot(self, title, ax)
 
     def svg(self, width: int = 760) -> str:
-        """The timeline as an SVG picture, for the browser: a lane per task,
-        named as the code named it; each step a bar (never thinner than a
-        pixel and a half, however short); a grey line from the step that woke
-        or created another to the step it caused; an orange mark above a step a
-        thread, the fast bridge or a timer woke. Pointing at a bar shows its
-        record (the SVG ``<title>``: no script, so it works in any notebook)."""
-        steps = self.steps
-        lanes = {name: i for i, name in enumerate(self.tasks())}
-        coros = {s.task: s.coro for s in reversed(steps)}
-        label_w, lane_h, top = 190, 26, 28
-        plot_w = width - label_w - 10
-        # From the first step, not from the block's start: what ran before it
-        # (the block's own setup) is no step of a task.
-        t0 = min((s.start_ns for s in steps), default=0)
-        span = max(max((s.end_ns for s in steps), default=1) - t0, 1)
+        """The timeline as an SVG picture for the browser, with the plot's
+        lanes; pointing at a bar shows its record (the SVG ``<title>``: no
+        script, so it works in any notebook)."""
+        return views.svg(self, width)
 
-        def x(ns: int) -> float:
-            return label_w + (ns - t0) / span * plot_w
-
-        height = top + lane_h * len(lanes) + 34
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'font-family="sans-serif" font-size="11" role="img">',
-            f"<title>{len(steps)} steps of {len(lanes)} tasks</title>",
-        ]
-        for name, i in lanes.items():
-            y = top + i * lane_h
-            parts.append(
-                f'<text x="{label_w - 6}" y="{y + lane_h / 2 + 4}" text-anchor="end">'
-                f"{_esc(name)} · {_esc(coros[name].rsplit('.', 1)[-1])}</text>"
-                f'<line x1="{label_w}" x2="{width - 10}" y1="{y + lane_h / 2}" '
-                f'y2="{y + lane_h / 2}" stroke="#eee"/>'
-            )
-        last_end: dict[str, Step] = {}
-        for i, s in enumerate(steps):
-            y = top + lanes[s.task] * lane_h
-            start, w = x(s.start_ns), max(x(s.end_ns) - x(s.start_ns), 1.5)
-            if s.by_task in last_end and s.by_task != s.task:
-                src = last_end[s.by_task]
-                from_y = top + lanes[src.task] * lane_h + lane_h / 2
-                parts.append(
-                    f'<line x1="{x(src.end_ns):.1f}" y1="{from_y}" x2="{start:.1f}" '
-                    f'y2="{y + lane_h / 2}" stroke="#999" stroke-width="0.8"/>'
-                )
-            elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
-                parts.append(
-                    f'<path d="M{start - 4:.1f},{y + 1} h8 l-4,5 z" fill="#e67e22">'
-                    f"<title>{_esc(s.woken_by)}</title></path>"
-                )
-            record = (
-                f"#{i} task {s.task} ({s.coro})\nstart {s.start_ns / 1e3:.1f} µs, "
-                f"took {s.duration_ns / 1e3:.1f} µs\nwoken by: {s.woken_by}\n"
-                f"then waits on: {s.waits_on}"
-            )
-            parts.append(
-                f'<rect x="{start:.1f}" y="{y + 7}" width="{w:.1f}" height="{lane_h - 12}" '
-                f'fill="#3b75af"><title>{_esc(record)}</title></rect>'
-            )
-            last_end[s.task] = s
-        axis_y = top + lane_h * len(lanes) + 4
-        parts.append(
-            f'<line x1="{label_w}" x2="{width - 10}" y1="{axis_y}" y2="{axis_y}" stroke="#333"/>'
-            f'<text x="{label_w}" y="{axis_y + 14}">{t0 / 1e3:.1f} µs</text>'
-            f'<text x="{width - 10}" y="{axis_y + 14}" text-anchor="end">'
-            f"{(t0 + span) / 1e3:.1f} µs since the recording began</text>"
-            '<text x="4" y="16" fill="#555">bars: steps (point at one for its record) · '
-            "grey lines: a task woke or created another · orange mark: a thread or a "
-            "timer woke it</text></svg>"
-        )
-        return "".join(parts)
+    def save_trace(self, path: str | os.PathLike[str]) -> None:
+        """Write the timeline as a Chrome trace-event JSON file, which
+        Perfetto's UI (ui.perfetto.dev) and ``chrome://tracing`` open: a track
+        per task and per thread, and an arrow from each wake to its step."""
+        trace.save(self, path)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{i}</td><td>{s.start_ns / 1e3:.1f}</td><td>{s.duration_ns / 1e3:.1f}</td>"
-            f"<td>{_esc(s.task)}</td><td>{_esc(s.coro)}</td><td>{_esc(s.woken_by)}</td>"
-            f"<td>{_esc(s.waits_on)}</td></tr>"
-            for i, s in enumerate(self.steps)
-        )
-        head = "".join(
-            f"<th>{h}</th>"
-            for h in ("#", "start µs", "took µs", "task", "coroutine", "woken by", "then waits on")
-        )
-        return (
-            f"{self.svg()}<details><summary>the {len(self.steps)} steps as a table</summary>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
-        )
+        return views.html_view(self)
 
     def __repr__(self) -> str:
         return f"<Timeline: {len(self.steps)} steps of {len(self.tasks())} tasks>"
-
-
-def _esc(text: str) -> str:
-    return html.escape(text)
 
 
 def _woken_by(
@@ -449,19 +337,19 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
         if tl._recording:
             origin = tl._origin
             if origin is None and (current := asyncio.current_task(loop)) is not None:
-                origin = (current, 0)  # a task not recorded (made before the block)
+                origin = (current, 0, None)  # a task not recorded (made before the block)
             if origin is not None:
-                callback = carry((origin[0], origin[1] + 1), callback)
+                callback = carry((origin[0], origin[1] + 1, origin[2]), callback)
         return made_here(original_soon(callback, *args, context=context))
 
     def call_soon_threadsafe(callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
         if tl._recording and threading.get_ident() != loop_thread:
-            callback = carry((f"thread {_thread_name()}", 1), callback)
+            callback = carry((f"thread {_thread_name()}", 1, _current_flow()), callback)
         return made_here(original_threadsafe(callback, *args, context=context))
 
     def call_at(when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
         if tl._recording:
-            callback = carry(("timer", 1), callback)
+            callback = carry(("timer", 1, None), callback)
         return made_here(original_at(when, callback, *args, context=context))
 
     loop_thread = threading.get_ident()
@@ -551,4 +439,6 @@ async def record() -> AsyncIterator[Timeline]:
         undo.callback(_wrap_loop(loop, tl))
         watch_steps(loop, tl)
         undo.callback(unwatch_steps, loop)
+        rust_start = _rust_side_start()
+        undo.callback(tl._take_rust_side, rust_start, time.perf_counter_ns())
         yield tl

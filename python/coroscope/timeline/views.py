@@ -1,0 +1,277 @@
+"""Showing a timeline: a text table, a matplotlib figure, and an SVG picture with a
+table under it for Jupyter.
+
+Every view has the same lanes: one per task (named as the code named it), then
+one per thread of the Rust side (tokio's workers, the Kitchen's cooks) when the
+Rust side did anything. A step is a bar on its task's lane; a poll or a wait for
+the GIL a bar on its thread's lane; a wake a tick there, with a line to the step
+it caused.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from coroscope.timeline.recorder import RustEvent, Step, Timeline
+
+# One colour per meaning, in every view.
+STEP, POLL, GIL_WAIT, WAKE, TIMER = "#3b75af", "#8e6bb8", "#c0392b", "#e67e22", "#2e8b57"
+BAR_COLOUR = {"poll": POLL, "gil wait": GIL_WAIT}
+# What each kind of Rust-side bar is called in a legend.
+BAR_NAME = {"poll": "Rust: a poll on tokio", "gil wait": "Rust: waiting for the GIL"}
+
+
+def lanes(tl: Timeline) -> dict[str, int]:
+    """Lane of each task (in the order of its first step), then of each Rust
+    thread (by name and number: ``coroscope-tokio 1``, ``2``, ...), top to bottom."""
+    threads = sorted({event.thread for event in tl.rust_side}, key=_by_number)
+    return {name: i for i, name in enumerate(tl.tasks() + threads)}
+
+
+def _by_number(thread: str) -> tuple[str, int]:
+    name, _, number = thread.rpartition(" ")
+    return (name, int(number)) if number.isdigit() else (thread, 0)
+
+
+def lane_labels(tl: Timeline, short: bool = False) -> dict[str, str]:
+    """Each lane's label: a task's says its coroutine too (the last part of its
+    name when ``short``), a thread's that it is on the Rust side."""
+    coros = {s.task: s.coro for s in reversed(tl.steps)}
+    return {
+        name: f"{name} · {coros[name].rsplit('.', 1)[-1] if short else coros[name]}"
+        if name in coros
+        else f"{name} (Rust)"
+        for name in lanes(tl)
+    }
+
+
+def woken_by_rust(tl: Timeline) -> dict[int, tuple[RustEvent, Step]]:
+    """Each flow both ends of which were recorded: the wake (or the poll a
+    waker not the kit's was called in) and its step."""
+    wakes = {e.flow: e for e in tl.rust_side if e.flow is not None}
+    return {s.flow: (wakes[s.flow], s) for s in tl.steps if s.flow in wakes}
+
+
+def table(tl: Timeline) -> str:
+    lines = [
+        f"{'#':>3} {'start µs':>9} {'took µs':>8}  {'task':<10} {'coroutine':<18} "
+        f"{'woken by':<34} then waits on"
+    ]
+    for i, s in enumerate(tl.steps):
+        flow = f" [flow {s.flow}]" if s.flow is not None else ""
+        lines.append(
+            f"{i:>3} {s.start_ns / 1e3:>9.1f} {s.duration_ns / 1e3:>8.1f}  {s.task:<10} "
+            f"{s.coro[-18:]:<18} {s.woken_by + flow:<34} {s.waits_on}"
+        )
+    if tl.rust_side:
+        lines += [
+            "",
+            "the Rust side:",
+            f"{'start µs':>9} {'took µs':>8}  {'thread':<24} {'kind':<8} what",
+        ]
+        for e in tl.rust_side:
+            flow = f" [flow {e.flow}]" if e.flow is not None else ""
+            lines.append(
+                f"{e.start_ns / 1e3:>9.1f} {e.duration_ns / 1e3:>8.1f}  {e.thread:<24} {e.kind:<8} "
+                f"{e.what}{flow}"
+            )
+    return "\n".join(lines)
+
+
+def plot(tl: Timeline, title: str, ax: Axes | None) -> Figure:
+    import matplotlib.pyplot as plt
+
+    lane = lanes(tl)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(10, 0.6 * len(lane) + 1.6))
+    else:
+        fig = ax.figure  # type: ignore[assignment]
+    width = max([s.end_ns for s in tl.steps] + [e.end_ns for e in tl.rust_side] + [1]) / 1e3
+    least = width / 400  # a step too short to see still shows
+    for s in tl.steps:
+        ax.broken_barh(
+            [(s.start_ns / 1e3, max(s.duration_ns / 1e3, least))],
+            (lane[s.task] - 0.3, 0.6),
+            color=STEP,
+        )
+    for e in tl.rust_side:
+        y = lane[e.thread]
+        if e.kind == "wake":
+            ax.plot(e.start_ns / 1e3, y, marker="|", markersize=12, color=WAKE, label="a Rust wake")
+        else:
+            ax.broken_barh(
+                [(e.start_ns / 1e3, max(e.duration_ns / 1e3, least))],
+                (y - 0.3, 0.6),
+                color=BAR_COLOUR[e.kind],
+                label=BAR_NAME[e.kind],
+            )
+    for wake, s in woken_by_rust(tl).values():
+        ax.annotate(
+            "",
+            xy=(s.start_ns / 1e3, lane[s.task]),
+            xytext=(wake.start_ns / 1e3, lane[wake.thread]),
+            arrowprops={"arrowstyle": "->", "color": WAKE, "lw": 0.8, "linestyle": "--"},
+        )
+    ends: dict[str, list[Step]] = {}
+    for s in tl.steps:
+        if s.by_task in lane and s.by_task != s.task:
+            before = [w for w in ends.get(s.by_task, []) if w.start_ns <= s.start_ns]
+            if before:
+                src = before[-1]
+                ax.annotate(
+                    "",
+                    xy=(s.start_ns / 1e3, lane[s.task]),
+                    xytext=(src.end_ns / 1e3, lane[src.task]),
+                    arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.8},
+                )
+        elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
+            kind = "timer" if s.woken_by.startswith("timer") else "thread"
+            ax.plot(
+                s.start_ns / 1e3,
+                lane[s.task] - 0.42,  # above the bar (the axis runs downwards)
+                marker="v",
+                color=WAKE if kind == "thread" else TIMER,
+                label=f"woken by a {kind}",
+            )
+        ends.setdefault(s.task, []).append(s)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        unique = dict(zip(labels, handles, strict=True))
+        # Above the plot, not on it: a marker at the right end stays visible.
+        ax.legend(
+            unique.values(),
+            unique.keys(),
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=min(len(unique), 4),
+            fontsize=8,
+            frameon=False,
+        )
+    ax.set_yticks(list(lane.values()), list(lane_labels(tl).values()))
+    ax.invert_yaxis()
+    ax.set_xlabel("µs since the recording began (bars: steps and Rust work; gaps: waiting)")
+    ax.set_title(title, loc="left")  # left: the legend sits on the right
+    ax.margins(x=0.02)  # a step or marker at either end is not cut in half
+    fig.tight_layout()
+    return fig
+
+
+def svg(tl: Timeline, width: int) -> str:
+    steps, events = tl.steps, tl.rust_side
+    lane = lanes(tl)
+    label_w, lane_h, top = 190, 26, 28
+    plot_w = width - label_w - 10
+    # From the first step, not from the block's start: what ran before it
+    # (the block's own setup) is no step of a task.
+    starts = [s.start_ns for s in steps] + [e.start_ns for e in events]
+    t0 = min(starts, default=0)
+    span = max(max([s.end_ns for s in steps] + [e.end_ns for e in events], default=1) - t0, 1)
+
+    def x(ns: int) -> float:
+        return label_w + (ns - t0) / span * plot_w
+
+    def middle(name: str) -> float:
+        return top + lane[name] * lane_h + lane_h / 2
+
+    height = top + lane_h * len(lane) + 34
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="11" role="img">',
+        f"<title>{len(steps)} steps of {len(tl.tasks())} tasks, "
+        f"{len(events)} Rust-side events</title>",
+    ]
+    for name, label in lane_labels(tl, short=True).items():
+        parts.append(
+            f'<text x="{label_w - 6}" y="{middle(name) + 4}" text-anchor="end">'
+            f"{_esc(label)}</text>"
+            f'<line x1="{label_w}" x2="{width - 10}" y1="{middle(name)}" '
+            f'y2="{middle(name)}" stroke="#eee"/>'
+        )
+    for wake, s in woken_by_rust(tl).values():
+        parts.append(
+            f'<line x1="{x(wake.start_ns):.1f}" y1="{middle(wake.thread)}" '
+            f'x2="{x(s.start_ns):.1f}" y2="{middle(s.task)}" stroke="{WAKE}" '
+            'stroke-width="0.8" stroke-dasharray="3,2"/>'
+        )
+    last_end: dict[str, Step] = {}
+    for i, s in enumerate(steps):
+        y = middle(s.task) - lane_h / 2
+        start, w = x(s.start_ns), max(x(s.end_ns) - x(s.start_ns), 1.5)
+        if s.by_task in last_end and s.by_task != s.task:
+            src = last_end[s.by_task]
+            parts.append(
+                f'<line x1="{x(src.end_ns):.1f}" y1="{middle(src.task)}" x2="{start:.1f}" '
+                f'y2="{middle(s.task)}" stroke="#999" stroke-width="0.8"/>'
+            )
+        elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
+            parts.append(
+                f'<path d="M{start - 4:.1f},{y + 1} h8 l-4,5 z" fill="{WAKE}">'
+                f"<title>{_esc(s.woken_by)}</title></path>"
+            )
+        flow = f" (Rust wake, flow {s.flow})" if s.flow is not None else ""
+        record = (
+            f"#{i} task {s.task} ({s.coro})\nstart {s.start_ns / 1e3:.1f} µs, "
+            f"took {s.duration_ns / 1e3:.1f} µs\nwoken by: {s.woken_by}{flow}\n"
+            f"then waits on: {s.waits_on}"
+        )
+        parts.append(
+            f'<rect x="{start:.1f}" y="{y + 7}" width="{w:.1f}" height="{lane_h - 12}" '
+            f'fill="{STEP}"><title>{_esc(record)}</title></rect>'
+        )
+        last_end[s.task] = s
+    for e in events:
+        y = middle(e.thread) - lane_h / 2
+        flow = f", flow {e.flow}" if e.flow is not None else ""
+        record = (
+            f"{e.thread}: {e.kind}, {e.what}{flow}\n"
+            f"at {e.start_ns / 1e3:.1f} µs, took {e.duration_ns / 1e3:.1f} µs"
+        )
+        if e.kind == "wake":
+            parts.append(
+                f'<rect x="{x(e.start_ns) - 1:.1f}" y="{y + 4}" width="2" height="{lane_h - 6}" '
+                f'fill="{WAKE}"><title>{_esc(record)}</title></rect>'
+            )
+        else:
+            w = max(x(e.end_ns) - x(e.start_ns), 1.5)
+            parts.append(
+                f'<rect x="{x(e.start_ns):.1f}" y="{y + 7}" width="{w:.1f}" height="{lane_h - 12}" '
+                f'fill="{BAR_COLOUR[e.kind]}"><title>{_esc(record)}</title></rect>'
+            )
+    axis_y = top + lane_h * len(lane) + 4
+    parts.append(
+        f'<line x1="{label_w}" x2="{width - 10}" y1="{axis_y}" y2="{axis_y}" stroke="#333"/>'
+        f'<text x="{label_w}" y="{axis_y + 14}">{t0 / 1e3:.1f} µs</text>'
+        f'<text x="{width - 10}" y="{axis_y + 14}" text-anchor="end">'
+        f"{(t0 + span) / 1e3:.1f} µs since the recording began</text>"
+        f'<text x="4" y="16" fill="#555">blue: steps (point at one for its record) · '
+        "grey: a task woke or created another · orange: a thread or timer woke it"
+        + (" · Rust: purple polls, red GIL waits, orange wakes" if events else "")
+        + "</text></svg>"
+    )
+    return "".join(parts)
+
+
+def html_view(tl: Timeline) -> str:
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{s.start_ns / 1e3:.1f}</td><td>{s.duration_ns / 1e3:.1f}</td>"
+        f"<td>{_esc(s.task)}</td><td>{_esc(s.coro)}</td><td>{_esc(s.woken_by)}</td>"
+        f"<td>{_esc(s.waits_on)}</td></tr>"
+        for i, s in enumerate(tl.steps)
+    )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("#", "start µs", "took µs", "task", "coroutine", "woken by", "then waits on")
+    )
+    return (
+        f"{svg(tl, 760)}<details><summary>the {len(tl.steps)} steps as a table</summary>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
+    )
+
+
+def _esc(text: str) -> str:
+    return html.escape(text)
