@@ -94,3 +94,42 @@ def test_forks_made_while_another_loop_crosses_to_tokio_all_the_time_all_finish(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"  # every child exited with 0; none hung
+
+
+def test_a_thread_that_reaches_the_gate_during_a_fork_waits_without_the_interpreter() -> None:
+    # The fork waits for the gate to empty with the interpreter let go, then
+    # takes it back to fork. Here a worker is inside for 0.6 s; meanwhile the
+    # main thread (attached) frees an awaitable whose waker's drop enters the
+    # gate. Waiting there attached, it held the interpreter from the forking
+    # thread for ever: both threads waited on each other.
+    done = run_python(
+        """
+        import asyncio, os, threading, time
+        from coroscope import _native
+        from coroscope.bridge import ready_awaitable
+
+        async def stepped():
+            awaitable = ready_awaitable(1)
+            await awaitable  # its first step makes its waker
+            return awaitable
+
+        awaitable = asyncio.run(stepped())
+        _native._hold_a_lock_on_tokio(0.6)
+
+        def fork():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+
+        forking = threading.Thread(target=fork)
+        forking.start()
+        time.sleep(0.2)  # the fork is waiting at the gate
+        del awaitable  # the waker's drop enters the gate
+        forking.join()
+        print("forked")
+        """,
+        timeout=20,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "forked"
