@@ -35,6 +35,7 @@
 
 use pyo3::prelude::*;
 
+pub mod call_graph;
 pub mod delegate;
 pub mod future;
 pub mod ready;
@@ -43,17 +44,16 @@ pub mod slots;
 pub mod timer;
 pub mod trio_route;
 pub mod vectorcall;
-pub mod call_graph;
 pub mod wake;
 pub mod yield_n;
 
 pub use delegate::Delegate;
 pub use future::{Future, FutureIter};
 
+pub use call_graph::WaitsOn;
 pub use ready::{Ready, ReadySend};
 pub use rust_future::{RustAwaitable, into_awaitable, into_awaitable_giving, into_awaitable_with};
 pub use timer::TimerFuture;
-pub use call_graph::WaitsOn;
 pub use yield_n::YieldN;
 
 /// Rust pyclasses that Python can await: ``Ready``, ``YieldN``, ``Delegate``,

@@ -51,10 +51,10 @@ use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::PyTuple;
 
+use super::call_graph::WaitsOn;
 use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
 use super::trio_route::{TrioRoute, under_trio};
-use super::call_graph::WaitsOn;
 use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask};
 use crate::support::asyncio::{cancelled_error, running_loop, thrown};
 use crate::support::finish::REUSED;

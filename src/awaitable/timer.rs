@@ -27,8 +27,8 @@ use super::future::Future;
 use crate::support::asyncio::{set_exception_threadsafe, set_result_threadsafe};
 use crate::support::finalize::{Dealloc, Finalize};
 use crate::support::live::Alive;
-use crate::support::rust_side;
 use crate::support::runtime::{InFlight, SHUT_DOWN, unless_shut_down};
+use crate::support::rust_side;
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a
 /// tokio timer thread through ``loop.call_soon_threadsafe``.

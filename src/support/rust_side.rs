@@ -6,7 +6,7 @@
 //! wakes, and the wake is carried back, by a thread that may first wait for
 //! the GIL (`future_into_py`, the classic awaitable) or by one byte on a socket
 //! (the fast bridge). While a recording is on, the kit writes down each of
-//! those moments where it happens, as an [`Event`] on that thread's lane:
+//! those moments where it happens, as an event on that thread's lane:
 //!
 //! - a **poll** of a future the kit spawned on tokio ([`Polled`]), with what it is
 //!   (and a flow of its own, for a waker that is not the kit's to carry);
@@ -23,7 +23,7 @@
 //! under a mutex (taken inside the fork gate, so a fork never inherits it held).
 //!
 //! Times are nanoseconds from one process-wide [`Instant`]; Python maps them to
-//! its own clock with the pair [`start`] returns.
+//! its own clock with the pair [`_rust_side_start`] returns.
 //!
 //! A leaf: it imports no lesson; the bridges, the awaitable's waker and the
 //! runtime call it.
@@ -245,7 +245,7 @@ pub fn wake(what: &'static str) -> u64 {
 }
 
 /// Run `carry` with `flow` as the wake it carries (0: none): the loop's side
-/// reads it with [`current_flow`] (the timeline's `call_soon_threadsafe`
+/// reads it with [`_current_flow`] (the timeline's `call_soon_threadsafe`
 /// hook, or the step a fast-bridge drain runs inline).
 pub fn with_flow<T>(flow: u64, carry: impl FnOnce() -> T) -> T {
     if flow == 0 {
@@ -287,7 +287,8 @@ type PyEvent = (String, &'static str, &'static str, u64, u64, Option<u64>);
 /// when no recording is left.
 #[pyfunction]
 pub fn _rust_side_stop(py: Python<'_>, since: u64) -> Vec<PyEvent> {
-    let Ok(was) = RECORDING.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+    let Ok(was) =
+        RECORDING.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
     else {
         return Vec::new(); // not recording: a stop without its start
     };
