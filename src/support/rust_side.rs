@@ -125,7 +125,7 @@ fn push(kind: &'static str, what: &'static str, start: u64, end: u64, flow: u64)
 /// `what` while someone records.
 pub struct Polled<F> {
     what: &'static str,
-    fut: Pin<Box<F>>,
+    fut: F,
 }
 
 impl<F: RustFuture> Polled<F> {
@@ -133,7 +133,7 @@ impl<F: RustFuture> Polled<F> {
     pub fn new(what: &'static str, fut: F) -> Self {
         Polled {
             what,
-            fut: Box::pin(fut),
+            fut,
         }
     }
 }
@@ -141,9 +141,15 @@ impl<F: RustFuture> Polled<F> {
 impl<F: RustFuture> RustFuture for Polled<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let what = self.what;
+        // SAFETY: a pin projection: `fut` is never moved out of a pinned
+        // `Polled` (no method takes it, there is no `Drop` impl and no `Unpin`
+        // impl), so pinning it in place is sound. No box: the path nobody
+        // records costs one load, not an allocation per spawn.
+        let fut = unsafe { self.map_unchecked_mut(|polled| &mut polled.fut) };
         if !recording() {
-            return self.fut.as_mut().poll(cx);
+            return fut.poll(cx);
         }
         // The poll has a flow of its own: a waker that is not the kit's (PyO3's
         // `async fn` waker, woken when this task ends) then carries it to the
@@ -151,8 +157,8 @@ impl<F: RustFuture> RustFuture for Polled<F> {
         // inside the poll gives its own flow, which is the closer link.
         let flow = FLOWS.fetch_add(1, Ordering::Relaxed);
         let start = now();
-        let out = with_flow(flow, || self.fut.as_mut().poll(cx));
-        push("poll", self.what, start, now(), flow);
+        let out = with_flow(flow, || fut.poll(cx));
+        push("poll", what, start, now(), flow);
         out
     }
 }
@@ -163,7 +169,7 @@ impl<F: RustFuture> RustFuture for Polled<F> {
 /// into the waker it wraps, as the kit's own waker does.
 pub struct Woken<F> {
     what: &'static str,
-    fut: Pin<Box<F>>,
+    fut: F,
 }
 
 impl<F: RustFuture> Woken<F> {
@@ -171,7 +177,7 @@ impl<F: RustFuture> Woken<F> {
     pub fn new(what: &'static str, fut: F) -> Self {
         Woken {
             what,
-            fut: Box::pin(fut),
+            fut,
         }
     }
 }
@@ -179,15 +185,18 @@ impl<F: RustFuture> Woken<F> {
 impl<F: RustFuture> RustFuture for Woken<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let what = self.what;
+        // SAFETY: a pin projection, sound for the reasons given on `Polled`'s.
+        let fut = unsafe { self.map_unchecked_mut(|woken| &mut woken.fut) };
         if !recording() {
-            return self.fut.as_mut().poll(cx);
+            return fut.poll(cx);
         }
         let waker = Waker::from(Arc::new(RecordedWaker {
-            what: self.what,
+            what,
             inner: cx.waker().clone(),
         }));
-        self.fut.as_mut().poll(&mut Context::from_waker(&waker))
+        fut.poll(&mut Context::from_waker(&waker))
     }
 }
 

@@ -272,14 +272,21 @@ def _ended(task: Any) -> str:
     return "done" if exc is None else f"raised {type(exc).__name__}"
 
 
-def _thread_name() -> str:
-    """The OS name of this thread (a tokio worker's is ``tokio-runtime-w``,
-    which Python's ``threading`` does not know)."""
-    try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/comm") as comm:
-            return comm.read().strip()
-    except OSError:
-        return threading.current_thread().name
+def _thread_name(known: dict[int, str]) -> str:
+    """The OS name of this thread (the kit's tokio threads are
+    ``coroscope-tokio``, which Python's ``threading`` does not know), read
+    once per thread into ``known``: a file read per wake cost more than the
+    wake."""
+    native = threading.get_native_id()
+    name = known.get(native)
+    if name is None:
+        try:
+            with open(f"/proc/self/task/{native}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            name = threading.current_thread().name
+        known[native] = name
+    return name
 
 
 class _Carried:
@@ -344,7 +351,7 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
 
     def call_soon_threadsafe(callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
         if tl._recording and threading.get_ident() != loop_thread:
-            callback = carry((f"thread {_thread_name()}", 1, _current_flow()), callback)
+            callback = carry((f"thread {_thread_name(names)}", 1, _current_flow()), callback)
         return made_here(original_threadsafe(callback, *args, context=context))
 
     def call_at(when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> Any:
@@ -353,6 +360,7 @@ def _wrap_loop(loop: asyncio.AbstractEventLoop, tl: Timeline) -> Callable[[], No
         return made_here(original_at(when, callback, *args, context=context))
 
     loop_thread = threading.get_ident()
+    names: dict[int, str] = {}  # each waking thread's name, by its native id
     hooks = {
         "call_soon": call_soon,
         "call_soon_threadsafe": call_soon_threadsafe,
