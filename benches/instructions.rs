@@ -203,6 +203,16 @@ fn set_up(event_loop: &str, group: &str, variant: &str) -> Py<PyAny> {
     ],
     setup = prepare
 )]
+#[benches::hop_sequential(
+    args = [
+        ("hop_sequential", "crossing_floor"),
+        ("hop_sequential", "future_into_py"),
+        ("hop_sequential", "async_fn"),
+        ("hop_sequential", "awaitable"),
+        ("hop_sequential", "fast"),
+    ],
+    setup = prepare
+)]
 #[benches::timeline_rust_side(
     args = [
         ("timeline_rust_side", "future_into_py"),

@@ -31,6 +31,7 @@ from coroscope.bridge import (
     Kitchen,
     call_python,
     call_python_with_timeout,
+    crossing_floor,
     order_async_fn,
     order_blocking,
     order_fast,
@@ -255,6 +256,13 @@ _ROWS: list[tuple[str, Callable[[], object], type[BaseException], str]] = [
         "exceptions must be classes or instances deriving from BaseException, not int",
     ),
     ("compute: negative n", lambda: compute(-1), ValueError, "n must be a non-negative integer"),
+    (
+        "crossing_floor: negative n",
+        lambda: crossing_floor(-1),
+        ValueError,
+        "n must be a non-negative integer",
+    ),
+    ("crossing_floor: n not a number", lambda: crossing_floor("5"), TypeError, "int"),
     # the Rust Task
     (
         "Task: not a coroutine",

@@ -243,6 +243,37 @@ pub fn wake_stats() -> (u64, u64) {
     )
 }
 
+/// ``crossing_floor(n)``: ``n`` round trips between this thread and a tokio
+/// worker by the fast bridge's own means, with no Python and no event loop in
+/// them; returns ``n``. Each trip spawns a task on tokio (waking a worker, as
+/// a hop does) that writes one byte to a socket, and this thread waits for the
+/// byte with the interpreter let go (where the loop would wait in its
+/// selector). It is the floor under every hop: what is left when a bridge
+/// costs nothing (the benchmark group ``hop_sequential`` measures each bridge
+/// against it).
+#[pyfunction]
+pub fn crossing_floor(py: Python<'_>, n: i64) -> PyResult<i64> {
+    let trips = crate::support::args::count("n", n)?;
+    let (mut here, there) = UnixStream::pair()?;
+    // A task cut by a shutdown never writes: the wait ends instead of hanging.
+    here.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let there = Arc::new(there);
+    for done in (0..trips).step_by(1024) {
+        py.check_signals()?; // Ctrl-C between batches of trips
+        py.detach(|| -> PyResult<()> {
+            for _ in done..trips.min(done + 1024) {
+                let there = there.clone();
+                drop(crate::support::runtime::spawn("crossing floor", async move {
+                    let _ = (&*there).write(&[1]);
+                })?);
+                here.read_exact(&mut [0u8; 1])?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(n)
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ready_fast, m)?)?;
     m.add_function(wrap_pyfunction!(yield_fast, m)?)?;
@@ -250,5 +281,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sleep_fast, m)?)?;
     m.add_function(wrap_pyfunction!(order_fast, m)?)?;
     m.add_function(wrap_pyfunction!(wake_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(crossing_floor, m)?)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ __all__ = [
     "Ticks",
     "call_python",
     "call_python_with_timeout",
+    "crossing_floor",
     "current_loop",
     "hop_async_fn",
     "hop_awaitable",
@@ -102,6 +103,7 @@ def order_fast(
     items: list[str], *, prep_times: dict[str, float] | None = None
 ) -> RustAwaitable[list[str]]: ...
 def wake_stats() -> tuple[int, int]: ...
+def crossing_floor(n: int) -> int: ...
 
 @final
 class Doorbell:

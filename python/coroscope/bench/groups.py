@@ -39,6 +39,7 @@ from coroscope.bench.workloads import (
     spinners,
     with_tasks,
 )
+from coroscope.bridge import crossing_floor
 from coroscope.catalogue import crossings
 from coroscope.timeline import record
 
@@ -101,6 +102,12 @@ def _recorded(body: Workload) -> Workload:
             return await asyncio.ensure_future(body(n))
 
     return run
+
+
+async def _crossing_floor(n: int) -> int:
+    """``n`` round trips to a tokio worker with no Python in them (the floor
+    under a hop: see ``coroscope.bridge.crossing_floor``)."""
+    return crossing_floor(n)
 
 
 def _heap_bytes() -> int:
@@ -215,6 +222,13 @@ GROUPS = [
         "PyBurger: an order of burger, soda and fries with zero prep times",
         _by_bridge("order", sequential),
         ops=2_000,
+    ),
+    Group(
+        "hop_sequential",
+        "await a Rust future woken from a tokio worker, one after another, against the "
+        "floor of that crossing: a round trip to a worker with no Python in it",
+        [("crossing_floor", _crossing_floor), *_by_bridge("hop", sequential)],
+        ops=5_000,
     ),
     Group(
         "wake_from_tokio",
