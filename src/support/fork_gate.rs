@@ -83,11 +83,8 @@ pub fn enter() -> Inside {
 /// waker's drop enters the gate) and then waited here attached would hold it
 /// from the forking thread for ever, and the fork would never come.
 fn wait_detached() {
-    // SAFETY: `PyGILState_Check` only reads this thread's state (it is
-    // reliable with no sub-interpreter, and PyO3 refuses to load this module
-    // into one).
-    if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
-        // SAFETY: the check just said this thread is attached.
+    if attached() {
+        // SAFETY: `attached` just said this thread is attached.
         let py = unsafe { Python::assume_attached() };
         py.detach(|| std::thread::sleep(LOOK_AGAIN));
     } else {
@@ -103,6 +100,14 @@ impl Drop for Inside {
             INSIDE.fetch_sub(1, Ordering::SeqCst);
         }
     }
+}
+
+/// Whether this thread is attached to the interpreter now.
+pub fn attached() -> bool {
+    // SAFETY: `PyGILState_Check` only reads this thread's state (it is
+    // reliable with no sub-interpreter, and PyO3 refuses to load this module
+    // into one).
+    unsafe { pyo3::ffi::PyGILState_Check() == 1 }
 }
 
 /// `f()`, inside the gate.

@@ -217,9 +217,10 @@ impl Wake for RecordedWaker {
 }
 
 /// `Python::try_attach`, with the wait for the interpreter recorded as
-/// `what` while someone records.
+/// `what` while someone records (a thread already attached, such as the
+/// loop's own, waits for nothing and notes nothing).
 pub fn try_attach<R>(what: &'static str, f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
-    if !recording() {
+    if !recording() || fork_gate::attached() {
         return Python::try_attach(f);
     }
     let asked = now();
@@ -231,7 +232,7 @@ pub fn try_attach<R>(what: &'static str, f: impl for<'py> FnOnce(Python<'py>) ->
 
 /// `Python::attach`, with the wait recorded (see [`try_attach`]).
 pub fn attach<R>(what: &'static str, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    if !recording() {
+    if !recording() || fork_gate::attached() {
         return Python::attach(f);
     }
     let asked = now();

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 INSTALL = "pip install 'coroscope[bench]'"
 
 
-def _loops(parser: argparse.ArgumentParser, names: str | None) -> list[str]:
+def chosen_loops(parser: argparse.ArgumentParser, names: str | None) -> list[str]:
     """The loops to run on: those named, or every one installed."""
     if names is None:
         loops = [name for name in LOOPS if name == "asyncio" or installed(name)]
@@ -295,7 +295,7 @@ def _main(argv: list[str] | None) -> int:
             file=sys.stderr,
         )
         return 2
-    loops = _loops(parser, args.loops)
+    loops = chosen_loops(parser, args.loops)
     out = pathlib.Path(args.out)
     _writable(out)
     chart = installed("matplotlib")
