@@ -142,20 +142,20 @@ def plot(tl: Timeline, title: str, ax: Axes | None) -> Figure:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         unique = dict(zip(labels, handles, strict=True))
-        # Above the plot, not on it: a marker at the right end stays visible.
+        # Beside the plot, not on it: a marker at the right end stays visible,
+        # and the title above keeps its line however many kinds are shown.
         ax.legend(
             unique.values(),
             unique.keys(),
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
-            ncols=min(len(unique), 4),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
             fontsize=8,
             frameon=False,
         )
     ax.set_yticks(list(lane.values()), list(lane_labels(tl).values()))
     ax.invert_yaxis()
     ax.set_xlabel("µs since the recording began (bars: steps and Rust work; gaps: waiting)")
-    ax.set_title(title, loc="left")  # left: the legend sits on the right
+    ax.set_title(title, loc="left")
     ax.margins(x=0.02)  # a step or marker at either end is not cut in half
     fig.tight_layout()
     return fig
