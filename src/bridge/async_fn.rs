@@ -29,12 +29,12 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 
 use super::burger::{cook_on_tokio, take_order};
-use crate::support::rust_side::Woken;
+use crate::support::rust_side::Recorded;
 use crate::support::trashcan::guard_dealloc;
 
 /// What a wake of PyO3's waker is called in a recording. The waker is PyO3's,
 /// so the kit cannot record it by itself; the futures below wrap it
-/// ([`Woken`]) for the time a recording is on.
+/// ([`Recorded::wakes`]) for the time a recording is on.
 const PYO3_WAKER: &str = "wake: PyO3's waker";
 
 /// ``await order_async_fn(items, *, prep_times=None)``: PyBurger as a PyO3
@@ -49,7 +49,7 @@ pub async fn order_async_fn(
     let (items, menu) = take_order(&items, prep_times)?;
     // Spawned, not awaited in place: this future is polled on the loop's
     // thread, and `make_order` needs tokio's timers.
-    Woken::new(PYO3_WAKER, cook_on_tokio(items, menu)?).await
+    Recorded::wakes(PYO3_WAKER, cook_on_tokio(items, menu)?).await
 }
 
 /// ``await ready_async_fn(value)`` gives ``value`` from a PyO3 ``async fn`` that
@@ -72,7 +72,7 @@ pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
 /// awaited in a PyO3 ``async fn`` (woken from the tokio worker).
 #[pyfunction]
 pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    Woken::new(PYO3_WAKER, crate::support::shapes::hop(value)).await
+    Recorded::wakes(PYO3_WAKER, crate::support::shapes::hop(value)).await
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

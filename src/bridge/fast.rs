@@ -263,9 +263,12 @@ pub fn crossing_floor(py: Python<'_>, n: i64) -> PyResult<i64> {
         py.detach(|| -> PyResult<()> {
             for _ in done..trips.min(done + 1024) {
                 let there = there.clone();
-                drop(crate::support::runtime::spawn("crossing floor", async move {
-                    let _ = (&*there).write(&[1]);
-                })?);
+                drop(crate::support::runtime::spawn(
+                    "crossing floor",
+                    async move {
+                        let _ = (&*there).write(&[1]);
+                    },
+                )?);
                 here.read_exact(&mut [0u8; 1])?;
             }
             Ok(())

@@ -27,7 +27,7 @@ use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
 
 use super::fork_gate::{self, Gated};
-use super::rust_side::{self, Polled};
+use super::rust_side::{self, Recorded};
 
 /// What the Rust side of `future_into_py` is called in a recording.
 const FUTURE_INTO_PY: &str = "future_into_py";
@@ -49,7 +49,7 @@ impl GenericRuntime for KitTokio {
         // hands its result to a blocking closure before it ends, so the count
         // never drops to zero between a cut future and its closure.
         let in_flight = InFlight::new();
-        spawn_handle().spawn(Gated::new(Polled::new(FUTURE_INTO_PY, async move {
+        spawn_handle().spawn(Gated::new(Recorded::polls(FUTURE_INTO_PY, async move {
             let _in_flight = in_flight;
             fut.await;
         })))

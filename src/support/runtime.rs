@@ -64,7 +64,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::args::seconds;
 use super::fork_gate::{self, Gated};
-use super::rust_side::Polled;
+use super::rust_side::Recorded;
 use super::threads::{self, CANT_START, thread_refused};
 
 /// What any entry point raises once the runtime is shut down, in the words
@@ -265,7 +265,7 @@ where
     F: RustFuture + Send + 'static,
     F::Output: Send + 'static,
 {
-    Ok(handle()?.spawn(Gated::new(Polled::new(what, fut))))
+    Ok(handle()?.spawn(Gated::new(Recorded::polls(what, fut))))
 }
 
 /// The handle of a runtime that runs nothing (it needs no thread to make).

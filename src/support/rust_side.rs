@@ -8,7 +8,7 @@
 //! (the fast bridge). While a recording is on, the kit writes down each of
 //! those moments where it happens, as an event on that thread's lane:
 //!
-//! - a **poll** of a future the kit spawned on tokio ([`Polled`]), with what it is
+//! - a **poll** of a future the kit spawned on tokio ([`Recorded::polls`]), with what it is
 //!   (and a flow of its own, for a waker that is not the kit's to carry);
 //! - a **GIL wait**: a thread of the kit (or tokio's) asking to attach, until it
 //!   is attached ([`try_attach`], [`attach`]);
@@ -121,35 +121,58 @@ fn push(kind: &'static str, what: &'static str, start: u64, end: u64, flow: u64)
     });
 }
 
-/// A future the kit spawned on tokio, each of its polls recorded as
-/// `what` while someone records.
-pub struct Polled<F> {
+/// A future whose Rust side is recorded, in one of two ways (see [`Recorded::polls`]
+/// and [`Recorded::wakes`]), while someone records.
+pub struct Recorded<F> {
     what: &'static str,
+    /// Whether its polls are timed (a task spawned on tokio) or its waker is
+    /// wrapped (a future under a waker that is not the kit's).
+    times_polls: bool,
     fut: F,
 }
 
-impl<F: RustFuture> Polled<F> {
-    /// `fut`, its polls recorded as `what`.
-    pub fn new(what: &'static str, fut: F) -> Self {
-        Polled {
+impl<F: RustFuture> Recorded<F> {
+    /// `fut`, a task the kit spawns on tokio: each poll is recorded as `what`.
+    pub fn polls(what: &'static str, fut: F) -> Self {
+        Recorded {
             what,
+            times_polls: true,
+            fut,
+        }
+    }
+
+    /// `fut`, under a waker that is not the kit's (PyO3's `async fn` passes
+    /// its own): each poll hands `fut` a waker that records its wake as
+    /// `what`, on the waking thread, and carries the wake's flow into the
+    /// waker it wraps, as the kit's own waker does.
+    pub fn wakes(what: &'static str, fut: F) -> Self {
+        Recorded {
+            what,
+            times_polls: false,
             fut,
         }
     }
 }
 
-impl<F: RustFuture> RustFuture for Polled<F> {
+impl<F: RustFuture> RustFuture for Recorded<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let what = self.what;
+        let (what, times_polls) = (self.what, self.times_polls);
         // SAFETY: a pin projection: `fut` is never moved out of a pinned
-        // `Polled` (no method takes it, there is no `Drop` impl and no `Unpin`
-        // impl), so pinning it in place is sound. No box: the path nobody
-        // records costs one load, not an allocation per spawn.
-        let fut = unsafe { self.map_unchecked_mut(|polled| &mut polled.fut) };
+        // `Recorded` (no method takes it, there is no `Drop` impl and no
+        // `Unpin` impl), so pinning it in place is sound. No box: the path
+        // nobody records costs one load, not an allocation per spawn.
+        let fut = unsafe { self.map_unchecked_mut(|recorded| &mut recorded.fut) };
         if !recording() {
             return fut.poll(cx);
+        }
+        if !times_polls {
+            let waker = Waker::from(Arc::new(RecordedWaker {
+                what,
+                inner: cx.waker().clone(),
+            }));
+            return fut.poll(&mut Context::from_waker(&waker));
         }
         // The poll has a flow of its own: a waker that is not the kit's (PyO3's
         // `async fn` waker, woken when this task ends) then carries it to the
@@ -163,44 +186,7 @@ impl<F: RustFuture> RustFuture for Polled<F> {
     }
 }
 
-/// `fut`, under a waker that is not the kit's (PyO3's `async fn` passes its
-/// own): while someone records, each poll hands `fut` a waker that records
-/// its wake as `what`, on the waking thread, and carries the wake's flow
-/// into the waker it wraps, as the kit's own waker does.
-pub struct Woken<F> {
-    what: &'static str,
-    fut: F,
-}
-
-impl<F: RustFuture> Woken<F> {
-    /// `fut`, its wakes recorded as `what`.
-    pub fn new(what: &'static str, fut: F) -> Self {
-        Woken {
-            what,
-            fut,
-        }
-    }
-}
-
-impl<F: RustFuture> RustFuture for Woken<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let what = self.what;
-        // SAFETY: a pin projection, sound for the reasons given on `Polled`'s.
-        let fut = unsafe { self.map_unchecked_mut(|woken| &mut woken.fut) };
-        if !recording() {
-            return fut.poll(cx);
-        }
-        let waker = Waker::from(Arc::new(RecordedWaker {
-            what,
-            inner: cx.waker().clone(),
-        }));
-        fut.poll(&mut Context::from_waker(&waker))
-    }
-}
-
-/// The waker [`Woken`] hands its future.
+/// The waker [`Recorded::wakes`] hands its future.
 struct RecordedWaker {
     what: &'static str,
     inner: Waker,
