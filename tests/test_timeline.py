@@ -486,3 +486,34 @@ def test_a_recorded_program_with_eager_tasks_keeps_them_eager(run: Run[Any]) -> 
         return done_at_creation, tl.tasks()
 
     assert run(main()) == (True, ["quick"])
+
+
+def test_by_order_each_step_gets_one_slot_in_the_order_the_steps_began(run: Run[Any]) -> None:
+    """Steps of a few µs vary with the machine's noise; a lesson on interleaving
+    draws each in an equal slot, and leaves the Rust side out."""
+
+    async def main() -> timeline.Timeline:
+        async def worker(steps: int) -> None:
+            for _ in range(steps):
+                await asyncio.sleep(0)
+
+        async with timeline.record() as tl:
+            await asyncio.gather(
+                *(asyncio.create_task(worker(n), name=name) for name, n in (("a", 2), ("b", 1)))
+            )
+            await sleep_future_into_py(0.001)
+        return tl
+
+    tl = run(main())
+    picture = tl.show(by="order")._repr_html_()
+    widths = {
+        float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"', picture)
+    }
+    assert len(widths) == 1 and "(Rust)" not in picture and "one slot each" in picture
+    assert tl.rust_side and "(Rust)" in tl.svg()
+    starts = [float(x) for x in re.findall(r'<rect x="([\d.]+)"', picture)]
+    assert starts == sorted(starts)  # drawn in the order the steps began
+    fig = tl.plot(by="order")
+    assert "one slot each" in fig.axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="by must be one of 'time', 'order'"):
+        tl.svg(by="duration")

@@ -220,26 +220,35 @@ class Timeline:
         there (see ``rust_side``)."""
         return views.table(self)
 
-    def plot(self, title: str = "task steps", ax: Axes | None = None) -> Figure:
+    def plot(self, title: str = "task steps", ax: Axes | None = None, by: str = "time") -> Figure:
         """A lane per task, and one per thread of the Rust side: each step a
         bar, the gaps between bars are waits; an arrow from the step of the
         task that woke (or created) another to the step it caused, and from a
         wake on a Rust thread to the step it caused; a marker where a thread or
         a timer woke a step. Draws on ``ax`` when given (two timelines side by
-        side), else on a new figure."""
-        return views.plot(self, title, ax)
+        side), else on a new figure. ``by="order"`` gives each step one equal
+        slot in the order the steps began, leaving the Rust side out: for a
+        lesson on interleaving, where how long a step of a few µs took is the
+        machine's noise."""
+        return views.plot(self, title, ax, by)
 
-    def svg(self, width: int = 760) -> str:
+    def svg(self, width: int = 760, by: str = "time") -> str:
         """The timeline as an SVG picture for the browser, with the plot's
-        lanes; pointing at a bar shows its record (the SVG ``<title>``: no
-        script, so it works in any notebook)."""
-        return views.svg(self, width)
+        lanes (and its ``by``); pointing at a bar shows its record, real times
+        included (the SVG ``<title>``: no script, so it works in any notebook)."""
+        return views.svg(self, width, by)
 
     def save_trace(self, path: str | os.PathLike[str]) -> None:
         """Write the timeline as a Chrome trace-event JSON file, which
         Perfetto's UI (ui.perfetto.dev) and ``chrome://tracing`` open: a track
         per task and per thread, and an arrow from each wake to its step."""
         trace.save(self, path)
+
+    def show(self, by: str = "time") -> views.Picture:
+        """What Jupyter shows for the timeline (the picture, the table one
+        click below), drawn ``by`` time or by ``"order"`` (as ``plot`` takes
+        it): end a cell with ``tl.show(by="order")``."""
+        return views.Picture(views.html_view(self, by))
 
     def _repr_html_(self) -> str:
         return views.html_view(self)

@@ -11,6 +11,7 @@ it caused.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,10 +27,10 @@ BAR_COLOUR = {"poll": POLL, "gil wait": GIL_WAIT}
 BAR_NAME = {"poll": "Rust: a poll on tokio", "gil wait": "Rust: waiting for the GIL"}
 
 
-def lanes(tl: Timeline) -> dict[str, int]:
+def lanes(tl: Timeline, rust: bool = True) -> dict[str, int]:
     """Lane of each task (in the order of its first step), then of each Rust
     thread (by name and number: ``coroscope-tokio 1``, ``2``, ...), top to bottom."""
-    threads = sorted({event.thread for event in tl.rust_side}, key=_by_number)
+    threads = sorted({event.thread for event in tl.rust_side if rust}, key=_by_number)
     return {name: i for i, name in enumerate(tl.tasks() + threads)}
 
 
@@ -38,7 +39,7 @@ def _by_number(thread: str) -> tuple[str, int]:
     return (name, int(number)) if number.isdigit() else (thread, 0)
 
 
-def lane_labels(tl: Timeline, short: bool = False) -> dict[str, str]:
+def lane_labels(tl: Timeline, short: bool = False, rust: bool = True) -> dict[str, str]:
     """Each lane's label: a task's says its coroutine too (the last part of its
     name when ``short``), a thread's that it is on the Rust side."""
     coros = {s.task: s.coro for s in reversed(tl.steps)}
@@ -46,7 +47,7 @@ def lane_labels(tl: Timeline, short: bool = False) -> dict[str, str]:
         name: f"{name} · {coros[name].rsplit('.', 1)[-1] if short else coros[name]}"
         if name in coros
         else f"{name} (Rust)"
-        for name in lanes(tl)
+        for name in lanes(tl, rust)
     }
 
 
@@ -55,6 +56,44 @@ def woken_by_rust(tl: Timeline) -> dict[int, tuple[RustEvent, Step]]:
     waker not the kit's was called in) and its step."""
     wakes = {e.flow: e for e in tl.rust_side if e.flow is not None}
     return {s.flow: (wakes[s.flow], s) for s in tl.steps if s.flow in wakes}
+
+
+BY = ("time", "order")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where a step sits along the x axis. ``by="time"``: from its start to its
+    end, in µs since the recording began (the Rust side drawn too). ``by="order"``:
+    one equal slot per step, in the order the steps began, the Rust side left
+    out: how long a step of a few µs took is mostly the machine's noise, and the
+    order of the steps is what a lesson on interleaving is about."""
+
+    by: str
+    rank: dict[int, int]
+
+    @classmethod
+    def of(cls, tl: Timeline, by: str) -> Scale:
+        if by not in BY:
+            raise ValueError(f"by must be one of {', '.join(map(repr, BY))}, not {by!r}")
+        ranked = sorted(range(len(tl.steps)), key=lambda i: tl.steps[i].start_ns)
+        return cls(by, {id(tl.steps[i]): rank for rank, i in enumerate(ranked)})
+
+    @property
+    def rust(self) -> bool:
+        return self.by == "time"
+
+    def start(self, s: Step) -> float:
+        return s.start_ns / 1e3 if self.rust else self.rank[id(s)]
+
+    def end(self, s: Step) -> float:
+        return s.end_ns / 1e3 if self.rust else self.rank[id(s)] + 0.7
+
+    @property
+    def axis(self) -> str:
+        if self.rust:
+            return "µs since the recording began (bars: steps and Rust work; gaps: waiting)"
+        return "steps in the order they began, one slot each (how long each took: the table)"
 
 
 def table(tl: Timeline) -> str:
@@ -83,23 +122,25 @@ def table(tl: Timeline) -> str:
     return "\n".join(lines)
 
 
-def plot(tl: Timeline, title: str, ax: Axes | None) -> Figure:
+def plot(tl: Timeline, title: str, ax: Axes | None, by: str = "time") -> Figure:
     import matplotlib.pyplot as plt
 
-    lane = lanes(tl)
+    scale = Scale.of(tl, by)
+    lane = lanes(tl, scale.rust)
+    events = tl.rust_side if scale.rust else []
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 0.6 * len(lane) + 1.6))
     else:
         fig = ax.figure  # type: ignore[assignment]
-    width = max([s.end_ns for s in tl.steps] + [e.end_ns for e in tl.rust_side] + [1]) / 1e3
+    width = max([scale.end(s) for s in tl.steps] + [e.end_ns / 1e3 for e in events] + [1])
     least = width / 400  # a step too short to see still shows
     for s in tl.steps:
         ax.broken_barh(
-            [(s.start_ns / 1e3, max(s.duration_ns / 1e3, least))],
+            [(scale.start(s), max(scale.end(s) - scale.start(s), least))],
             (lane[s.task] - 0.3, 0.6),
             color=STEP,
         )
-    for e in tl.rust_side:
+    for e in events:
         y = lane[e.thread]
         if e.kind == "wake":
             ax.plot(e.start_ns / 1e3, y, marker="|", markersize=12, color=WAKE, label="a Rust wake")
@@ -110,10 +151,10 @@ def plot(tl: Timeline, title: str, ax: Axes | None) -> Figure:
                 color=BAR_COLOUR[e.kind],
                 label=BAR_NAME[e.kind],
             )
-    for wake, s in woken_by_rust(tl).values():
+    for wake, s in woken_by_rust(tl).values() if scale.rust else ():
         ax.annotate(
             "",
-            xy=(s.start_ns / 1e3, lane[s.task]),
+            xy=(scale.start(s), lane[s.task]),
             xytext=(wake.start_ns / 1e3, lane[wake.thread]),
             arrowprops={"arrowstyle": "->", "color": WAKE, "lw": 0.8, "linestyle": "--"},
         )
@@ -125,14 +166,14 @@ def plot(tl: Timeline, title: str, ax: Axes | None) -> Figure:
                 src = before[-1]
                 ax.annotate(
                     "",
-                    xy=(s.start_ns / 1e3, lane[s.task]),
-                    xytext=(src.end_ns / 1e3, lane[src.task]),
+                    xy=(scale.start(s), lane[s.task]),
+                    xytext=(scale.end(src), lane[src.task]),
                     arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.8},
                 )
         elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
             kind = "timer" if s.woken_by.startswith("timer") else "thread"
             ax.plot(
-                s.start_ns / 1e3,
+                scale.start(s),
                 lane[s.task] - 0.42,  # above the bar (the axis runs downwards)
                 marker="v",
                 color=WAKE if kind == "thread" else TIMER,
@@ -152,28 +193,30 @@ def plot(tl: Timeline, title: str, ax: Axes | None) -> Figure:
             fontsize=8,
             frameon=False,
         )
-    ax.set_yticks(list(lane.values()), list(lane_labels(tl).values()))
+    ax.set_yticks(list(lane.values()), list(lane_labels(tl, rust=scale.rust).values()))
     ax.invert_yaxis()
-    ax.set_xlabel("µs since the recording began (bars: steps and Rust work; gaps: waiting)")
+    ax.set_xlabel(scale.axis)
     ax.set_title(title, loc="left")
     ax.margins(x=0.02)  # a step or marker at either end is not cut in half
     fig.tight_layout()
     return fig
 
 
-def svg(tl: Timeline, width: int) -> str:
-    steps, events = tl.steps, tl.rust_side
-    lane = lanes(tl)
+def svg(tl: Timeline, width: int, by: str = "time") -> str:
+    scale = Scale.of(tl, by)
+    steps, events = tl.steps, tl.rust_side if scale.rust else []
+    lane = lanes(tl, scale.rust)
     label_w, lane_h, top = 190, 26, 28
     plot_w = width - label_w - 10
     # From the first step, not from the block's start: what ran before it
     # (the block's own setup) is no step of a task.
-    starts = [s.start_ns for s in steps] + [e.start_ns for e in events]
+    starts = [scale.start(s) for s in steps] + [e.start_ns / 1e3 for e in events]
     t0 = min(starts, default=0)
-    span = max(max([s.end_ns for s in steps] + [e.end_ns for e in events], default=1) - t0, 1)
+    ends = [scale.end(s) for s in steps] + [e.end_ns / 1e3 for e in events]
+    span = max(max(ends, default=1) - t0, 1e-3)
 
-    def x(ns: int) -> float:
-        return label_w + (ns - t0) / span * plot_w
+    def x(at: float) -> float:
+        return label_w + (at - t0) / span * plot_w
 
     def middle(name: str) -> float:
         return top + lane[name] * lane_h + lane_h / 2
@@ -185,27 +228,27 @@ def svg(tl: Timeline, width: int) -> str:
         f"<title>{len(steps)} steps of {len(tl.tasks())} tasks, "
         f"{len(events)} Rust-side events</title>",
     ]
-    for name, label in lane_labels(tl, short=True).items():
+    for name, label in lane_labels(tl, short=True, rust=scale.rust).items():
         parts.append(
             f'<text x="{label_w - 6}" y="{middle(name) + 4}" text-anchor="end">'
             f"{_esc(label)}</text>"
             f'<line x1="{label_w}" x2="{width - 10}" y1="{middle(name)}" '
             f'y2="{middle(name)}" stroke="#eee"/>'
         )
-    for wake, s in woken_by_rust(tl).values():
+    for wake, s in woken_by_rust(tl).values() if scale.rust else ():
         parts.append(
-            f'<line x1="{x(wake.start_ns):.1f}" y1="{middle(wake.thread)}" '
-            f'x2="{x(s.start_ns):.1f}" y2="{middle(s.task)}" stroke="{WAKE}" '
+            f'<line x1="{x(wake.start_ns / 1e3):.1f}" y1="{middle(wake.thread)}" '
+            f'x2="{x(scale.start(s)):.1f}" y2="{middle(s.task)}" stroke="{WAKE}" '
             'stroke-width="0.8" stroke-dasharray="3,2"/>'
         )
     last_end: dict[str, Step] = {}
     for i, s in enumerate(steps):
         y = middle(s.task) - lane_h / 2
-        start, w = x(s.start_ns), max(x(s.end_ns) - x(s.start_ns), 1.5)
+        start, w = x(scale.start(s)), max(x(scale.end(s)) - x(scale.start(s)), 1.5)
         if s.by_task in last_end and s.by_task != s.task:
             src = last_end[s.by_task]
             parts.append(
-                f'<line x1="{x(src.end_ns):.1f}" y1="{middle(src.task)}" x2="{start:.1f}" '
+                f'<line x1="{x(scale.end(src)):.1f}" y1="{middle(src.task)}" x2="{start:.1f}" '
                 f'y2="{middle(s.task)}" stroke="#999" stroke-width="0.8"/>'
             )
         elif s.woken_by.startswith(("thread", "fast bridge", "timer")):
@@ -231,23 +274,28 @@ def svg(tl: Timeline, width: int) -> str:
             f"{e.thread}: {e.kind}, {e.what}{flow}\n"
             f"at {e.start_ns / 1e3:.1f} µs, took {e.duration_ns / 1e3:.1f} µs"
         )
+        at = x(e.start_ns / 1e3)
         if e.kind == "wake":
             parts.append(
-                f'<rect x="{x(e.start_ns) - 1:.1f}" y="{y + 4}" width="2" height="{lane_h - 6}" '
+                f'<rect x="{at - 1:.1f}" y="{y + 4}" width="2" height="{lane_h - 6}" '
                 f'fill="{WAKE}"><title>{_esc(record)}</title></rect>'
             )
         else:
-            w = max(x(e.end_ns) - x(e.start_ns), 1.5)
+            w = max(x(e.end_ns / 1e3) - at, 1.5)
             parts.append(
-                f'<rect x="{x(e.start_ns):.1f}" y="{y + 7}" width="{w:.1f}" height="{lane_h - 12}" '
+                f'<rect x="{at:.1f}" y="{y + 7}" width="{w:.1f}" height="{lane_h - 12}" '
                 f'fill="{BAR_COLOUR[e.kind]}"><title>{_esc(record)}</title></rect>'
             )
     axis_y = top + lane_h * len(lane) + 4
+    ends_text = (
+        (f"{t0:.1f} µs", f"{t0 + span:.1f} µs since the recording began")
+        if scale.rust
+        else ("first step", "steps in the order they began, one slot each")
+    )
     parts.append(
         f'<line x1="{label_w}" x2="{width - 10}" y1="{axis_y}" y2="{axis_y}" stroke="#333"/>'
-        f'<text x="{label_w}" y="{axis_y + 14}">{t0 / 1e3:.1f} µs</text>'
-        f'<text x="{width - 10}" y="{axis_y + 14}" text-anchor="end">'
-        f"{(t0 + span) / 1e3:.1f} µs since the recording began</text>"
+        f'<text x="{label_w}" y="{axis_y + 14}">{ends_text[0]}</text>'
+        f'<text x="{width - 10}" y="{axis_y + 14}" text-anchor="end">{ends_text[1]}</text>'
         f'<text x="4" y="16" fill="#555">blue: steps (point at one for its record) · '
         "grey: a task woke or created another · orange: a thread or timer woke it"
         + (" · Rust: purple polls, red GIL waits, orange wakes" if events else "")
@@ -256,7 +304,7 @@ def svg(tl: Timeline, width: int) -> str:
     return "".join(parts)
 
 
-def html_view(tl: Timeline) -> str:
+def html_view(tl: Timeline, by: str = "time") -> str:
     rows = "".join(
         f"<tr><td>{i}</td><td>{s.start_ns / 1e3:.1f}</td><td>{s.duration_ns / 1e3:.1f}</td>"
         f"<td>{_esc(s.task)}</td><td>{_esc(s.coro)}</td><td>{_esc(s.woken_by)}</td>"
@@ -268,9 +316,19 @@ def html_view(tl: Timeline) -> str:
         for h in ("#", "start µs", "took µs", "task", "coroutine", "woken by", "then waits on")
     )
     return (
-        f"{svg(tl, 760)}<details><summary>the {len(tl.steps)} steps as a table</summary>"
+        f"{svg(tl, 760, by)}<details><summary>the {len(tl.steps)} steps as a table</summary>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
     )
+
+
+@dataclass(frozen=True)
+class Picture:
+    """HTML that Jupyter shows as it is (``Timeline.show``)."""
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
 
 
 def _esc(text: str) -> str:
