@@ -220,7 +220,9 @@ def test_a_notebook_runs_through_the_server_on_that_kernel(server: int) -> None:
     )
     html = picture["text/html"]
     assert html.startswith("<svg") and all(f">{lane} · worker<" in html for lane in "abc")
-    assert html.count("<rect ") == 9 and "woken by: " in html
+    picture, zoomed = html.split("</svg>")[:2]  # the picture, then its zoom (four times wider)
+    assert picture.count("<rect ") == zoomed.count("<rect ") == 9 and "woken by: " in html
+    assert 'width="3040"' in zoomed
 
 
 # Where the browser test leaves its screenshots (target/ is not kept in git).

@@ -204,8 +204,11 @@ def test_the_picture_names_each_lane_as_the_code_named_its_task_and_tells_each_s
     picture = tl._repr_html_()
     assert picture.startswith("<svg") and "<table>" in picture
     assert "burger · worker" in picture and "soda · worker" in picture
-    records = re.findall(r"<rect [^>]*><title>([^<]*)</title>", picture)
+    first, zoomed = picture.split("</svg>")[:2]  # the picture, then its zoom, four times wider
+    records = re.findall(r"<rect [^>]*><title>([^<]*)</title>", first)
     assert len(records) == len(tl.steps) == 5
+    assert re.findall(r"<rect [^>]*><title>([^<]*)</title>", zoomed) == records
+    assert 'width="3040"' in zoomed and "scroll sideways" in picture
     assert records[0].startswith("#0 task burger (")
     assert all("woken by: " in r and "then waits on: " in r for r in records)
 
@@ -505,7 +508,7 @@ def test_by_order_each_step_gets_one_slot_in_the_order_the_steps_began(run: Run[
         return tl
 
     tl = run(main())
-    picture = tl.show(by="order")._repr_html_()
+    picture = tl.show(by="order")._repr_html_().split("</svg>")[0]
     widths = {
         float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"', picture)
     }

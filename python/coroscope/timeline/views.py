@@ -315,9 +315,15 @@ def html_view(tl: Timeline, by: str = "time") -> str:
         f"<th>{h}</th>"
         for h in ("#", "start µs", "took µs", "task", "coroutine", "woken by", "then waits on")
     )
+    # Zoom without a script (which an untrusted notebook would not run): the
+    # same picture four times wider, in a box that scrolls sideways.
+    zoomed = (
+        "<details><summary>zoom in: the picture four times wider (scroll sideways)</summary>"
+        f'<div style="overflow-x:auto">{svg(tl, 4 * 760, by)}</div></details>'
+    )
     return (
-        f"{svg(tl, 760, by)}<details><summary>the {len(tl.steps)} steps as a table</summary>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
+        f"{svg(tl, 760, by)}{zoomed}<details><summary>the {len(tl.steps)} steps as a table"
+        f"</summary><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></details>"
     )
 
 
