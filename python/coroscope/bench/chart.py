@@ -75,5 +75,5 @@ def write(make: Callable[[], Figure], path: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
 
     fig = make()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -125,42 +125,63 @@ def markdown(runs: dict[str, dict[str, Any]], source: str, chart: str | None) ->
         ]
         out.append(f"| {group}/{variant} | " + " | ".join(cells) + " |")
     if chart:
-        out += ["", f"![ns per operation by Python version]({chart})"]
+        out += ["", f"![each variant against its group's baseline, by Python version]({chart})"]
     return "\n".join(out) + "\n"
 
 
 def figure(runs: dict[str, dict[str, Any]]) -> Figure:
-    """One small chart per group: ns per operation (log scale) against the Python
-    version, one line per variant; the baseline drawn black and thick."""
+    """One picture, one question: did a variant's cost against its group's
+    baseline move with the Python version? A row per variant that is not a
+    baseline, a column per version; each cell coloured by that version's ratio
+    (log scale, white at 1: blue where the variant is faster than the
+    baseline, red where it is slower) and labelled with it. Groups are banded."""
     import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
 
     versions = list(runs)
-    table = rows(runs)
-    groups = list(dict.fromkeys(group for group, _, _ in table))
-    columns = 4
-    lines = -(-len(groups) // columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.2 * lines), squeeze=False)
-    for ax, group in zip(axes.flat, groups, strict=False):
-        for _, variant, found in (row for row in table if row[0] == group):
-            xs = [i for i, v in enumerate(versions) if v in found]
-            ys = [found[versions[i]].per_op for i in xs]
-            baseline = next(iter(found.values())).baseline == variant
-            ax.plot(
-                xs,
-                ys,
-                marker="o",
-                label=variant,
-                color="black" if baseline else None,
-                linewidth=2.5 if baseline else 1.2,
-            )
-        ax.set_title(group, fontsize=9)
-        ax.set_xticks(range(len(versions)), versions)
-        ax.set_yscale("log")
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(groups) :]:
-        ax.axis("off")
-    fig.suptitle("ns per operation by CPython version (log scale; black: the group's baseline)")
+    table = [
+        (group, variant, found)
+        for group, variant, found in rows(runs)
+        if next(iter(found.values())).baseline != variant
+    ]
+    ratios = [
+        [found[v].ratio if v in found else float("nan") for v in versions] for *_, found in table
+    ]
+    finite = [r for row in ratios for r in row if r == r and r > 0]
+    reach = max(max(finite, default=2.0), 1 / min(finite, default=0.5))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.1 * len(versions), 1.2 + 0.26 * len(table)))
+    image = ax.imshow(
+        ratios, aspect="auto", cmap="RdBu_r", norm=LogNorm(vmin=1 / reach, vmax=reach)
+    )
+    for y, row in enumerate(ratios):
+        for x, ratio in enumerate(row):
+            if ratio == ratio:
+                strong = ratio > reach**0.6 or ratio < reach**-0.6
+                ax.text(
+                    x,
+                    y,
+                    f"{ratio:.3g}x",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if strong else "black",
+                )
+    ax.set_xticks(range(len(versions)), versions)
+    ax.xaxis.tick_top()
+    ax.set_yticks(
+        range(len(table)), [f"{group}/{variant}" for group, variant, _ in table], fontsize=7
+    )
+    groups = [group for group, _, _ in table]
+    for y in range(1, len(groups)):
+        if groups[y] != groups[y - 1]:  # a band between groups
+            ax.axhline(y - 0.5, color="black", linewidth=0.8)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="ratio to the group's baseline")
+    ax.set_title(
+        "each variant against its group's baseline, by CPython version\n"
+        "(blue: faster than the baseline; red: slower; white: level)",
+        fontsize=9,
+        loc="left",
+    )
     fig.tight_layout()
     return fig
 
