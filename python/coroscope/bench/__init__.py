@@ -10,8 +10,9 @@ Layout: ``workloads`` (the jobs, shared with the Rust benches), ``groups``
 (which jobs are measured, each way and against what, with the crossings from
 ``coroscope.catalogue``), ``notes`` (what the numbers mean), ``run``
 (measuring), ``report`` (the summary, the goals, BENCHMARKS.md), ``chart``,
-``versions`` (the cross-version study, ``make bench-versions``) and ``cli`` (the
-command line).
+``versions`` (the cross-version study, ``make bench-versions``), ``cli`` (the
+command line), ``yours`` (``compare``: your own awaitables against the kit's
+baselines, in one call) and ``gil_waits`` (how long tokio's threads wait for the GIL).
 """
 
 from coroscope.bench import versions
@@ -20,13 +21,17 @@ from coroscope.bench.cli import main
 from coroscope.bench.groups import GROUPS, LOOPS, Group
 from coroscope.bench.report import committed_run, goal_verdicts, markdown, summary
 from coroscope.bench.run import Result, measure
+from coroscope.bench.yours import BASELINES, Comparison, compare
 
 __all__ = [
+    "BASELINES",
     "GROUPS",
     "LOOPS",
+    "Comparison",
     "Group",
     "Result",
     "committed_run",
+    "compare",
     "figure",
     "goal_verdicts",
     "main",

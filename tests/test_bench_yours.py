@@ -1,0 +1,159 @@
+"""Measure your own (``coroscope.bench.compare``, ``%atimeit``): a user's awaitable,
+written outside the kit, timed against the kit's baselines in one call, on each
+loop, with nothing of the kit edited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import subprocess
+import sys
+import textwrap
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from coroscope.bench import BASELINES, compare
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+class Mine:
+    """A learner's awaitable: finishes at once, as a done future does."""
+
+    def __await__(self) -> Generator[Any, None, int]:
+        return 7
+        yield  # a generator: `return` sets StopIteration.value
+
+
+async def mine_as_a_coroutine() -> int:
+    return 7
+
+
+def test_a_users_awaitable_is_measured_against_two_baselines_on_two_loops_in_one_call() -> None:
+    found = compare(
+        {"mine": Mine, "coro": mine_as_a_coroutine},
+        baselines=("coroutine", "sleep0"),
+        loops=("asyncio", "uvloop"),
+        ops=500,
+        rounds=2,
+    )
+    assert {(r.loop, r.variant) for r in found.results} == {
+        (loop, v) for loop in ("asyncio", "uvloop") for v in ("coroutine", "sleep0", "mine", "coro")
+    }
+    for loop in ("asyncio", "uvloop"):
+        assert found.ratio("coroutine", "coroutine", loop) == 1
+        mine = found.result("mine", loop)
+        assert mine.per_op > 0 and mine.spread is not None and mine.collector is not None
+        assert found.ratio("mine", "sleep0", loop) == pytest.approx(
+            mine.per_op / found.result("sleep0", loop).per_op
+        )
+    text, page = str(found), found._repr_html_()
+    assert all(name in text and name in page for name in ("mine", "coro", "x sleep0"))
+    assert BASELINES["sleep0"][0] in page  # the caption says what each baseline is
+
+
+def test_the_result_is_the_runners_json(tmp_path: pathlib.Path) -> None:
+    found = compare({"mine": Mine}, ops=200, rounds=1)
+    path = tmp_path / "mine.json"
+    found.to_json(path)
+    data = json.loads(path.read_text())
+    assert data["provenance"]["python"] and {r["variant"] for r in data["results"]} == {
+        "coroutine",
+        "sleep0",
+        "mine",
+    }
+    assert found.chart("mine").axes
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "says"),
+    [
+        (lambda: compare({}), ValueError, "at least one variant"),
+        (lambda: compare({"x": 3}), TypeError, "expected a callable"),  # type: ignore[dict-item]
+        (lambda: compare({"x": lambda: 3}), TypeError, "not awaitable"),
+        (lambda: compare({"x": Mine}, baselines=("nope",)), ValueError, "unknown baseline"),
+        (lambda: compare({"x": Mine}, baselines=()), ValueError, "at least one baseline"),
+        (lambda: compare({"sleep0": Mine}), ValueError, "named like a baseline"),
+        (lambda: compare({"x": Mine}, loops=("trio",)), ValueError, "loops are some of"),
+        (lambda: compare({"x": Mine}, ops=0), ValueError, "ops must be at least 1"),
+        (lambda: compare({"x": Mine}, rounds=True), TypeError, "rounds must be an int"),
+    ],
+)
+def test_what_cannot_be_measured_is_refused_before_anything_runs(
+    call: Any, error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=says):
+        call()
+
+
+def test_a_coroutine_made_only_to_be_checked_is_closed_without_a_warning() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            textwrap.dedent(
+                """
+            from coroscope.bench import compare
+            async def nap():
+                pass
+            compare({"nap": nap}, ops=100, rounds=1)
+            """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def ipython(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by IPython's terminal application, as a file of cells."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "IPython",
+            "--quick",
+            "--no-banner",
+            "--colors=NoColor",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_atimeit_times_an_await_in_ipythons_terminal() -> None:
+    done = ipython(
+        "%load_ext coroscope\n"
+        "import asyncio\n"
+        "%atimeit -n 300 -r 2 -l asyncio,uvloop -b sleep0 await asyncio.sleep(0)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if "per await" in line]
+    assert [line.split(" on ")[1].split(" ")[0] for line in lines] == ["asyncio", "uvloop"]
+    assert all(
+        "x asyncio.sleep(0)" in line and "best of 2 rounds of 300 awaits" in line for line in lines
+    )
+
+
+def test_a_cell_of_awaits_reads_the_notebooks_names_and_returns_its_comparison() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "coroscope")
+    shell.user_ns["asyncio"] = asyncio
+    shell.user_ns["Mine"] = Mine
+    found = shell.run_cell_magic("atimeit", "-n 200 -r 1 -o", "x = await Mine()\nassert x == 7\n")
+    assert found.result("yours").ops == 200
+    with pytest.raises(Exception, match="needs a statement"):
+        shell.run_line_magic("atimeit", "-n 10")
+    with pytest.raises(Exception, match="unknown baseline"):
+        shell.run_line_magic("atimeit", "-n 10 -b nope await Mine()")
