@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from coroscope.timeline import views
 
 if TYPE_CHECKING:
-    from coroscope.timeline.recorder import Timeline
+    from coroscope.timeline.records import Recorded
 
 LOOP, RUST = 1, 2
 
 
-def events(tl: Timeline) -> dict[str, Any]:
+def events(tl: Recorded) -> dict[str, Any]:
     """The trace, as the JSON object a trace file holds."""
     tasks = {name: i + 1 for i, name in enumerate(tl.tasks())}
     threads = {name: i + 1 for i, name in enumerate(dict.fromkeys(e.thread for e in tl.rust_side))}
@@ -66,7 +66,7 @@ def events(tl: Timeline) -> dict[str, Any]:
     return {"traceEvents": out, "displayTimeUnit": "ns"}
 
 
-def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
+def save(tl: Recorded, path: str | os.PathLike[str]) -> None:
     """Write :func:`events` to ``path``."""
     with open(path, "w", encoding="utf-8") as file:
         json.dump(events(tl), file)

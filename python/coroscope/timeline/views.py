@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from coroscope.timeline.recorder import RustEvent, Step, Timeline
+    from coroscope.timeline.records import Recorded, RustEvent, Step
 
 # One colour per meaning, in every view.
 STEP, POLL, GIL_WAIT, WAKE, TIMER = "#3b75af", "#8e6bb8", "#c0392b", "#e67e22", "#2e8b57"
@@ -27,7 +27,7 @@ BAR_COLOUR = {"poll": POLL, "gil wait": GIL_WAIT}
 BAR_NAME = {"poll": "Rust: a poll on tokio", "gil wait": "Rust: waiting for the GIL"}
 
 
-def lanes(tl: Timeline, rust: bool = True) -> dict[str, int]:
+def lanes(tl: Recorded, rust: bool = True) -> dict[str, int]:
     """Lane of each task (in the order of its first step), then of each Rust
     thread (by name and number: ``coroscope-tokio 1``, ``2``, ...), top to bottom."""
     threads = sorted({event.thread for event in tl.rust_side if rust}, key=_by_number)
@@ -39,7 +39,7 @@ def _by_number(thread: str) -> tuple[str, int]:
     return (name, int(number)) if number.isdigit() else (thread, 0)
 
 
-def lane_labels(tl: Timeline, short: bool = False, rust: bool = True) -> dict[str, str]:
+def lane_labels(tl: Recorded, short: bool = False, rust: bool = True) -> dict[str, str]:
     """Each lane's label: a task's says its coroutine too (the last part of its
     name when ``short``), a thread's that it is on the Rust side."""
     coros = {s.task: s.coro for s in reversed(tl.steps)}
@@ -51,7 +51,7 @@ def lane_labels(tl: Timeline, short: bool = False, rust: bool = True) -> dict[st
     }
 
 
-def woken_by_rust(tl: Timeline) -> dict[int, tuple[RustEvent, Step]]:
+def woken_by_rust(tl: Recorded) -> dict[int, tuple[RustEvent, Step]]:
     """Each flow both ends of which were recorded: the wake (or the poll a
     waker not the kit's was called in) and its step."""
     wakes = {e.flow: e for e in tl.rust_side if e.flow is not None}
@@ -73,7 +73,7 @@ class Scale:
     rank: dict[int, int]
 
     @classmethod
-    def of(cls, tl: Timeline, by: str) -> Scale:
+    def of(cls, tl: Recorded, by: str) -> Scale:
         if by not in BY:
             raise ValueError(f"by must be one of {', '.join(map(repr, BY))}, not {by!r}")
         ranked = sorted(range(len(tl.steps)), key=lambda i: tl.steps[i].start_ns)
@@ -96,7 +96,7 @@ class Scale:
         return "steps in the order they began, one slot each (how long each took: the table)"
 
 
-def table(tl: Timeline) -> str:
+def table(tl: Recorded) -> str:
     lines = [
         f"{'#':>3} {'start µs':>9} {'took µs':>8}  {'task':<10} {'coroutine':<18} "
         f"{'woken by':<34} then waits on"
@@ -122,7 +122,7 @@ def table(tl: Timeline) -> str:
     return "\n".join(lines)
 
 
-def plot(tl: Timeline, title: str, ax: Axes | None, by: str = "time") -> Figure:
+def plot(tl: Recorded, title: str, ax: Axes | None, by: str = "time") -> Figure:
     import matplotlib.pyplot as plt
 
     scale = Scale.of(tl, by)
@@ -202,7 +202,7 @@ def plot(tl: Timeline, title: str, ax: Axes | None, by: str = "time") -> Figure:
     return fig
 
 
-def svg(tl: Timeline, width: int, by: str = "time") -> str:
+def svg(tl: Recorded, width: int, by: str = "time") -> str:
     scale = Scale.of(tl, by)
     steps, events = tl.steps, tl.rust_side if scale.rust else []
     lane = lanes(tl, scale.rust)
@@ -304,7 +304,7 @@ def svg(tl: Timeline, width: int, by: str = "time") -> str:
     return "".join(parts)
 
 
-def html_view(tl: Timeline, by: str = "time") -> str:
+def html_view(tl: Recorded, by: str = "time") -> str:
     rows = "".join(
         f"<tr><td>{i}</td><td>{s.start_ns / 1e3:.1f}</td><td>{s.duration_ns / 1e3:.1f}</td>"
         f"<td>{_esc(s.task)}</td><td>{_esc(s.coro)}</td><td>{_esc(s.woken_by)}</td>"
