@@ -133,3 +133,43 @@ def test_a_thread_that_reaches_the_gate_during_a_fork_waits_without_the_interpre
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "forked"
+
+
+def test_a_fork_while_other_fork_hooks_let_go_of_the_interpreter_finishes() -> None:
+    # The fork holds the runtime's lock from its `before` hook to its `after`
+    # hook, and fork hooks of other libraries (logging's) run in between and
+    # let go of the interpreter. A loop thread that took it then and waited for
+    # the runtime's lock attached (each `future_into_py` call looks the runtime
+    # up) held it from the forking thread for ever: 20 runs in 20 hung with a
+    # short switch interval. Such a lock is now never waited for attached.
+    done = run_python(
+        """
+        import asyncio, logging, os, sys, threading
+        from coroscope.bridge import call_python, hop_future_into_py
+
+        sys.setswitchinterval(1e-5)  # the window, wide open
+        stop = threading.Event()
+
+        async def one():
+            return 1
+
+        async def hammer():
+            while not stop.is_set():
+                await asyncio.gather(*[call_python(one) for _ in range(8)],
+                                     *[hop_future_into_py(1) for _ in range(8)])
+
+        crossing = threading.Thread(target=asyncio.run, args=(hammer(),))
+        crossing.start()
+        for _ in range(100):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        stop.set()
+        crossing.join()
+        print("forked 100 times")
+        """,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "forked 100 times"

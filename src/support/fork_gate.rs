@@ -30,6 +30,7 @@ use std::cell::Cell;
 use std::future::Future as RustFuture;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,30 @@ impl Drop for Inside {
         if depth == 0 {
             INSIDE.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+/// Lock `mutex`, never waiting for it attached. A fork holds some of the
+/// kit's locks (the runtime's state, the threads' count) from its `before`
+/// hook to its `after` hook, and Python code that runs between the two
+/// (another library's fork hook) may let go of the interpreter. A thread that
+/// took the interpreter then and waited for such a lock attached would hold
+/// it from the forking thread for ever, as at the gate. Uncontended, this is
+/// one `try_lock`.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    let mut tries = 0u32;
+    loop {
+        match mutex.try_lock() {
+            Ok(guard) => return guard,
+            Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) if !attached() => {
+                return mutex.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+            // Held for an instant, nearly always: spin a little first.
+            Err(TryLockError::WouldBlock) if tries < 100 => std::hint::spin_loop(),
+            Err(TryLockError::WouldBlock) => wait_detached(),
+        }
+        tries += 1;
     }
 }
 

@@ -95,7 +95,8 @@ enum State {
 static STATE: Mutex<State> = Mutex::new(State::Idle);
 
 fn state() -> MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+    // Held across a fork (see `before_fork`): never waited for attached.
+    fork_gate::lock(&STATE)
 }
 
 /// The running runtime's handle, started on first use.

@@ -37,7 +37,8 @@ pub struct Stop {
 static STOPS: Mutex<Option<Vec<Weak<Stop>>>> = Mutex::new(Some(Vec::new()));
 
 fn stops() -> MutexGuard<'static, Option<Vec<Weak<Stop>>>> {
-    STOPS.lock().unwrap_or_else(PoisonError::into_inner)
+    // Held across a fork (see `hold_for_fork`): never waited for attached.
+    super::fork_gate::lock(&STOPS)
 }
 
 impl Stop {
@@ -121,7 +122,7 @@ struct Running;
 
 impl Drop for Running {
     fn drop(&mut self) {
-        *THREADS.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        *super::fork_gate::lock(&THREADS) -= 1;
         THREADS_CHANGED.notify_all();
     }
 }
@@ -130,7 +131,7 @@ impl Drop for Running {
 /// its [`Stop`] is stopped (wait on it rather than sleeping). `RuntimeError`,
 /// as from `threading`, if the OS refuses the thread.
 pub fn spawn_thread(work: impl FnOnce() + Send + 'static) -> PyResult<std::thread::JoinHandle<()>> {
-    *THREADS.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+    *super::fork_gate::lock(&THREADS) += 1;
     // Dropped with the closure when the thread cannot start: the count is
     // right either way.
     let running = Running;
@@ -155,7 +156,7 @@ pub fn stop_all() {
 /// Wait (detached, the caller sees to it) until every thread of ours has
 /// ended, or `deadline` passes.
 pub fn wait_for_all(deadline: Instant) {
-    let threads = THREADS.lock().unwrap_or_else(PoisonError::into_inner);
+    let threads = super::fork_gate::lock(&THREADS);
     let left = deadline.saturating_duration_since(Instant::now());
     let _ = THREADS_CHANGED.wait_timeout_while(threads, left, |running| *running > 0);
 }
@@ -171,7 +172,7 @@ pub struct HeldForFork {
 /// Take the locks before a fork (attached: no holder waits for the interpreter).
 pub fn hold_for_fork() -> HeldForFork {
     HeldForFork {
-        threads: THREADS.lock().unwrap_or_else(PoisonError::into_inner),
+        threads: super::fork_gate::lock(&THREADS),
         stops: stops(),
     }
 }
