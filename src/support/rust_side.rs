@@ -23,7 +23,8 @@
 //! under a mutex (taken inside the fork gate, so a fork never inherits it held).
 //!
 //! Times are nanoseconds from one process-wide [`Instant`]; Python maps them to
-//! its own clock with the pair [`_rust_side_start`] returns.
+//! its own clock with the reading [`_rust_side_start`] returns, paired with its
+//! own clock read at once.
 //!
 //! A leaf: it imports no lesson; the bridges, the awaitable's waker and the
 //! runtime call it.
