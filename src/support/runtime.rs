@@ -51,7 +51,7 @@
 use std::cell::RefCell;
 use std::future::Future as RustFuture;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -138,13 +138,15 @@ impl From<PyErr> for NotRunning {
 /// needs is asked of the OS first, by threads of ours that end at once; then
 /// the runtime starts, and its first blocking thread with it, kept for good,
 /// so that a later blocking closure always has a thread to run on. A refusal
-/// raises `threading`'s `RuntimeError`. (Between the trial and the start,
-/// another thread of the same user could take the room: a window of
-/// microseconds, not closed.)
+/// raises `threading`'s `RuntimeError`. What a reader would get wrong: a
+/// joined thread still counts against the limit until the kernel has released
+/// it, a moment after `join` returns, so the start waits for the trial's
+/// threads to be gone (`try_threads`). (Between the trial and the start,
+/// another thread of the same user could still take the room.)
 fn start() -> PyResult<Runtime> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     // The workers and one blocking thread.
-    try_threads(workers + 1)?;
+    threads::try_threads(workers + 1)?;
     let runtime = Builder::new_multi_thread()
         .enable_all()
         .worker_threads(workers)
@@ -161,40 +163,6 @@ fn start() -> PyResult<Runtime> {
         .recv()
         .map_err(|_| PyRuntimeError::new_err(format!("{CANT_START} (no blocking thread ran)")))?;
     Ok(runtime)
-}
-
-/// Start `count` threads that wait until all have started (or one was
-/// refused), then end; `RuntimeError` if the OS refused one.
-fn try_threads(count: usize) -> PyResult<()> {
-    let gate = Arc::new((Mutex::new(false), Condvar::new()));
-    let mut started = Vec::with_capacity(count);
-    let mut refused = None;
-    for _ in 0..count {
-        let gate = gate.clone();
-        let spawned = std::thread::Builder::new()
-            .name("coroscope-trial".into())
-            .spawn(move || {
-                let (open, opened) = &*gate;
-                let open = open.lock().unwrap_or_else(PoisonError::into_inner);
-                drop(opened.wait_while(open, |open| !*open));
-            });
-        match spawned {
-            Ok(thread) => started.push(thread),
-            Err(err) => {
-                refused = Some(err);
-                break;
-            }
-        }
-    }
-    *gate.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
-    gate.1.notify_all();
-    for thread in started {
-        let _ = thread.join();
-    }
-    match refused {
-        Some(err) => Err(thread_refused(&err)),
-        None => Ok(()),
-    }
 }
 
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`

@@ -1,5 +1,7 @@
 //! The kit's own threads (a `Kitchen`'s cooks): woken at once when stopped,
-//! counted so that shutdown can wait for them, refused in `threading`'s words.
+//! counted so that shutdown can wait for them, refused in `threading`'s words;
+//! and the trial that asks the OS for the runtime's threads before it starts
+//! ([`try_threads`]).
 //!
 //! A cook must never be left sleeping when its kitchen closes or the
 //! interpreter exits: it would wake later into an interpreter that is gone. So
@@ -184,4 +186,60 @@ impl HeldForFork {
         *self.threads = 0;
         *self.stops = Some(Vec::new());
     }
+}
+
+/// Start `count` threads that wait until all have started (or one was
+/// refused), then end; `RuntimeError` if the OS refused one.
+pub fn try_threads(count: usize) -> PyResult<()> {
+    let before = threads_now();
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let mut started = Vec::with_capacity(count);
+    let mut refused = None;
+    for _ in 0..count {
+        let gate = gate.clone();
+        let spawned = std::thread::Builder::new()
+            .name("coroscope-trial".into())
+            .spawn(move || {
+                let (open, opened) = &*gate;
+                let open = open.lock().unwrap_or_else(PoisonError::into_inner);
+                drop(opened.wait_while(open, |open| !*open));
+            });
+        match spawned {
+            Ok(thread) => started.push(thread),
+            Err(err) => {
+                refused = Some(err);
+                break;
+            }
+        }
+    }
+    *gate.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    gate.1.notify_all();
+    for thread in started {
+        let _ = thread.join();
+    }
+    // `join` returns as a thread exits, before the kernel releases it and its
+    // place under the limit: wait (briefly) until the trial threads are gone,
+    // or the runtime's own threads could be refused the room they left.
+    if let Some(before) = before {
+        let until = Instant::now() + Duration::from_millis(200);
+        while threads_now().is_some_and(|now| now > before) && Instant::now() < until {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    match refused {
+        Some(err) => Err(thread_refused(&err)),
+        None => Ok(()),
+    }
+}
+
+/// This process's threads the kernel still counts (Linux's
+/// `/proc/self/status`); `None` where that cannot be read.
+fn threads_now() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
 }
