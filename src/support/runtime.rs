@@ -48,10 +48,11 @@
 //! point for measurements ("tokio has nothing of ours in flight"), where a
 //! sleep would only be a guess.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future as RustFuture;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, Once};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -158,11 +159,44 @@ fn start() -> PyResult<Runtime> {
     // Waited on with a channel, not `block_on`, which panics when the caller
     // is itself a worker of some other tokio runtime.
     let (ran, first_ran) = std::sync::mpsc::channel();
-    drop(runtime.spawn_blocking(move || ran.send(())));
+    // tokio panics when the OS refuses the first thread of its blocking pool
+    // (a process of the same user may have taken the room the trial left):
+    // a refusal like any other, said in `threading`'s words.
+    if quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))).is_err() {
+        runtime.shutdown_background();
+        return Err(PyRuntimeError::new_err(format!(
+            "{CANT_START} (the OS refused the runtime its first blocking thread)"
+        )));
+    }
     first_ran
         .recv()
         .map_err(|_| PyRuntimeError::new_err(format!("{CANT_START} (no blocking thread ran)")))?;
     Ok(runtime)
+}
+
+thread_local! {
+    /// Set while [`quietly`] runs: a panic then is caught there, not printed.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `f()`, a panic in it caught and not printed (the panic hook prints before
+/// any `catch_unwind` sees the panic). The quiet hook wraps the one in place
+/// the first time it is needed, and passes every other panic on to it.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static WRAPPED: Once = Once::new();
+    WRAPPED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // `try_with`: a panic in a thread's last moments finds no flag.
+            if !QUIET.try_with(Cell::get).unwrap_or(false) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.set(true);
+    let out = std::panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.set(false);
+    out
 }
 
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`
