@@ -101,7 +101,9 @@ impl TimerFuture {
             match unless_shut_down(tokio::time::sleep(delay)).await {
                 Some(()) => {
                     let flow = rust_side::wake("TimerFuture fires");
-                    rust_side::with_flow(flow, || set_result_threadsafe(&event_loop, future, value))
+                    rust_side::with_flow(flow, || {
+                        set_result_threadsafe(&event_loop, future, Some(value))
+                    })
                 }
                 None => set_exception_threadsafe(&event_loop, future, |_| {
                     PyRuntimeError::new_err(SHUT_DOWN)

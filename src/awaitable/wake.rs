@@ -139,9 +139,7 @@ impl WakeRoute for ThreadsafeRoute {
             return;
         }
         if let Some(waiter) = waiting.take_waiter() {
-            rust_side::try_attach("call_soon_threadsafe", |py| {
-                set_result_threadsafe(&self.event_loop, waiter, py.None());
-            });
+            set_result_threadsafe(&self.event_loop, waiter, None);
         }
     }
 }

@@ -167,11 +167,12 @@ pub fn post_threadsafe(
     });
 }
 
-/// Finish `future` with `value` from any thread: the loop thread runs
+/// Finish `future` with `value` (`None`: Python's `None`, which needs no
+/// attaching to name) from any thread: the loop thread runs
 /// `asyncio.futures._set_result_unless_cancelled(future, value)` at its next
 /// iteration ([`post_threadsafe`]). "Unless cancelled", because by the time the
 /// call runs the awaiting task may have cancelled the future.
-pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: Py<PyAny>) {
+pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: Option<Py<PyAny>>) {
     static SET_RESULT_UNLESS_CANCELLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     post_threadsafe(event_loop, |py| {
         let setter = SET_RESULT_UNLESS_CANCELLED.import(
@@ -179,6 +180,7 @@ pub fn set_result_threadsafe(event_loop: &Py<PyAny>, future: Py<PyAny>, value: P
             "asyncio.futures",
             "_set_result_unless_cancelled",
         )?;
+        let value = value.unwrap_or_else(|| py.None());
         PyTuple::new(py, [setter.clone().unbind(), future, value])
     });
 }

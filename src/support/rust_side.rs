@@ -207,26 +207,32 @@ impl Wake for RecordedWaker {
 /// `what` while someone records (a thread already attached, such as the
 /// loop's own, waits for nothing and notes nothing).
 pub fn try_attach<R>(what: &'static str, f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
-    if !recording() || fork_gate::attached() {
-        return Python::try_attach(f);
-    }
-    let asked = now();
+    let asked = asking();
     Python::try_attach(|py| {
-        push("gil wait", what, asked, now(), 0);
+        waited(what, asked);
         f(py)
     })
 }
 
 /// `Python::attach`, with the wait recorded (see [`try_attach`]).
 pub fn attach<R>(what: &'static str, f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    if !recording() || fork_gate::attached() {
-        return Python::attach(f);
-    }
-    let asked = now();
+    let asked = asking();
     Python::attach(|py| {
-        push("gil wait", what, asked, now(), 0);
+        waited(what, asked);
         f(py)
     })
+}
+
+/// When this thread asked to attach, if its wait is to be noted.
+fn asking() -> Option<u64> {
+    (recording() && !fork_gate::attached()).then(now)
+}
+
+/// Note the wait that began at `asked`, now that the thread is attached.
+fn waited(what: &'static str, asked: Option<u64>) {
+    if let Some(asked) = asked {
+        push("gil wait", what, asked, now(), 0);
+    }
 }
 
 /// A wake on this thread, as `what`: its flow number while someone records
