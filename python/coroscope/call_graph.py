@@ -54,6 +54,7 @@ _FUTURE_INTO_PY_CALLBACK = "PyDoneCallback"
 # PyO3's `async fn` returns this type (`builtins.Coroutine`), which has no
 # `cr_await`: the chain ends at it.
 _PYO3_COROUTINE = "Coroutine"
+_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,9 +181,6 @@ def _running_frames(task: asyncio.Future[Any], frame: FrameType | None) -> tuple
             break
         frame = frame.f_back
     return tuple(frames)
-
-
-_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
 
 def _suspended_chain(future: asyncio.Future[Any]) -> tuple[tuple[Frame, ...], Wait | None]:
