@@ -18,6 +18,7 @@ from coroscope import timeline
 from coroscope._native import _rust_side_stop
 from coroscope.bridge import hop_future_into_py, sleep_awaitable
 from coroscope.catalogue import Crossing, crossings
+from coroscope.timeline import views
 
 from tests.conftest import Run
 
@@ -34,7 +35,7 @@ WAIT = 0.05
 # Chrome's Trace Event Format, as its specification ("Trace Event Format",
 # the JSON object form) describes the events written here: complete events
 # ("X") with a duration, metadata ("M") naming processes and threads, and flow
-# events ("s" start, "f" finish) joined by an id.
+# events ("s" start, "t" step, "f" finish) joined by an id.
 TRACE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["traceEvents"],
@@ -48,7 +49,7 @@ TRACE_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string"},
                     "cat": {"type": "string"},
-                    "ph": {"enum": ["X", "M", "s", "f"]},
+                    "ph": {"enum": ["X", "M", "s", "t", "f"]},
                     "ts": {"type": "number", "minimum": 0},
                     "dur": {"type": "number", "minimum": 0},
                     "pid": {"type": "integer"},
@@ -73,7 +74,7 @@ TRACE_SCHEMA: dict[str, Any] = {
                         },
                     },
                     {
-                        "if": {"properties": {"ph": {"enum": ["s", "f"]}}},
+                        "if": {"properties": {"ph": {"enum": ["s", "t", "f"]}}},
                         "then": {"required": ["ts", "id"]},
                     },
                 ],
@@ -108,6 +109,27 @@ def test_each_bridge_s_wake_is_linked_to_the_step_it_caused(way: Crossing) -> No
     assert resumed.flow is not None, tl.table()
     (origin,) = [e for e in tl.rust_side if e.flow == resumed.flow]
     assert origin.thread.startswith(RUST_THREAD), tl.table()
+
+
+@pytest.mark.parametrize("way", PARKING, ids=lambda c: c.name)
+def test_a_wake_s_line_bends_at_every_callback_the_loop_ran_on_its_way(way: Crossing) -> None:
+    """ "Two hops against one", drawn: between the Rust wake and the step it
+    caused, the line goes through each callback the loop ran first (on
+    ``the loop`` lane: ``future_into_py``'s result setter, the classic
+    awaitable's), one fewer than the step's hops; the fast bridge's drain runs
+    the step itself, so its line goes straight."""
+    tl = recorded(asyncio.run, lambda: way("value", WAIT))
+    resumed = [s for s in tl.steps if s.task == "awaiter"][-1]
+    path = views.woken_by_rust(tl)[resumed.flow]
+    assert len(path.hops) == resumed.hops - 1, tl.table()
+    assert [h.hop for h in path.hops] == list(range(1, resumed.hops))
+    assert all(path.wake.start_ns <= h.start_ns <= resumed.start_ns for h in path.hops)
+    if resumed.woken_by.startswith("fast bridge"):
+        assert resumed.hops == 1 and not [h for h in tl.loop_hops if h.flow == resumed.flow]
+    else:
+        assert resumed.hops == 2, tl.table()
+        assert "the loop's callbacks" in tl.table() and views.LOOP_LANE in views.lanes(tl)
+        assert tl.svg().count("<polyline") == len(views.woken_by_rust(tl))
 
 
 @pytest.mark.parametrize(
@@ -185,3 +207,6 @@ def test_the_saved_trace_is_a_trace_event_file_with_one_track_per_thread(
     assert {f"{c.name} ·" for c in WOKEN_FROM_RUST} <= {name.split(" ")[0] + " ·" for name in names}
     starts = {e["id"] for e in events if e["ph"] == "s"}
     assert starts and starts == {e["id"] for e in events if e["ph"] == "f"}
+    # future_into_py's result setter, on the loop's track of its callbacks, on the way.
+    assert tl.loop_hops and "the loop (callbacks)" in names
+    assert {e["id"] for e in events if e["ph"] == "t"} <= starts

@@ -9,6 +9,7 @@
     tl.plot()      # matplotlib: a lane per task and per Rust thread, wakes as arrows
     tl.steps       # the records (Step)
     tl.rust_side   # what the Rust side did meanwhile, on its own threads (RustEvent)
+    tl.loop_hops   # the loop's callbacks on a Rust wake's way to its step (LoopHop)
     tl.save_trace("run.json")   # for Perfetto's UI or chrome://tracing
 
 For the block, ``record()`` makes every task the loop creates a Rust ``Task``
@@ -26,7 +27,9 @@ name: ``tokio-runtime-w`` is a tokio worker), or a timer; each callback in
 between is one *hop*. ``future_into_py``'s wake takes two hops (the tokio
 thread's ``call_soon_threadsafe``, then the future's done callback); the fast
 bridge finishes the waiter inline while draining its wake queue, one hop, which
-Rust itself tells the recorder. uvloop's loop cannot be wrapped (a C type
+Rust itself tells the recorder. The callbacks on a Rust wake's way that are not
+a step (``future_into_py``'s result setter, for one) are timed too
+(``tl.loop_hops``) and drawn on a lane of the loop's own. uvloop's loop cannot be wrapped (a C type
 without a ``__dict__``): there, steps, waits and task-to-task wakes are still
 recorded, other wakes show as ``the loop``.
 
@@ -40,13 +43,14 @@ and each wake of a Rust future, with a *flow* number that the wake carries to
 the loop, so the step it causes says which wake it was (``Step.flow``): through
 the fast bridge's queue on any loop; through ``call_soon_threadsafe`` where the
 loop can be wrapped (asyncio's). PyO3's own ``async fn`` wakes through PyO3's
-waker, which the kit cannot hook: its steps say "thread ..." with no flow.
+waker, which the kit wraps (its future's waker is the kit's, which calls PyO3's):
+its wake is told, its GIL wait, inside PyO3, is not.
 
 What watching costs: two Python calls per step (``begin``/``end``); the
 benchmark group ``timeline_overhead`` measures it. With no recording active,
 nothing is paid, but one atomic load per Rust-side hook.
 """
 
-from coroscope.timeline.recorder import RustEvent, Step, Timeline, record
+from coroscope.timeline.recorder import LoopHop, RustEvent, Step, Timeline, record
 
-__all__ = ["RustEvent", "Step", "Timeline", "record"]
+__all__ = ["LoopHop", "RustEvent", "Step", "Timeline", "record"]

@@ -22,13 +22,13 @@ from coroscope._native import (
 )
 from coroscope.await_from_rust import Task, task_factory
 from coroscope.timeline import trace, views
-from coroscope.timeline.records import RustEvent, Step
+from coroscope.timeline.records import LoopHop, RustEvent, Step
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["RustEvent", "Step", "Timeline", "record"]
+__all__ = ["LoopHop", "RustEvent", "Step", "Timeline", "record"]
 
 # (who scheduled it, hops since, the flow of the Rust wake behind it): what a
 # callback carries while recording. Who is a task object (named only when the
@@ -62,6 +62,11 @@ class Timeline:
         self._t0 = time.perf_counter_ns()
         self._recording = True
         self._rust_side: list[RustEvent] = []
+        # Callbacks that carried a Rust wake's flow and ran no step: the loop
+        # side of a crossing (start, end, hops, flow, the callback). Steps begun
+        # so far tell a callback that ran one (a task's wake-up) from one that did not.
+        self._hops: list[tuple[int, int, int, int, Any]] = []
+        self._begun = 0
 
     # --- the recorder protocol (called by the Rust Task) -------------------------
 
@@ -73,6 +78,7 @@ class Timeline:
             # now; one through the loop's callbacks carried it in its origin.
             flow = _current_flow() if hint is not None else (origin[2] if origin else None)
             self._open.append((time.perf_counter_ns(), origin, hint, flow))
+            self._begun += 1
             self._origin = (task, 0, None)
 
     def end(self, task: Any) -> None:
@@ -98,9 +104,19 @@ class Timeline:
             coro = task.get_coro()
             coro = getattr(coro, "__qualname__", type(coro).__qualname__)
             waits_on = _ended(task) if done else self._waiting_on(waiter)
+            # A wake only Rust saw is the fast bridge's: its drain is the one hop.
+            hops = 1 if hint is not None else (who[1] if who else 0)
             self._steps.append(
                 Step(
-                    name, coro, start - self._t0, end - self._t0, woken_by, waits_on, by_task, flow
+                    name,
+                    coro,
+                    start - self._t0,
+                    end - self._t0,
+                    woken_by,
+                    waits_on,
+                    by_task,
+                    flow,
+                    hops,
                 )
             )
         return self._steps
@@ -111,6 +127,21 @@ class Timeline:
         workers, the Kitchen's cooks), in the order it happened: final when the
         block ends (empty before)."""
         return self._rust_side
+
+    @property
+    def loop_hops(self) -> list[LoopHop]:
+        """The callbacks the loop ran on a Rust wake's way to its step (the
+        ``LoopHop`` doc has which), in the order they ran."""
+        return [
+            LoopHop(
+                getattr(callback, "__qualname__", type(callback).__qualname__),
+                hops,
+                start - self._t0,
+                end - self._t0,
+                flow,
+            )
+            for start, end, hops, flow, callback in self._hops
+        ]
 
     def _take_rust_side(self, rust_start: int, py_start: int) -> None:
         """At the block's end: the Rust side's events, moved to this clock."""
@@ -270,10 +301,20 @@ class _Carried:
     def __call__(self, *args: Any) -> Any:
         tl = self._tl
         outer = tl._origin
-        tl._origin = self._origin
+        tl._origin = origin = self._origin
+        flow = origin[2]
+        if flow is None or not tl._recording:
+            try:
+                return self.__wrapped__(*args)
+            finally:
+                tl._origin = outer
+        # On a Rust wake's way: timed, and kept unless it ran a step.
+        begun, start = tl._begun, time.perf_counter_ns()
         try:
             return self.__wrapped__(*args)
         finally:
+            if tl._begun == begun:
+                tl._hops.append((start, time.perf_counter_ns(), origin[1], flow, self.__wrapped__))
             tl._origin = outer
 
     def __getattr__(self, name: str) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Recorded", "RustEvent", "Step"]
+__all__ = ["LoopHop", "Recorded", "RustEvent", "Step"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Step:
     by_task: str | None = None
     # The Rust wake that caused it (``RustEvent.flow``), if the Rust side told.
     flow: int | None = None
+    # How many loop callbacks it took, this step's own included, from whoever
+    # scheduled the first (0 when the loop cannot tell: see ``woken_by``).
+    hops: int = 0
 
     @property
     def duration_ns(self) -> int:
@@ -58,6 +61,28 @@ class RustEvent:
         return self.end_ns - self.start_ns
 
 
+@dataclass(frozen=True)
+class LoopHop:
+    """A callback the loop ran, on its own thread, on a Rust wake's way to the
+    step it caused: ``future_into_py``'s result comes back by
+    ``call_soon_threadsafe`` as a callback that sets the asyncio future's
+    result (``hop`` 1), and the future's done callbacks run one hop later, the
+    awaiting task's step among them (pyo3-async-runtimes adds one of its own).
+    The fast bridge has none: its drain runs the step itself. Recorded where the
+    loop's callbacks can be followed (asyncio's loop, not uvloop's)."""
+
+    what: str
+    hop: int
+    start_ns: int
+    end_ns: int
+    flow: int
+
+    @property
+    def duration_ns(self) -> int:
+        """How long the callback ran, in nanoseconds."""
+        return self.end_ns - self.start_ns
+
+
 class Recorded(Protocol):
     """A timeline as the views read it (``Timeline`` is one)."""
 
@@ -66,5 +91,8 @@ class Recorded(Protocol):
 
     @property
     def rust_side(self) -> list[RustEvent]: ...
+
+    @property
+    def loop_hops(self) -> list[LoopHop]: ...
 
     def tasks(self) -> list[str]: ...
