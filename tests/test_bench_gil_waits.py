@@ -49,3 +49,23 @@ def test_the_command_line_prints_a_table_per_loop(capsys: pytest.CaptureFixture[
     printed = capsys.readouterr().out
     assert printed.startswith("waits for the GIL on tokio's side, on asyncio")
     assert all(f"\n{bridge.name} " in printed for bridge in BRIDGES)
+
+
+def test_a_full_run_keeps_each_distribution_and_benchmarks_md_reads_it() -> None:
+    """``python -m coroscope.bench`` keeps the percentiles (not every wait) in its
+    results file, and the report gives them a section, with why a row has none."""
+    from coroscope.bench.report import markdown
+
+    kept = gil_waits.run(["asyncio"], wakes=20, busy_us=50)
+    assert kept["busy_us"] == 50
+    assert [row["bridge"] for row in kept["rows"]] == [b.name for b in BRIDGES]
+    handed = next(row for row in kept["rows"] if row["bridge"] == "future_into_py")
+    assert handed["waits"] == 20 and 0 <= handed["p50_us"] <= handed["p99_us"] <= handed["max_us"]
+    fast = next(row for row in kept["rows"] if row["bridge"] == "fast")
+    assert fast["waits"] == 0 and fast["p50_us"] is None
+    provenance = {"mode": "quick", "python": "CPython 3.11"}
+    text = markdown({"provenance": provenance, "results": [], "gil_waits": kept}, "x.json")
+    section = text.split("## gil_waits", 1)[1].split("\n## ", 1)[0]
+    assert section.count("\n| asyncio |") == len(BRIDGES)
+    assert "none: no thread of the kit attached" in section and "What it teaches:" in section
+    assert "## gil_waits" not in markdown({"provenance": provenance, "results": []}, "x.json")

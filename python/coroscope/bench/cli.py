@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import coroscope
 from coroscope._cli import installed
-from coroscope.bench import instructions, versions
+from coroscope.bench import gil_waits, instructions, versions
 from coroscope.bench.chart import save
 from coroscope.bench.groups import GROUPS, LOOPS, Group
 from coroscope.bench.report import markdown, summary, table
@@ -304,10 +304,13 @@ def _main(argv: list[str] | None) -> int:
 
     started = time.monotonic()
     results = measure(groups, args.quick, loops, _progress)
+    prov = provenance(args.quick, loops)
+    data: dict[str, Any] = {"provenance": prov, "results": [asdict(r) for r in results]}
+    if args.group is None:  # every group: and the GIL waits, which are no group's
+        _progress("gil_waits: how long tokio's threads wait for the GIL")
+        data["gil_waits"] = gil_waits.run(loops, gil_waits.WAKES // (10 if args.quick else 1))
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    prov = provenance(args.quick, loops)
-    data = {"provenance": prov, "results": [asdict(r) for r in results]}
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path = out / f"{stamp}.json"
     json_path.write_text(json.dumps(data, indent=2) + "\n")

@@ -19,6 +19,9 @@ the distribution of the waits recorded, and what each wake cost tokio's
 threads in all (polls and waits). What is not seen: PyO3's own ``async fn``
 waker attaches inside PyO3, out of the kit's reach, so its waits are not
 recorded (its row says so); the fast bridge never attaches (its row has none).
+
+``python -m coroscope.bench`` runs it too, on the same loops, and keeps the
+distributions in its results file (``gil_waits``), which BENCHMARKS.md reads.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from coroscope._cli import count
 from coroscope.catalogue import BRIDGES, Crossing, crossings
@@ -55,8 +59,35 @@ class Waits:
         head = f"{self.bridge:<15} {self.wakes:>6,} {len(self.waits):>6,}"
         if not self.waits:
             return f"{head}  {UNSEEN.get(self.bridge, 'none: no thread of the kit attached'):<44}"
-        shown = " ".join(f"{_us(self.percentile(p)):>8}" for p in (50, 90, 99))
+        shown = " ".join(f"{_us(self.percentile(p)):>8}" for p in PERCENTILES)
         return f"{head}  {shown} {_us(self.waits[-1]):>8}  {_us(self.worker_us_per_wake):>8}"
+
+    def as_json(self, loop: str) -> dict[str, Any]:
+        """The row a results file keeps: the distribution, not every wait."""
+        return {
+            "loop": loop,
+            "bridge": self.bridge,
+            "wakes": self.wakes,
+            "waits": len(self.waits),
+            **{f"p{p}_us": self.percentile(p) if self.waits else None for p in PERCENTILES},
+            "max_us": self.waits[-1] if self.waits else None,
+            "worker_us_per_wake": self.worker_us_per_wake,
+        }
+
+
+PERCENTILES = (50, 90, 99)
+# How to read the rows (BENCHMARKS.md says it under them).
+READING = (
+    "future_into_py hands each result back from tokio's blocking pool, a thread per "
+    "pending result, each waiting for the GIL: on a busy loop they queue behind each other "
+    "and behind the loop's steps (the tail). The classic awaitable attaches once per wake, "
+    "from the worker that woke it. The fast bridge writes a byte to the loop's socket and "
+    "never attaches; PyO3's async fn attaches inside PyO3's waker, which the kit cannot "
+    "time. tokio µs per wake is all the time tokio's threads spent on a wake, polls and "
+    "waits: what the bridge takes from other Rust work."
+)
+# Wakes per bridge and loop (a --quick run of ``python -m coroscope.bench``: a tenth).
+WAKES = 2_000
 
 
 HEADER = (
@@ -110,6 +141,49 @@ def trial(
         return runner.run(measure(way, wakes, busy_us))
 
 
+def run(loops: list[str], wakes: int, busy_us: float = 100) -> dict[str, Any]:
+    """Every bridge on every loop, as the results file keeps it."""
+    from coroscope.bench.groups import LOOPS
+
+    rows = [
+        trial(way, wakes, busy_us, LOOPS[loop]).as_json(loop)
+        for loop in loops
+        for way in waiting_crossings()
+    ]
+    return {"busy_us": busy_us, "rows": rows}
+
+
+def markdown(kept: dict[str, Any]) -> list[str]:
+    """BENCHMARKS.md's section for what :func:`run` kept."""
+
+    def us(value: float | None) -> str:
+        return "" if value is None else _us(value)
+
+    out = [
+        "## gil_waits",
+        "",
+        f"How long tokio's threads waited for the GIL to hand a wake back, each task busy "
+        f"{kept['busy_us']:g} µs of Python once woken (`python -m coroscope.bench.gil_waits`: "
+        "its doc says how the wakes are made to land on a busy loop).",
+        "",
+        "| loop | bridge | wakes | waits recorded | p50 µs | p90 µs | p99 µs | max µs "
+        "| tokio µs per wake |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in kept["rows"]:
+        if row["waits"]:
+            shown = " | ".join(us(row[f"p{p}_us"]) for p in PERCENTILES)
+            shown += f" | {us(row['max_us'])}"
+        else:
+            why = UNSEEN.get(row["bridge"], "none: no thread of the kit attached")
+            shown = f"{why} | | | "
+        out.append(
+            f"| {row['loop']} | {row['bridge']} | {row['wakes']:,} | {row['waits']:,} | {shown} "
+            f"| {us(row['worker_us_per_wake'])} |"
+        )
+    return [*out, "", f"What it teaches: {READING}"]
+
+
 def table(rows: list[Waits], busy_us: float, loop: str) -> str:
     title = f"waits for the GIL on tokio's side, on {loop}, each task then busy {busy_us:g} µs"
     return "\n".join([title, HEADER, *(row.row() for row in rows)])
@@ -123,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m coroscope.bench.gil_waits", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--wakes", type=count, default=2_000, help="wakes per bridge (default 2,000)"
+        "--wakes", type=count, default=WAKES, help=f"wakes per bridge (default {WAKES:,})"
     )
     parser.add_argument(
         "--busy-us", type=count, default=100, help="µs of Python after each wake (default 100)"
