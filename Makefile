@@ -93,7 +93,10 @@ stubtest: develop ## Check the _native stubs against the built module (mypy.stub
 browser: ## Debian's chromium, for the test that runs every notebook in JupyterLab in a real browser (installed when missing)
 	@$(call APT_INSTALL,chromium) || echo "make: could not install chromium through apt: the browser test will be skipped"
 
-test-python: develop browser ## pytest, every Python block of README.md (pytest-markdown-docs), every notebook on a real kernel (nbmake) and in a browser
+valgrind: ## valgrind, whose Callgrind counts instructions (make bench-instructions, count_instructions and its tests; installed when missing)
+	@$(call APT_INSTALL,valgrind) || echo "make: could not install valgrind through apt: the instruction-count tests will be skipped"
+
+test-python: develop browser valgrind ## pytest, every Python block of README.md (pytest-markdown-docs), every notebook on a real kernel (nbmake) and in a browser
 	$(PY) -m pytest tests README.md --markdown-docs $(wildcard notebooks/*.ipynb) $(if $(wildcard notebooks/*.ipynb),--nbmake)
 
 # pytest runs last so that its summary is the last line of `make test`.
@@ -124,8 +127,7 @@ bench: develop ## Criterion benches (cargo bench); results in target/criterion
 
 # Callgrind needs valgrind (Debian's) and gungraun's runner, of the library's version.
 GUNGRAUN := 0.20.0
-bench-instructions: develop ## Every timed group counted in CPU instructions under Callgrind (gungraun), run twice (~25 min); writes bench-results/instructions/
-	@$(call APT_INSTALL,valgrind)
+bench-instructions: develop valgrind ## Every timed group counted in CPU instructions under Callgrind (gungraun), run twice (~25 min); writes bench-results/instructions/
 	@gungraun-runner --version 2>/dev/null | grep -q "$(GUNGRAUN)" || cargo install gungraun-runner --version $(GUNGRAUN) --locked
 	rm -rf target/gungraun/coroscope/instructions  # two fresh runs: gungraun keeps each case's previous count
 	cargo bench --features bench --bench instructions -- --save-summary=json

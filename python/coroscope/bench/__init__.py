@@ -12,10 +12,12 @@ Layout: ``workloads`` (the jobs, shared with the Rust benches), ``groups``
 (measuring), ``report`` (the summary, the goals, BENCHMARKS.md), ``chart``,
 ``versions`` (the cross-version study, ``make bench-versions``), ``cli`` (the
 command line), ``yours`` (``compare``: your own awaitables against the kit's
-baselines, in one call) and ``gil_waits`` (how long tokio's threads wait for the GIL).
+baselines, in one call), ``callgrind`` (``count_instructions``: one await of your
+own, in CPU instructions) and ``gil_waits`` (how long tokio's threads wait for the GIL).
 """
 
 from coroscope.bench import versions
+from coroscope.bench.callgrind import Counts, count_instructions
 from coroscope.bench.chart import figure
 from coroscope.bench.cli import main
 from coroscope.bench.groups import GROUPS, LOOPS, Group
@@ -28,10 +30,12 @@ __all__ = [
     "GROUPS",
     "LOOPS",
     "Comparison",
+    "Counts",
     "Group",
     "Result",
     "committed_run",
     "compare",
+    "count_instructions",
     "figure",
     "goal_verdicts",
     "main",

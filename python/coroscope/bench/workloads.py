@@ -121,6 +121,19 @@ def sequential(make: Maker, expect: object) -> Workload:
     return run
 
 
+def unchecked(make: Maker) -> Workload:
+    """``n`` awaits of ``make()``, one after another, their results not looked
+    at: a user's awaitable (``compare``, ``count_instructions``), whose result
+    the kit does not know."""
+
+    async def run(n: int) -> int:
+        for _ in range(n):
+            await make()
+        return n
+
+    return run
+
+
 def fanout(make: Maker, expect: object) -> Workload:
     """``n`` awaits of ``make()`` at once, under one ``gather``."""
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from coroscope.awaitable import Ready, ReadySend
 from coroscope.bench.groups import LOOPS, Group
 from coroscope.bench.run import Result, measure, provenance
-from coroscope.bench.workloads import Workload
+from coroscope.bench.workloads import unchecked
 from coroscope.bridge import ready_fast, ready_future_into_py
 
 if TYPE_CHECKING:
@@ -74,17 +74,6 @@ BASELINES: dict[str, tuple[str, Maker]] = {
         lambda: ready_future_into_py(None),
     ),
 }
-
-
-def _awaits(make: Maker) -> Workload:
-    """``n`` awaits of ``make()``, one after another."""
-
-    async def run(n: int) -> int:
-        for _ in range(n):
-            await make()
-        return n
-
-    return run
 
 
 def _checked(name: str, make: object) -> Maker:
@@ -137,8 +126,8 @@ def compare(
     group = Group(
         "compare",
         "each awaitable made and awaited once per operation, one after another",
-        [(b, _awaits(BASELINES[b][1])) for b in baselines]
-        + [(name, _awaits(make)) for name, make in makers.items()],
+        [(b, unchecked(BASELINES[b][1])) for b in baselines]
+        + [(name, unchecked(make)) for name, make in makers.items()],
         ops=ops,
         rounds=rounds,
     )

@@ -1,0 +1,269 @@
+"""Count your own: the CPU instructions of one await of your code, under Callgrind.
+
+::
+
+    from coroscope.bench import count_instructions
+
+    found = count_instructions({"mine": "mypkg.awaitables:Mine"}, baselines=("coroutine",))
+    print(found)                         # instructions per await, and the ratio
+    found.per_await["mine"]
+
+Wall time moves by 10-30 % on a shared machine; the number of instructions a
+piece of code executes does not, because Callgrind (valgrind's tool) simulates
+the CPU: the same program run twice gives the same count. That is what makes a
+bound in CI possible (``coroscope.pytest_plugin``'s ``await_instructions``).
+
+How it counts. Each variant (and baseline) is a callable that makes one fresh
+awaitable; it must be importable by a fresh interpreter, so it is named as
+``"module:attribute"`` (or given as a function or class defined at the top of
+an importable module: in a notebook, ``%%writefile mine.py`` first). A fresh
+interpreter under Callgrind makes the loop, awaits each variant a few times
+(first-call caches), then awaits each ``awaits`` times, one after another in one
+task, calling ``os.getppid()`` between them: Callgrind writes its counts so far
+each time ``getppid`` is entered (``--dump-before``), so each variant's awaits
+are counted apart from the interpreter's start and exit. A second interpreter
+does the same with twice the awaits; the difference, over ``awaits``, is one
+await, with the loop's run and the task taken off. ``PYTHONHASHSEED`` is fixed,
+so each run is the same program: ``repeat`` pairs agree to the instruction
+unless a variant crosses threads (tokio's wakes interleave differently from run
+to run; ``agreement`` says how far apart the pairs are).
+
+Counted: every thread (a bridge's tokio work is in its count, unlike
+``make bench-instructions``, which counts the loop's thread). Not counted:
+waiting (a thread parked on a lock or in ``epoll`` executes nothing), making the
+loop. Callgrind runs the interpreter about 50 times slower: a variant costs
+seconds, not milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["NO_VALGRIND", "Counts", "count_instructions"]
+
+NO_VALGRIND = (
+    "valgrind is not installed: Callgrind, its tool, counts the instructions. "
+    "Get it from your system's packages (Debian and Ubuntu: `sudo apt install valgrind`; "
+    "Fedora: `sudo dnf install valgrind`); it runs on Linux"
+)
+# The marker between two variants' awaits: a libc call nothing else on the way makes.
+MARKER = "getppid"
+# Awaits of each variant before counting: first-call caches, the loop's first run.
+WARM_UP = 50
+
+
+def _spec(name: str, make: str | Callable[..., Any]) -> str:
+    """``make`` as ``"module:attribute"``, which a fresh interpreter can import."""
+    if isinstance(make, str):
+        importable, _, attribute = make.partition(":")
+        if importable and attribute:
+            return make
+        raise ValueError(f"variant {name!r}: name it as 'module:attribute', not {make!r}")
+    module, qualname = getattr(make, "__module__", None), getattr(make, "__qualname__", "")
+    if not callable(make) or not isinstance(module, str):
+        raise TypeError(f"variant {name!r}: expected 'module:attribute' or a function or class")
+    if module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname:
+        raise ValueError(
+            f"variant {name!r}: {qualname or make!r} cannot be imported by a fresh interpreter "
+            f"(defined in {module}); put it in a module (in a notebook: %%writefile mine.py) "
+            "and name it as 'module:attribute'"
+        )
+    return f"{module}:{qualname}"
+
+
+def count_instructions(
+    variants: Mapping[str, str | Callable[..., Any]],
+    *,
+    baselines: Sequence[str] = ("coroutine",),
+    loop: str = "asyncio",
+    awaits: int = 1_000,
+    repeat: int = 2,
+) -> Counts:
+    """Instructions per await of each of ``variants`` (name: ``"module:attribute"``
+    of a callable making one awaitable, or such a callable) and of each of
+    ``baselines`` (names of ``coroscope.bench.BASELINES``) on ``loop``, each
+    counted ``repeat`` times (two interpreters each time). Raises ``RuntimeError``
+    saying how to get valgrind when it is missing."""
+    from coroscope.bench.groups import LOOPS
+    from coroscope.bench.yours import BASELINES
+
+    if not variants and not baselines:
+        raise ValueError("count_instructions needs a variant or a baseline")
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(
+            f"unknown baseline(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(BASELINES)}"
+        )
+    clash = sorted(set(variants) & set(baselines))
+    if clash:
+        raise ValueError(f"a variant is named like a baseline: {', '.join(clash)}")
+    if loop not in LOOPS:
+        raise ValueError(f"loop is one of {', '.join(LOOPS)}, not {loop!r}")
+    for what, value in (("awaits", awaits), ("repeat", repeat)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{what} must be at least 1, not {value}")
+    specs = {name: _spec(name, make) for name, make in variants.items()}
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise RuntimeError(NO_VALGRIND)
+    order = [*baselines, *specs]
+    plan = [[name, specs.get(name)] for name in order]
+    runs: dict[str, list[float]] = {name: [] for name in order}
+    for _ in range(repeat):
+        once, twice = (_counted(valgrind, plan, loop, awaits, times) for times in (1, 2))
+        for name, one, two in zip(order, once, twice, strict=True):
+            runs[name].append((two - one) / awaits)
+    return Counts(loop, awaits, tuple(baselines), tuple(specs), runs)
+
+
+def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times: int) -> list[int]:
+    """One interpreter under Callgrind: each variant's instructions for
+    ``awaits * times`` awaits, in ``plan``'s order."""
+    with tempfile.TemporaryDirectory(prefix="coroscope-callgrind-") as out:
+        prefix = pathlib.Path(out) / "counts"
+        # The same program each time: the same hash seed, the same arguments' lengths.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        job = json.dumps({"plan": plan, "loop": loop, "awaits": awaits, "times": times})
+        done = subprocess.run(
+            [
+                valgrind,
+                "--tool=callgrind",
+                f"--callgrind-out-file={prefix}",
+                f"--dump-before={MARKER}",
+                sys.executable,
+                "-m",
+                __name__,
+                job,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-12:])
+            raise RuntimeError(f"the counted interpreter failed (exit {done.returncode}):\n{tail}")
+        # Dump 1 is the start and the warm-up; 2.. each variant's awaits, in order.
+        return [_total(pathlib.Path(f"{prefix}.{i + 2}")) for i in range(len(plan))]
+
+
+def _total(dump: pathlib.Path) -> int:
+    found = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no instruction count in Callgrind's {dump.name}")
+    return int(found[1])
+
+
+def _child(job: dict[str, Any]) -> None:
+    """What runs under Callgrind (``python -m coroscope.bench.callgrind JOB``)."""
+    import importlib
+
+    from coroscope.bench.groups import LOOPS
+    from coroscope.bench.workloads import unchecked
+    from coroscope.bench.yours import BASELINES
+
+    sys.path.insert(0, os.getcwd())  # the user's own modules, as in their session
+    makers = []
+    for name, spec in job["plan"]:
+        if spec is None:
+            makers.append(BASELINES[name][1])
+        else:
+            module, _, attribute = spec.partition(":")
+            found: Any = importlib.import_module(module)
+            for part in attribute.split("."):
+                found = getattr(found, part)
+            makers.append(found)
+    loop = LOOPS[job["loop"]]()
+    try:
+        for make in makers:
+            loop.run_until_complete(unchecked(make)(WARM_UP))
+        n = job["awaits"] * job["times"]
+        for make in makers:
+            os.getppid()  # the marker: Callgrind writes what was counted before it
+            loop.run_until_complete(unchecked(make)(n))
+        os.getppid()
+    finally:
+        loop.close()
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Counts:
+    """What :func:`count_instructions` counted: per name, one value per repeat."""
+
+    loop: str
+    awaits: int
+    baselines: tuple[str, ...]
+    variants: tuple[str, ...]
+    runs: dict[str, list[float]]
+
+    @property
+    def per_await(self) -> dict[str, float]:
+        """Instructions per await, by name (the first repeat's: they agree)."""
+        return {name: values[0] for name, values in self.runs.items()}
+
+    @property
+    def agreement(self) -> float:
+        """How far apart the repeats are, at most, as a fraction (0.0: to the
+        instruction)."""
+        return max((max(v) - min(v)) / min(v) if min(v) > 0 else 0.0 for v in self.runs.values())
+
+    def ratio(self, variant: str, baseline: str) -> float:
+        """``variant``'s instructions per await over ``baseline``'s."""
+        return self.per_await[variant] / self.per_await[baseline]
+
+    def _rows(self) -> list[tuple[str, str, list[str]]]:
+        return [
+            (
+                name,
+                f"{self.per_await[name]:,.0f}",
+                [f"{self.ratio(name, b):.3g}x" for b in self.baselines],
+            )
+            for name in (*self.baselines, *self.variants)
+        ]
+
+    def __repr__(self) -> str:
+        return f"<Counts of {', '.join(self.runs)} on {self.loop}>"
+
+    def __str__(self) -> str:
+        lines = [
+            f"instructions per await on {self.loop} (Callgrind, {self.awaits:,} awaits; "
+            f"repeats {self.agreement:.2%} apart)",
+            f"{'variant':<16} {'instructions':>13} "
+            + " ".join(f"{'x ' + b:>14}" for b in self.baselines),
+        ]
+        lines += [
+            f"{name:<16} {count:>13} " + " ".join(f"{r:>14}" for r in ratios)
+            for name, count, ratios in self._rows()
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        heads = ["variant", "instructions per await", *(f"x {b}" for b in self.baselines)]
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (name, count, *ratios)) + "</tr>"
+            for name, count, ratios in self._rows()
+        )
+        caption = (
+            f"on {self.loop}, counted by Callgrind ({self.awaits:,} awaits; repeats "
+            f"{self.agreement:.2%} apart)"
+        )
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+        return f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{rows}</table>"
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))
