@@ -21,7 +21,7 @@
 //! over `n` (`Group.instruction_ops`: a tenth of a full run's operations, so
 //! Callgrind's ~50x slowdown stays bearable).
 //! Not measured: starting Python and importing (gungraun's `setup` is not
-//! counted); the other groups on uvloop (their goals are asyncio's);
+//! counted); the other groups on uvloop (their goals are asyncio's); rloop;
 //! `pending_memory`, which measures bytes, not time (its bytes do not
 //! move between runs anyway); other threads' work (above); waiting. A thread
 //! parked on a lock, the GIL or `epoll` executes nothing, so for the groups
@@ -52,7 +52,8 @@ use pyo3::prelude::*;
 const PREPARE: &std::ffi::CStr = cr#"
 import asyncio
 
-from coroscope.bench.groups import GROUPS, LOOPS
+from coroscope._loops import LOOPS
+from coroscope.bench.groups import GROUPS
 
 async def nothing(n):
     pass

@@ -1,8 +1,8 @@
-"""Shared fixtures: every loop-facing test runs on asyncio's own loop and on uvloop."""
+"""Shared fixtures: every loop-facing test runs on each loop the kit runs on
+(``coroscope._loops``: asyncio's own, uvloop and rloop)."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import subprocess
 import sys
@@ -12,19 +12,36 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
-import uvloop
+from coroscope._loops import LOOPS
 
 T = TypeVar("T")
 
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "asyncio": asyncio.new_event_loop,
-    "uvloop": uvloop.new_event_loop,
-}
-
 Run = Callable[[Coroutine[Any, Any, T]], T]
 
+# What a loop does differently from asyncio's, so that a story cannot pass on it
+# whatever the kit does: (loop, test name) -> why. Each is expected to fail
+# there (strictly: a fixed loop makes the test pass, and that is said).
+LOOP_GAPS = {
+    ("rloop", name): "rloop 0.5 calls a loop's exception handler as handler(context), "
+    "not handler(loop, context) as asyncio's loops do: the handler these stories set "
+    "is never reached (the C Future and Task meet the same)"
+    for name in (
+        "test_never_retrieved_exception_reaches_the_loop_exception_handler",
+        "test_a_subclass_with_its_own_init_is_reported_under_its_name",
+        "test_a_destroyed_pending_task_is_reported",
+    )
+}
 
-@pytest.fixture(params=sorted(LOOPS))
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        loop = getattr(item, "callspec", None) and item.callspec.params.get("run")
+        why = LOOP_GAPS.get((loop, getattr(item, "originalname", item.name)))
+        if why:
+            item.add_marker(pytest.mark.xfail(reason=why, strict=True))
+
+
+@pytest.fixture(params=list(LOOPS))
 def run(request: pytest.FixtureRequest) -> Run[Any]:
     """``run(main())``: ``asyncio.run`` on the loop under test."""
 

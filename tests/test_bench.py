@@ -466,7 +466,7 @@ def test_an_instructions_file_of_another_shape_is_refused_in_one_line(
     assert "not an instructions file" in _refused(capsys, ["--instructions", str(path)])
 
 
-def test_without_uvloop_a_run_measures_asyncio_s_loop_and_says_so(
+def test_without_an_optional_loop_a_run_measures_on_the_others_and_says_so(
     tiny_groups: None,
     tmp_path: pathlib.Path,
     capsys: pytest.CaptureFixture[str],
@@ -474,12 +474,12 @@ def test_without_uvloop_a_run_measures_asyncio_s_loop_and_says_so(
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now fails
     assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
-    captured = capsys.readouterr()
-    assert "uvloop is not installed: asyncio's loop only" in captured.err
+    assert "not installed, so not run on: uvloop" in capsys.readouterr().err
     (results_file,) = tmp_path.glob("*.json")
     data = json.loads(results_file.read_text())
-    assert {r["loop"] for r in data["results"]} == {"asyncio"}
-    assert data["provenance"]["uvloop"] is None
+    assert {r["loop"] for r in data["results"]} == {"asyncio", "rloop"}
+    assert data["provenance"]["uvloop"] is None and data["provenance"]["rloop"]
+    assert {row["loop"] for row in data["gil_waits"]["rows"]} == {"asyncio", "rloop"}
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--loops", "uvloop", "--out", str(tmp_path)])
     assert "--loops uvloop: not installed" in capsys.readouterr().err

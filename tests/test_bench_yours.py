@@ -14,6 +14,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from coroscope._loops import LOOPS
 from coroscope.bench import BASELINES, compare
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -31,18 +32,18 @@ async def mine_as_a_coroutine() -> int:
     return 7
 
 
-def test_a_users_awaitable_is_measured_against_two_baselines_on_two_loops_in_one_call() -> None:
+def test_a_users_awaitable_is_measured_against_two_baselines_on_every_loop_in_one_call() -> None:
     found = compare(
         {"mine": Mine, "coro": mine_as_a_coroutine},
         baselines=("coroutine", "sleep0"),
-        loops=("asyncio", "uvloop"),
+        loops=("asyncio", "uvloop", "rloop"),
         ops=500,
         rounds=2,
     )
     assert {(r.loop, r.variant) for r in found.results} == {
-        (loop, v) for loop in ("asyncio", "uvloop") for v in ("coroutine", "sleep0", "mine", "coro")
+        (loop, v) for loop in LOOPS for v in ("coroutine", "sleep0", "mine", "coro")
     }
-    for loop in ("asyncio", "uvloop"):
+    for loop in LOOPS:
         assert found.ratio("coroutine", "coroutine", loop) == 1
         mine = found.result("mine", loop)
         assert mine.per_op > 0 and mine.spread is not None and mine.collector is not None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from coroscope import exits, soak
+from coroscope._loops import LOOPS
 
 MAINS: dict[str, Callable[[list[str]], int]] = {"soak": soak.main, "exits": exits.main}
 
@@ -42,9 +43,8 @@ def test_a_count_that_is_not_a_whole_number_from_one_is_refused_in_one_line(
     assert last == f"python -m coroscope.{tool}: error: argument {flag}: {why}"
 
 
-def test_without_uvloop_the_exit_trials_run_on_asyncio_s_loop_only(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert {loop for *_, loop in exits.trials()} == {"asyncio", "uvloop"}
+def test_the_exit_trials_run_on_every_loop_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {loop for *_, loop in exits.trials()} == set(LOOPS)
     monkeypatch.setitem(sys.modules, "uvloop", None)
+    monkeypatch.setitem(sys.modules, "rloop", None)
     assert {loop for *_, loop in exits.trials()} == {"asyncio"}

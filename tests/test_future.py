@@ -2,7 +2,7 @@
 
 CPython's own future tests run against it in ``test_future_cpython.py``; these
 stories check what those do not: that asyncio's combinators, Tasks and loops
-(asyncio's and uvloop) treat it exactly as their own future. Each scenario runs
+(asyncio's, uvloop and rloop) treat it exactly as their own future. Each scenario runs
 once per future class and the logs must be identical.
 """
 

@@ -1,5 +1,6 @@
 """An await that finishes at once: ``Ready``, and ``ReadySend`` with its ``am_send``
-slot (``src/awaitable/ready.rs``). Loop-facing stories run on asyncio and uvloop."""
+slot (``src/awaitable/ready.rs``).
+Loop-facing stories run on every loop (asyncio's, uvloop, rloop)."""
 
 from __future__ import annotations
 

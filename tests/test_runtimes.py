@@ -1,6 +1,6 @@
 """pyo3-async-runtimes on the kit's tokio (``src/bridge/runtimes.rs``): Rust futures
 as asyncio futures, Python awaitables as Rust futures, a loop run from Rust.
-Every story that awaits runs on asyncio and on uvloop (the ``run`` fixture)."""
+Every story that awaits runs on asyncio, uvloop and rloop (the ``run`` fixture)."""
 
 from __future__ import annotations
 

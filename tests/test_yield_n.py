@@ -1,5 +1,6 @@
 """Giving way to the loop: ``YieldN`` yields ``n`` bare ``None``s, then finishes
-(``src/awaitable/yield_n.rs``). Loop-facing stories run on asyncio and uvloop."""
+(``src/awaitable/yield_n.rs``).
+Loop-facing stories run on every loop (asyncio's, uvloop, rloop)."""
 
 from __future__ import annotations
 

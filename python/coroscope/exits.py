@@ -36,7 +36,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from coroscope._cli import count, installed
+from coroscope._cli import count
+from coroscope._loops import INSTALL, installed_loops
 from coroscope.catalogue import CROSSINGS
 
 # Each route as the expression a script awaits (inside a coroutine, where the
@@ -53,7 +54,6 @@ ROUTES: dict[str, str] = {
     "TimerFuture": "TimerFuture(1, 0.002)",
     "ticks": "first_tick(ticks(2, 0.002))",
 }
-LOOPS = ("asyncio", "uvloop")
 SCENARIOS = ("finished", "pending", "closed", "fork")
 # What a script prints as its last line when it got there.
 END = "reached the end"
@@ -187,8 +187,8 @@ def run_trial(scenario: str, route: str, loop: str, runs: int, *, workers: int =
 
 def trials() -> list[tuple[str, str, str]]:
     """Every ``(scenario, route, loop)``: each route in each scenario, and the
-    misuse, on each loop installed (uvloop is optional)."""
-    loops = [lp for lp in LOOPS if installed(lp)]
+    misuse, on each loop installed (uvloop and rloop are optional)."""
+    loops = installed_loops()[0]
     every = [(s, r, lp) for s in SCENARIOS for r in ROUTES for lp in loops]
     return every + [("misuse", "order_future_into_py", lp) for lp in loops]
 
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=count, default=20, help="fresh processes per trial (20)")
     parser.add_argument("--workers", type=count, default=4, help="processes at a time (4)")
     args = parser.parse_args(argv)
-    if not installed("uvloop"):
-        print("uvloop is not installed: asyncio's loop only (pip install uvloop)", flush=True)
+    if missing := installed_loops()[1]:
+        print(f"not installed, so not run on: {', '.join(missing)} ({INSTALL})", flush=True)
     total = bad = 0
     for scenario, route, loop in trials():
         trial = run_trial(scenario, route, loop, args.runs, workers=args.workers)

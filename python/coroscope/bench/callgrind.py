@@ -95,7 +95,7 @@ def count_instructions(
     ``baselines`` (names of ``coroscope.bench.BASELINES``) on ``loop``, each
     counted ``repeat`` times (two interpreters each time). Raises ``RuntimeError``
     saying how to get valgrind when it is missing."""
-    from coroscope.bench.groups import LOOPS
+    from coroscope._loops import LOOPS
     from coroscope.bench.yours import BASELINES
 
     if not variants and not baselines:
@@ -172,7 +172,7 @@ def _child(job: dict[str, Any]) -> None:
     """What runs under Callgrind (``python -m coroscope.bench.callgrind JOB``)."""
     import importlib
 
-    from coroscope.bench.groups import LOOPS
+    from coroscope._loops import LOOPS
     from coroscope.bench.workloads import unchecked
     from coroscope.bench.yours import BASELINES
 

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 import coroscope
 from coroscope._cli import installed
+from coroscope._loops import INSTALL, LOOPS, installed_loops
 from coroscope.bench import gil_waits, instructions, versions
 from coroscope.bench.chart import save
-from coroscope.bench.groups import GROUPS, LOOPS, Group
+from coroscope.bench.groups import GROUPS, Group
 from coroscope.bench.report import markdown, summary, table
 from coroscope.bench.run import FORMAT, Result, measure, provenance
 
@@ -86,22 +87,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# What to install for the optional dependencies a run uses.
-INSTALL = "pip install 'coroscope[bench]'"
-
-
 def chosen_loops(parser: argparse.ArgumentParser, names: str | None) -> list[str]:
     """The loops to run on: those named, or every one installed."""
     if names is None:
-        loops = [name for name in LOOPS if name == "asyncio" or installed(name)]
-        if len(loops) < len(LOOPS):
-            print(f"uvloop is not installed: asyncio's loop only ({INSTALL})", file=sys.stderr)
+        loops, missing = installed_loops()
+        if missing:
+            print(
+                f"not installed, so not run on: {', '.join(missing)} ({INSTALL})", file=sys.stderr
+            )
         return loops
     loops = [name for name in names.split(",") if name]
     unknown = set(loops) - set(LOOPS)
     if unknown or not loops:
         parser.error(f"unknown loop(s): {', '.join(sorted(unknown)) or names!r}")
-    missing = [name for name in loops if name != "asyncio" and not installed(name)]
+    missing = [name for name in loops if name not in installed_loops()[0]]
     if missing:
         parser.error(f"--loops {','.join(missing)}: not installed ({INSTALL})")
     return loops

@@ -143,7 +143,7 @@ def trial(
 
 def run(loops: list[str], wakes: int, busy_us: float = 100) -> dict[str, Any]:
     """Every bridge on every loop, as the results file keeps it."""
-    from coroscope.bench.groups import LOOPS
+    from coroscope._loops import LOOPS
 
     rows = [
         trial(way, wakes, busy_us, LOOPS[loop]).as_json(loop)
@@ -190,8 +190,8 @@ def table(rows: list[Waits], busy_us: float, loop: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from coroscope._loops import LOOPS
     from coroscope.bench.cli import chosen_loops
-    from coroscope.bench.groups import LOOPS
 
     parser = argparse.ArgumentParser(
         prog="python -m coroscope.bench.gil_waits", description=__doc__.split("\n\n")[0]

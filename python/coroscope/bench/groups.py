@@ -44,19 +44,6 @@ from coroscope.catalogue import crossings
 from coroscope.timeline import record
 
 
-def _uvloop() -> asyncio.AbstractEventLoop:
-    # An optional dependency (the bench extra), imported by a run that asks for it.
-    import uvloop
-
-    return uvloop.new_event_loop()
-
-
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "asyncio": asyncio.new_event_loop,
-    "uvloop": _uvloop,
-}
-
-
 @dataclass(frozen=True)
 class Group:
     """One job, several ways; ``variants[0]`` is the baseline. What it means,

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from coroscope._loops import LOOPS
 from coroscope.bench import notes
-from coroscope.bench.groups import GROUPS, LOOPS
+from coroscope.bench.groups import GROUPS
 
 # The case every total includes once: run_until_complete of a coroutine doing nothing.
 LOOP_ONLY = ("loop", "run_until_complete")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import coroscope
-from coroscope.bench.groups import LOOPS, Group
+from coroscope._loops import LOOPS
+from coroscope.bench.groups import Group
 from coroscope.bench.workloads import Workload
 
 
@@ -161,6 +162,10 @@ def provenance(quick: bool, loops: list[str]) -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "loops": loops,
-        "uvloop": importlib.metadata.version("uvloop") if "uvloop" in loops else None,
+        **{
+            name: importlib.metadata.version(name) if name in loops else None
+            for name in LOOPS
+            if name != "asyncio"
+        },
         **{key: info[key] for key in sorted(info)},
     }

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # Provenance fields worth a column: what differs between the runs of one study.
-PROVENANCE = ("python", "when", "mode", "loops", "uvloop", "pyo3")
+PROVENANCE = ("python", "when", "mode", "loops", "uvloop", "rloop", "pyo3")
 
 
 def load(

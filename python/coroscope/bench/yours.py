@@ -7,7 +7,8 @@
     class Mine:                      # any awaitable: a class, a coroutine function, ...
         def __await__(self):
             return iter(())          # finishes at once, like a ready future
-    found = compare({"mine": Mine}, baselines=("coroutine", "sleep0"), loops=("asyncio", "uvloop"))
+    found = compare({"mine": Mine}, baselines=("coroutine", "sleep0"),
+                    loops=("asyncio", "uvloop", "rloop"))
     print(found)                     # a line per loop and variant; in Jupyter, a table
     found.ratio("mine", "coroutine", "asyncio")
 
@@ -37,8 +38,9 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from coroscope._loops import LOOPS
 from coroscope.awaitable import Ready, ReadySend
-from coroscope.bench.groups import LOOPS, Group
+from coroscope.bench.groups import Group
 from coroscope.bench.run import Result, measure, provenance
 from coroscope.bench.workloads import unchecked
 from coroscope.bridge import ready_fast, ready_future_into_py
@@ -100,7 +102,7 @@ def compare(
 ) -> Comparison:
     """Time each of ``variants`` (name: a callable making one awaitable) against
     ``baselines`` (names of :data:`BASELINES`) on each of ``loops`` (``"asyncio"``,
-    ``"uvloop"``): ``ops`` awaits a round, ``rounds`` rounds, the best kept."""
+    ``"uvloop"``, ``"rloop"``): ``ops`` awaits a round, ``rounds`` rounds, the best kept."""
     if not variants:
         raise ValueError("compare needs at least one variant")
     if not baselines:
