@@ -60,7 +60,7 @@ def test_a_missing_valgrind_is_said_with_how_to_get_it(
         ({"x": 42}, {}, "expected 'module:attribute'"),
         ({"ready": "mine:Mine"}, {"baselines": ("ready",)}, "named like a baseline"),
         ({"x": "mine:Mine"}, {"baselines": ("nothing",)}, "unknown baseline"),
-        ({"x": "mine:Mine"}, {"loop": "trio"}, "loop is one of"),
+        ({"x": "mine:Mine"}, {"loop": "trio"}, "loops are some of"),
         ({"x": "mine:Mine"}, {"awaits": 0}, "at least 1"),
         ({}, {"baselines": ()}, "needs a variant or a baseline"),
     ],

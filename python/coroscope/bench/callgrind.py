@@ -95,27 +95,11 @@ def count_instructions(
     ``baselines`` (names of ``coroscope.bench.BASELINES``) on ``loop``, each
     counted ``repeat`` times (two interpreters each time). Raises ``RuntimeError``
     saying how to get valgrind when it is missing."""
-    from coroscope._loops import LOOPS
-    from coroscope.bench.yours import BASELINES
+    from coroscope.bench.yours import refuse_bad
 
     if not variants and not baselines:
         raise ValueError("count_instructions needs a variant or a baseline")
-    unknown = [b for b in baselines if b not in BASELINES]
-    if unknown:
-        raise ValueError(
-            f"unknown baseline(s) {', '.join(map(repr, unknown))}; "
-            f"choose from {', '.join(BASELINES)}"
-        )
-    clash = sorted(set(variants) & set(baselines))
-    if clash:
-        raise ValueError(f"a variant is named like a baseline: {', '.join(clash)}")
-    if loop not in LOOPS:
-        raise ValueError(f"loop is one of {', '.join(LOOPS)}, not {loop!r}")
-    for what, value in (("awaits", awaits), ("repeat", repeat)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{what} must be at least 1, not {value}")
+    refuse_bad(variants, baselines, (loop,), awaits=awaits, repeat=repeat)
     specs = {name: _spec(name, make) for name, make in variants.items()}
     valgrind = shutil.which("valgrind")
     if valgrind is None:

@@ -92,6 +92,32 @@ def _checked(name: str, make: object) -> Maker:
     return make
 
 
+def refuse_bad(
+    variants: Mapping[str, object], baselines: Sequence[str], loops: Sequence[str], **counts: int
+) -> None:
+    """Refuse, before anything runs, what cannot be measured (``compare`` and
+    ``count_instructions`` ask the same): an unknown baseline or loop, a variant
+    named like a baseline, a count (``ops=``, ``rounds=``...) that is not a whole
+    number of at least 1."""
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(
+            f"unknown baseline(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(BASELINES)}"
+        )
+    clash = sorted(set(variants) & set(baselines))
+    if clash:
+        raise ValueError(f"a variant is named like a baseline: {', '.join(clash)}")
+    bad_loops = [loop for loop in loops if loop not in LOOPS]
+    if bad_loops or not loops:
+        raise ValueError(f"loops are some of {', '.join(LOOPS)}, not {list(loops)!r}")
+    for what, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{what} must be at least 1, not {value}")
+
+
 def compare(
     variants: Mapping[str, Callable[[], Awaitable[Any]]],
     *,
@@ -107,23 +133,7 @@ def compare(
         raise ValueError("compare needs at least one variant")
     if not baselines:
         raise ValueError("compare needs at least one baseline")
-    unknown = [b for b in baselines if b not in BASELINES]
-    if unknown:
-        raise ValueError(
-            f"unknown baseline(s) {', '.join(map(repr, unknown))}; "
-            f"choose from {', '.join(BASELINES)}"
-        )
-    clash = sorted(set(variants) & set(baselines))
-    if clash:
-        raise ValueError(f"a variant is named like a baseline: {', '.join(clash)}")
-    bad_loops = [loop for loop in loops if loop not in LOOPS]
-    if bad_loops or not loops:
-        raise ValueError(f"loops are some of {', '.join(LOOPS)}, not {list(loops)!r}")
-    for what, value in (("ops", ops), ("rounds", rounds)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{what} must be at least 1, not {value}")
+    refuse_bad(variants, baselines, loops, ops=ops, rounds=rounds)
     makers = {name: _checked(name, make) for name, make in variants.items()}
     group = Group(
         "compare",
