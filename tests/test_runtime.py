@@ -222,6 +222,85 @@ def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
 
 
 @pytest.mark.parametrize(
+    "work",
+    [
+        "await hop_future_into_py(1)",
+        "await sleep_fast(0.001)",
+        "Kitchen(prep_times={'soda': 0}).order(['soda'])",  # its cooks, left running
+    ],
+)
+def test_a_child_forked_from_another_thread_ends_when_that_thread_does(work: str) -> None:
+    """That thread is the child's only one, and Python does not finalize there
+    (no ``atexit``, so no ``shutdown()``): a plain child ends with the thread.
+    The kit's threads, started in the child, must not keep it alive."""
+    done = run_python(
+        f"""
+        import asyncio, os, signal, threading, time
+        from coroscope.bridge import Kitchen, hop_future_into_py, sleep_fast
+
+        async def use():
+            {work}
+
+        def forker():
+            pid = os.fork()
+            if pid == 0:
+                asyncio.run(use())
+                return  # the child's only thread ends here
+            deadline = time.monotonic() + 10
+            while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    print("the child hung", flush=True)
+                    return
+                time.sleep(0.01)
+            print("child exited", os.waitstatus_to_exitcode(done[1]), flush=True)
+
+        for _ in range(3):
+            thread = threading.Thread(target=forker)
+            thread.start()
+            thread.join()
+        """
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.splitlines() == ["child exited 0"] * 3, done.stdout
+
+
+def test_a_grandchild_of_such_a_child_runs_the_kit_and_ends_too() -> None:
+    """The grandchild's thread inherits the child's guard (a fork copies the
+    thread's thread-locals): it must neither end the grandchild's runtime at
+    once nor let it keep the grandchild alive."""
+    done = run_python(
+        """
+        import asyncio, os, threading
+        from coroscope.bridge import hop_future_into_py
+
+        async def use():
+            return await hop_future_into_py("used")
+
+        def forker():
+            pid = os.fork()
+            if pid == 0:
+                grandchild = os.fork()
+                if grandchild == 0:
+                    print("grandchild", asyncio.run(use()), flush=True)
+                    return
+                code = os.waitstatus_to_exitcode(os.waitpid(grandchild, 0)[1])
+                print("grandchild exited", code, flush=True)
+                return
+            print("child exited", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+
+        thread = threading.Thread(target=forker)
+        thread.start()
+        thread.join()
+        """,
+        timeout=30,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.splitlines() == ["grandchild used", "grandchild exited 0", "child exited 0"]
+
+
+@pytest.mark.parametrize(
     "call",
     [
         "order_threads(['burger'], prep_times={'burger': 60})",

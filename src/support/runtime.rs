@@ -435,12 +435,68 @@ thread_local! {
     static HELD: RefCell<Option<HeldForFork>> = const { RefCell::new(None) };
 }
 
+/// Whether the fork under way was asked by Python's main thread, noted by
+/// [`before_fork`] for the child (see [`ChildEnds`]).
+static FORKED_FROM_MAIN: AtomicBool = AtomicBool::new(true);
+
+/// Whether this process is such a child: there, `threading` calls the forking
+/// thread the main one, but its return finalizes nothing either, so a fork
+/// from it is no fork from the main thread.
+static NO_MAIN: AtomicBool = AtomicBool::new(false);
+
 /// A fork begins: let the kit's threads finish what they are in the middle
 /// of, then hold the locks they use. Taken attached, and after the gate has
 /// emptied: no holder waits for the interpreter or for the gate.
 fn before_fork(py: Python<'_>) {
+    let main = !NO_MAIN.load(Ordering::Relaxed) && is_main_thread(py);
+    FORKED_FROM_MAIN.store(main, Ordering::Relaxed);
     fork_gate::close(py);
     HELD.set(Some(hold_for_fork()));
+}
+
+/// Whether this is Python's main thread, the one whose return finalizes Python.
+fn is_main_thread(py: Python<'_>) -> bool {
+    (|| -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let main = threading.call_method0("main_thread")?.getattr("ident")?;
+        main.eq(threading.call_method0("get_ident")?)
+    })()
+    .unwrap_or(true)
+}
+
+thread_local! {
+    /// Armed on the forking thread of a child forked from a thread other than
+    /// Python's main one: see [`ChildEnds`].
+    static CHILD_ENDS: RefCell<Option<ChildEnds>> = const { RefCell::new(None) };
+}
+
+/// The end of a child forked from a thread other than Python's main one.
+///
+/// That thread is the child's only one, and Python never finalizes there:
+/// when it returns (or `sys.exit()` ends it), a plain child ends with it, its
+/// last thread gone, with no `atexit` (so no [`shutdown`]). What a reader would
+/// get wrong: the kit's threads started in the child (tokio's, a Kitchen's
+/// cooks) are threads too, and would keep the child alive for ever. So when
+/// the forking thread ends, this guard, dropped among its thread-locals,
+/// stops them, from a thread of its own (tokio's thread-locals may already be
+/// gone on this one), and the child ends as the plain one does.
+struct ChildEnds;
+
+impl Drop for ChildEnds {
+    fn drop(&mut self) {
+        let _ = std::thread::Builder::new()
+            .name("coroscope-end".into())
+            .spawn(|| {
+                CLOSING.store(true, Ordering::Release);
+                threads::stop_all();
+                let stopped = stopped_handle();
+                if let State::Running(runtime) =
+                    std::mem::replace(&mut *state(), State::ShutDown(stopped))
+                {
+                    runtime.shutdown_background();
+                }
+            });
+    }
 }
 
 fn hold_for_fork() -> HeldForFork {
@@ -469,6 +525,15 @@ fn after_fork_in_child() {
     threads.forget_in_child();
     IN_FLIGHT.store(0, Ordering::Release);
     drop(state);
+    if !FORKED_FROM_MAIN.load(Ordering::Relaxed) {
+        NO_MAIN.store(true, Ordering::Relaxed);
+        // A grandchild's thread holds its parent's guard already (a fork copies
+        // the forking thread's thread-locals): replaced, it would end the runtime now.
+        // (`get_or_insert_with`: a guard made and not kept would be dropped, and end it too.)
+        CHILD_ENDS.with_borrow_mut(|armed| {
+            armed.get_or_insert_with(|| ChildEnds);
+        });
+    }
     fork_gate::open(true);
 }
 
