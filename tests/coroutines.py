@@ -196,3 +196,16 @@ def check_drivers_agree(program: list[Statement]) -> None:
 
 
 AGREEMENT = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def panic_exception() -> type[BaseException]:
+    """PyO3's ``PanicException`` (which no module exports): what a Rust panic
+    becomes in Python, and what Python code can raise too."""
+    from coroscope.await_from_rust import await_foo
+    from coroscope.awaitable import panic_awaitable
+
+    try:
+        await_foo(panic_awaitable("to learn the type"))
+    except BaseException as panic:  # a BaseException: `except Exception` misses it
+        return type(panic)
+    raise AssertionError("panic_awaitable did not panic")

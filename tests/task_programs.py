@@ -381,3 +381,26 @@ async def cancel_without_a_message_gives_a_cancelled_error_without_args() -> lis
         except asyncio.CancelledError as err:
             seen.append(err.args)
     return seen
+
+
+@program
+async def a_panic_exception_ends_its_task_and_the_program_goes_on() -> list[object]:
+    """PyO3's ``PanicException``, raised by Python code: a ``BaseException``
+    but neither ``KeyboardInterrupt`` nor ``SystemExit``, so the task ends
+    with it, as with any exception (a Rust Task's step that let PyO3 resume
+    it as a panic stayed the loop's current task, and the loop froze)."""
+    from tests.coroutines import panic_exception
+
+    panic = panic_exception()
+
+    async def raises() -> None:
+        await asyncio.sleep(0)
+        raise panic("raised from Python")
+
+    task = asyncio.ensure_future(raises())
+    try:
+        await asyncio.wait_for(asyncio.shield(task), 5)
+    except BaseException as exc:  # the PanicException is one
+        caught = type(exc).__name__
+    await asyncio.sleep(0)  # another step of this task: the loop is not wedged
+    return [caught, task.done(), type(task.exception()).__name__]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
 
-from tests.coroutines import python_await
+from tests.coroutines import panic_exception, python_await
 from tests.sweep import Mistake
 
 
@@ -133,3 +133,31 @@ def test_a_refused_first_call_leaves_the_coroutine_unstarted_and_closable(
         assert ran == []
         if isinstance(stepper, Stepper):
             assert stepper.done
+
+
+@pytest.mark.parametrize(
+    "driver",
+    [await_foo, drive_send, lambda coro: Stepper(coro).send(None), trace],
+    ids=["await_foo", "drive_send", "Stepper.send", "trace"],
+)
+def test_a_panic_exception_the_coroutine_raises_passes_through_as_any_exception(
+    driver: Callable[[Any], Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """PyO3 turns a ``PanicException`` it fetches back into a Rust panic; a
+    driver only passes the coroutine's exception on, so it must not: the same
+    exception comes out (``trace`` records it as the last step), and nothing
+    is printed."""
+    panic = panic_exception()
+    capfd.readouterr()  # the probe's own panic text
+    raised = panic("raised by the coroutine")
+
+    async def coro() -> None:
+        raise raised
+
+    try:
+        steps = driver(coro())
+    except BaseException as exc:  # the PanicException is one
+        assert exc is raised
+    else:
+        assert steps[-1].outcome == "raise" and steps[-1].value is raised
+    assert capfd.readouterr().err == ""

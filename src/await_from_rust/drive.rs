@@ -32,7 +32,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{ffi, intern};
 
-use crate::support::asyncio::{not_awaitable, type_name};
+use crate::support::asyncio::{not_awaitable, owned_or_raised, raised, type_name};
 use crate::support::depth::Depth;
 
 /// How many steps a driver takes before it decides a coroutine never finishes.
@@ -205,9 +205,21 @@ fn not_an_iterator(
 
 /// The classic step: `iter.__next__()`. A return arrives as `StopIteration`,
 /// whose `.value` is the result; the exception was created only to carry it.
+/// Called through the C API, its error taken by [`raised`], as in each step
+/// here: any exception the coroutine raises is passed on as it is (PyO3's own
+/// call would turn a `PanicException` back into a Rust panic).
 pub fn next_step<'py>(iter: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
     let py = iter.py();
-    match iter.call_method0(intern!(py, "__next__")) {
+    let name = intern!(py, "__next__");
+    // SAFETY: attached; both objects live for the call, which returns a new
+    // reference or NULL with an exception set.
+    let next = unsafe {
+        owned_or_raised(
+            py,
+            ffi::PyObject_CallMethodNoArgs(iter.as_ptr(), name.as_ptr()),
+        )
+    };
+    match next {
         Ok(yielded) => Ok(Step::Yield(yielded)),
         Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
             Ok(Step::Return(err.value(py).getattr(intern!(py, "value"))?))
@@ -227,7 +239,7 @@ pub fn send_step<'py>(iter: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> Py
     // on ERROR it is left unset and an exception is set.
     let status = unsafe { ffi::PyIter_Send(iter.as_ptr(), value.as_ptr(), &mut result) };
     if status == ffi::PySendResult::PYGEN_ERROR {
-        return Err(PyErr::fetch(py));
+        return Err(raised(py));
     }
     // SAFETY: on NEXT and RETURN, `result` is a new reference that we now own.
     let value = unsafe { Bound::from_owned_ptr(py, result) };
@@ -245,7 +257,8 @@ pub fn throw_step<'py>(iter: &Bound<'py, PyAny>, exc: &Bound<'py, PyAny>) -> PyR
     let Some(throw) = iter.getattr_opt(intern!(py, "throw"))? else {
         return Err(PyErr::from_value(exc.clone()));
     };
-    match throw.call1((exc,)) {
+    // SAFETY: as in `next_step`.
+    match unsafe { owned_or_raised(py, ffi::PyObject_CallOneArg(throw.as_ptr(), exc.as_ptr())) } {
         Ok(yielded) => Ok(Step::Yield(yielded)),
         Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
             Ok(Step::Return(err.value(py).getattr(intern!(py, "value"))?))

@@ -411,3 +411,59 @@ pub fn report_lost(
         err.restore(py);
     }
 }
+
+/// The exception the C API call just made raised, as a `PyErr`, untouched.
+///
+/// Not `PyErr::fetch`: when the exception is a `PanicException` (PyO3's type
+/// for a Rust panic that reached Python, which Python code can raise too),
+/// that prints a banner and resumes the panic in Rust, here: through a driver
+/// or a Task's step that only passes the coroutine's exception on. A step so
+/// unwound wedged its loop (the task stayed the loop's current one). Every
+/// call whose error is the user's code's is taken by this.
+pub fn raised(py: Python<'_>) -> PyErr {
+    #[cfg(Py_3_12)]
+    // SAFETY: attached (`py`); takes the exception set now, if any, handing its
+    // reference to us, and clears it.
+    let value = unsafe { ffi::PyErr_GetRaisedException() };
+    #[cfg(not(Py_3_12))]
+    // SAFETY: attached (`py`); `PyErr_Fetch` hands us the three references of
+    // the exception set now (or NULLs) and clears it; normalizing replaces them
+    // with new ones; we keep the value and let go of the other two.
+    let value = unsafe {
+        let (mut kind, mut value, mut traceback) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        ffi::PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);
+        if !traceback.is_null() && !value.is_null() {
+            ffi::PyException_SetTraceback(value, traceback);
+        }
+        ffi::Py_XDECREF(kind);
+        ffi::Py_XDECREF(traceback);
+        value
+    };
+    if value.is_null() {
+        return pyo3::exceptions::PySystemError::new_err("error return without exception set");
+    }
+    // SAFETY: a new reference to the exception, which we now own.
+    PyErr::from_value(unsafe { Bound::from_owned_ptr(py, value) })
+}
+
+/// What a C API call returned: its new reference, or (NULL) the exception it
+/// raised, taken by [`raised`].
+///
+/// # Safety
+/// `result` is what a C API call returning a new reference gave, just now.
+pub unsafe fn owned_or_raised(
+    py: Python<'_>,
+    result: *mut ffi::PyObject,
+) -> PyResult<Bound<'_, PyAny>> {
+    if result.is_null() {
+        Err(raised(py))
+    } else {
+        // SAFETY: the caller's promise: a new reference, which we now own.
+        Ok(unsafe { Bound::from_owned_ptr(py, result) })
+    }
+}
