@@ -55,6 +55,7 @@ class Timeline:
         # Steps begun and not ended: eager tasks start inside another's step.
         self._open: list[tuple[int, Origin | None, str | None, int | None]] = []
         self._labels: dict[int, str] = {}  # id(task) -> its unique name here
+        self._stepped: set[int] = set()  # id(task) of each task with a Step made
         # The labels given, and per name the last copy number: a new label in
         # constant time (a set rebuilt per task made 25,000 tasks take seconds).
         self._taken: set[str] = set()
@@ -92,15 +93,16 @@ class Timeline:
 
     @property
     def steps(self) -> list[Step]:
-        """Every step, in the order the steps ended."""
-        for raw in self._raw:
+        """Every step, in the order the steps ended. Made into records when
+        first read, only those recorded since the last read: reading is cheap."""
+        new = self._raw[len(self._steps) :]
+        for raw in new:
             self._label(raw[0])
-        seen = {id(raw[0]) for raw in self._raw[: len(self._steps)]}
-        for task, start, end, origin, hint, waiter, done, flow in self._raw[len(self._steps) :]:
+        for task, start, end, origin, hint, waiter, done, flow in new:
             name = self._labels[id(task)]
             who = self._who(origin)
-            woken_by, by_task = _woken_by(name, id(task) not in seen, who, hint)
-            seen.add(id(task))
+            woken_by, by_task = _woken_by(name, id(task) not in self._stepped, who, hint)
+            self._stepped.add(id(task))
             coro = task.get_coro()
             coro = getattr(coro, "__qualname__", type(coro).__qualname__)
             waits_on = _ended(task) if done else self._waiting_on(waiter)

@@ -125,8 +125,8 @@ class Scale:
     def of(cls, tl: Recorded, by: str) -> Scale:
         if by not in BY:
             raise ValueError(f"by must be one of {', '.join(map(repr, BY))}, not {by!r}")
-        ranked = sorted(range(len(tl.steps)), key=lambda i: tl.steps[i].start_ns)
-        return cls(by, {id(tl.steps[i]): rank for rank, i in enumerate(ranked)})
+        ranked = sorted(tl.steps, key=lambda s: s.start_ns)
+        return cls(by, {id(step): rank for rank, step in enumerate(ranked)})
 
     @property
     def rust(self) -> bool:
