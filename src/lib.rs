@@ -47,9 +47,9 @@ mod native {
     #[pymodule_export]
     use crate::support::live::alive;
     #[pymodule_export]
-    use crate::support::runtime::{_hold_a_lock_on_tokio, _lock_on_tokio_is_free};
-    #[pymodule_export]
     use crate::support::rust_side::{_current_flow, _rust_side_start, _rust_side_stop};
+    #[pymodule_export]
+    use crate::support::shapes::{_hold_a_lock_on_tokio, _lock_on_tokio_is_free};
     #[pymodule_export]
     use crate::support::timeline::{unwatch_steps, watch_steps};
 

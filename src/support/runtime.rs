@@ -48,11 +48,10 @@
 //! point for measurements ("tokio has nothing of ours in flight"), where a
 //! sleep would only be a guess.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future as RustFuture;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -162,7 +161,7 @@ fn start() -> PyResult<Runtime> {
     // tokio panics when the OS refuses the first thread of its blocking pool
     // (a process of the same user may have taken the room the trial left):
     // a refusal like any other, said in `threading`'s words.
-    if quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))).is_err() {
+    if threads::quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))).is_err() {
         runtime.shutdown_background();
         return Err(PyRuntimeError::new_err(format!(
             "{CANT_START} (the OS refused the runtime its first blocking thread)"
@@ -172,31 +171,6 @@ fn start() -> PyResult<Runtime> {
         .recv()
         .map_err(|_| PyRuntimeError::new_err(format!("{CANT_START} (no blocking thread ran)")))?;
     Ok(runtime)
-}
-
-thread_local! {
-    /// Set while [`quietly`] runs: a panic then is caught there, not printed.
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-}
-
-/// `f()`, a panic in it caught and not printed (the panic hook prints before
-/// any `catch_unwind` sees the panic). The quiet hook wraps the one in place
-/// the first time it is needed, and passes every other panic on to it.
-fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
-    static WRAPPED: Once = Once::new();
-    WRAPPED.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            // `try_with`: a panic in a thread's last moments finds no flag.
-            if !QUIET.try_with(Cell::get).unwrap_or(false) {
-                previous(info);
-            }
-        }));
-    });
-    QUIET.set(true);
-    let out = std::panic::catch_unwind(AssertUnwindSafe(f));
-    QUIET.set(false);
-    out
 }
 
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`
@@ -435,13 +409,11 @@ thread_local! {
     static HELD: RefCell<Option<HeldForFork>> = const { RefCell::new(None) };
 }
 
-/// Whether the fork under way was asked by Python's main thread, noted by
-/// [`before_fork`] for the child (see [`ChildEnds`]).
+/// Whether the fork under way was asked by Python's main thread (noted by
+/// [`before_fork`] for the child), and whether this process is a child forked
+/// from another thread: there `threading` calls the forking thread the main
+/// one, but its return finalizes nothing either (see [`ChildEnds`]).
 static FORKED_FROM_MAIN: AtomicBool = AtomicBool::new(true);
-
-/// Whether this process is such a child: there, `threading` calls the forking
-/// thread the main one, but its return finalizes nothing either, so a fork
-/// from it is no fork from the main thread.
 static NO_MAIN: AtomicBool = AtomicBool::new(false);
 
 /// A fork begins: let the kit's threads finish what they are in the middle
@@ -456,30 +428,27 @@ fn before_fork(py: Python<'_>) {
 
 /// Whether this is Python's main thread, the one whose return finalizes Python.
 fn is_main_thread(py: Python<'_>) -> bool {
-    (|| -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        let main = threading.call_method0("main_thread")?.getattr("ident")?;
-        main.eq(threading.call_method0("get_ident")?)
+    let threading = |name| py.import("threading")?.call_method0(name);
+    (|| {
+        threading("main_thread")?
+            .getattr("ident")?
+            .eq(threading("get_ident")?)
     })()
     .unwrap_or(true)
 }
 
 thread_local! {
-    /// Armed on the forking thread of a child forked from a thread other than
-    /// Python's main one: see [`ChildEnds`].
+    /// Armed on the forking thread of a child forked from another thread.
     static CHILD_ENDS: RefCell<Option<ChildEnds>> = const { RefCell::new(None) };
 }
 
-/// The end of a child forked from a thread other than Python's main one.
-///
-/// That thread is the child's only one, and Python never finalizes there:
-/// when it returns (or `sys.exit()` ends it), a plain child ends with it, its
-/// last thread gone, with no `atexit` (so no [`shutdown`]). What a reader would
-/// get wrong: the kit's threads started in the child (tokio's, a Kitchen's
-/// cooks) are threads too, and would keep the child alive for ever. So when
-/// the forking thread ends, this guard, dropped among its thread-locals,
-/// stops them, from a thread of its own (tokio's thread-locals may already be
-/// gone on this one), and the child ends as the plain one does.
+/// The end of a child forked from a thread other than Python's main one. That
+/// thread is the child's only one, and Python never finalizes there: when it
+/// returns, a plain child ends with it (no `atexit`, so no [`shutdown`]). What
+/// a reader would get wrong: the kit's threads started in the child (tokio's,
+/// a Kitchen's cooks) would keep it alive for ever. So this guard, dropped
+/// among the thread's thread-locals as it ends, stops them, from a thread of
+/// its own (tokio's thread-locals may be gone on this one).
 struct ChildEnds;
 
 impl Drop for ChildEnds {
@@ -535,37 +504,6 @@ fn after_fork_in_child() {
         });
     }
     fork_gate::open(true);
-}
-
-// --- the hazard, on demand ------------------------------------------------------
-
-/// Held by [`_hold_a_lock_on_tokio`]'s task, as PyO3's decref list is held
-/// for an instant by a worker dropping a Python object.
-static HELD_ON_TOKIO: Mutex<()> = Mutex::new(());
-
-/// ``_hold_a_lock_on_tokio(seconds)``: make the fork hazard last ``seconds``.
-/// A task on tokio takes a lock and keeps it (blocking its worker, inside one
-/// poll) for that long; this returns once the lock is taken. ``os.fork()``
-/// now waits for the task's poll to end, so the child finds the lock free
-/// (``_lock_on_tokio_is_free()``). For the tests and to see the gate work.
-#[pyfunction]
-pub fn _hold_a_lock_on_tokio(py: Python<'_>, seconds: f64) -> PyResult<()> {
-    let hold = super::args::seconds("seconds", seconds)?;
-    let (taken, is_taken) = std::sync::mpsc::channel();
-    drop(spawn("a test's lock", async move {
-        let _held = HELD_ON_TOKIO.lock();
-        let _ = taken.send(());
-        std::thread::sleep(hold);
-    })?);
-    py.detach(move || is_taken.recv())
-        .map_err(|_| PyRuntimeError::new_err("the task did not run"))
-}
-
-/// ``_lock_on_tokio_is_free()``: whether the lock ``_hold_a_lock_on_tokio``
-/// holds is free now (in a fork child: whether the fork waited for it).
-#[pyfunction]
-pub fn _lock_on_tokio_is_free() -> bool {
-    HELD_ON_TOKIO.try_lock().is_ok()
 }
 
 /// ``quiesce(timeout=10.0)``: wait until tokio has no task of the kit's alive

@@ -10,9 +10,13 @@
 //! - *hop*: [`hop`], woken from a tokio worker;
 //! - *sleep*: [`sleep`], woken by tokio's timer;
 //! - *panic*: [`explode`], a panic inside the future.
+//!
+//! And one shape for the fork gate's stories: a task holding a lock on a
+//! worker ([`_hold_a_lock_on_tokio`]), the hazard a fork must wait out.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -83,4 +87,35 @@ pub fn sleep<T: Send + 'static>(
 /// Panics with `message`; typed as a result so the future's output type is known.
 pub fn explode(message: &str) -> PyResult<()> {
     panic!("{message}")
+}
+
+// --- the fork hazard, on demand (see `fork_gate`) ---------------------------------
+
+/// Held by [`_hold_a_lock_on_tokio`]'s task, as PyO3's decref list is held
+/// for an instant by a worker dropping a Python object.
+static HELD_ON_TOKIO: Mutex<()> = Mutex::new(());
+
+/// ``_hold_a_lock_on_tokio(seconds)``: make the fork hazard last ``seconds``.
+/// A task on tokio takes a lock and keeps it (blocking its worker, inside one
+/// poll) for that long; this returns once the lock is taken. ``os.fork()``
+/// now waits for the task's poll to end, so the child finds the lock free
+/// (``_lock_on_tokio_is_free()``). For the tests and to see the gate work.
+#[pyfunction]
+pub fn _hold_a_lock_on_tokio(py: Python<'_>, seconds: f64) -> PyResult<()> {
+    let hold = super::args::seconds("seconds", seconds)?;
+    let (taken, is_taken) = std::sync::mpsc::channel();
+    drop(super::runtime::spawn("a test's lock", async move {
+        let _held = HELD_ON_TOKIO.lock();
+        let _ = taken.send(());
+        std::thread::sleep(hold);
+    })?);
+    py.detach(move || is_taken.recv())
+        .map_err(|_| PyRuntimeError::new_err("the task did not run"))
+}
+
+/// ``_lock_on_tokio_is_free()``: whether the lock ``_hold_a_lock_on_tokio``
+/// holds is free now (in a fork child: whether the fork waited for it).
+#[pyfunction]
+pub fn _lock_on_tokio_is_free() -> bool {
+    HELD_ON_TOKIO.try_lock().is_ok()
 }

@@ -1,7 +1,8 @@
 //! The kit's own threads (a `Kitchen`'s cooks): woken at once when stopped,
 //! counted so that shutdown can wait for them, refused in `threading`'s words;
 //! and the trial that asks the OS for the runtime's threads before it starts
-//! ([`try_threads`]).
+//! ([`try_threads`]), with the quiet catch of the panic tokio raises when it is
+//! refused one ([`quietly`]).
 //!
 //! A cook must never be left sleeping when its kitchen closes or the
 //! interpreter exits: it would wake later into an interpreter that is gone. So
@@ -9,7 +10,9 @@
 //! calls) stops every one and refuses new ones, under one lock, so that a
 //! kitchen opened during a shutdown cannot slip between the two.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -242,4 +245,29 @@ fn threads_now() -> Option<usize> {
         .trim()
         .parse()
         .ok()
+}
+
+thread_local! {
+    /// Set while [`quietly`] runs: a panic then is caught there, not printed.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// `f()`, a panic in it caught and not printed (the panic hook prints before
+/// any `catch_unwind` sees the panic). The quiet hook wraps the one in place
+/// the first time it is needed, and passes every other panic on to it.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static WRAPPED: Once = Once::new();
+    WRAPPED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // `try_with`: a panic in a thread's last moments finds no flag.
+            if !QUIET.try_with(Cell::get).unwrap_or(false) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.set(true);
+    let out = std::panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.set(false);
+    out
 }
