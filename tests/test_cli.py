@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from coroscope import exits, soak
@@ -48,3 +49,78 @@ def test_the_exit_trials_run_on_every_loop_installed(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "uvloop", None)
     monkeypatch.setitem(sys.modules, "rloop", None)
     assert {loop for *_, loop in exits.trials()} == {"asyncio"}
+
+
+def test_when_the_os_refuses_a_thread_a_tool_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A container's pids limit is the machine's, not a bug of the program: one
+    line and exit status 1, as for a bad value (other errors keep their traceback)."""
+    from coroscope._cli import run_main
+
+    def refused() -> int:
+        raise RuntimeError("can't start new thread (Resource temporarily unavailable)")
+
+    with pytest.raises(SystemExit) as exit:
+        run_main("python -m tool", refused)
+    assert exit.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m tool: can't start new thread") and err.count("\n") == 1
+
+    def broken() -> int:
+        raise RuntimeError("something else")
+
+    with pytest.raises(RuntimeError, match="something else"):
+        run_main("python -m tool", broken)
+
+
+@pytest.mark.parametrize(
+    ("flag", "content", "why"),
+    [
+        ("--report", "[" * 100_000 + "]" * 100_000, "nested too deep"),
+        ("--instructions", "[" * 100_000 + "]" * 100_000, "nested too deep"),
+        (
+            "--instructions",
+            '{"provenance": "p", "loop_only": 1, "cases": "abc"}',
+            "cannot be reported (AttributeError",
+        ),
+    ],
+    ids=["report nested deep", "instructions nested deep", "cases a string"],
+)
+def test_a_bench_file_of_odd_depth_or_parts_is_refused_in_one_line(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], flag: str, content: str, why: str
+) -> None:
+    from coroscope import bench
+
+    path = tmp_path / "file.json"
+    path.write_text(content)
+    assert bench.main([flag, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert why in err and err.count("\n") == 1
+
+
+def test_a_versions_chart_that_cannot_be_written_is_said_in_one_line(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pathlib
+    import shutil
+
+    from coroscope import bench
+
+    pytest.importorskip("matplotlib")
+    study = next((pathlib.Path(__file__).parent.parent / "bench-results" / "versions").iterdir())
+    copy = shutil.copytree(study, tmp_path / "study")
+    (copy / "versions.png").unlink(missing_ok=True)
+    (copy / "versions.png").mkdir()  # where the chart goes, a directory
+    assert bench.main(["--versions", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "versions.png" in err and err.count("\n") == 1
+
+
+def test_a_soak_of_any_number_of_thread_wakes_loses_none() -> None:
+    """The wakes go in batches of 100; the last batch is what is left (150
+    wakes made 200 and judged against 150: '-50 wakeups lost')."""
+    from coroscope.soak.trials import loops_woken_from_tokio
+
+    row = loops_woken_from_tokio(2, 150, fast=True)
+    assert row.lost == 0 and row.awaits == 300

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+from collections.abc import Callable
 
-__all__ = ["count", "installed"]
+__all__ = ["count", "installed", "run_main"]
 
 
 def count(text: str) -> int:
@@ -31,3 +33,21 @@ def installed(module: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+# What the kit (and ``threading``) raise when the OS refuses a thread.
+CANT_START = "can't start new thread"
+
+
+def run_main(prog: str, main: Callable[[], int]) -> None:
+    """Exit with ``main()``'s status; when the OS refuses the kit a thread (a
+    container's pids limit, ``RLIMIT_NPROC``), say so in one line, not in a
+    traceback: the program did nothing wrong, the machine ran out of room."""
+    try:
+        status = main()
+    except RuntimeError as err:
+        if not str(err).startswith(CANT_START):
+            raise
+        print(f"{prog}: {err}: the OS refused a thread (a limit on processes?)", file=sys.stderr)
+        status = 1
+    sys.exit(status)

@@ -36,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from coroscope._cli import count
+from coroscope._cli import count, run_main
 from coroscope._loops import INSTALL, installed_loops
 from coroscope.catalogue import CROSSINGS
 
@@ -216,4 +216,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main("python -m coroscope.exits", main)

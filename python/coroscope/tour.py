@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Callable
 
 import coroscope
 from coroscope import alive
+from coroscope._cli import run_main
 from coroscope.await_from_rust import Stepper, await_foo, drive_send, trace
 from coroscope.awaitable import Delegate, Future, Ready, TimerFuture, YieldN, compute
 from coroscope.bridge import Kitchen, call_python, sleep_awaitable, ticks
@@ -198,4 +198,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main("python -m coroscope.tour", main)

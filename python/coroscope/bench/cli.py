@@ -130,6 +130,8 @@ def _read_json(flag: str, path: str) -> Any:
         raise Refused(f"{flag} {path}: {exc.strerror or exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise Refused(f"{flag} {path}: not a whole JSON file ({exc})") from None
+    except RecursionError:
+        raise Refused(f"{flag} {path}: nested too deep to be a results file") from None
 
 
 def _results_file(flag: str, path: str) -> dict[str, Any]:
@@ -199,8 +201,10 @@ def _rendered(flag: str, path: str, render: Callable[[], T]) -> T:
     report (the shape was checked; the values can still be impossible)."""
     try:
         return render()
-    except (LookupError, TypeError, ValueError, ArithmeticError) as exc:
+    except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
         raise Refused(f"{flag} {path}: cannot be reported ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:  # a chart beside the file that cannot be written
+        raise Refused(f"{flag} {path}: cannot write {exc.filename} ({exc.strerror})") from None
 
 
 def _writable(out: pathlib.Path) -> None:

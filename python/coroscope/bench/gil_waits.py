@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from coroscope._cli import count
+from coroscope._cli import count, run_main
 from coroscope.catalogue import BRIDGES, Crossing, crossings
 from coroscope.timeline import record
 
@@ -214,4 +214,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main("python -m coroscope.bench.gil_waits", main)

@@ -1,5 +1,4 @@
-import sys
-
+from coroscope._cli import run_main
 from coroscope.soak.cli import main
 
-sys.exit(main())
+run_main("python -m coroscope.soak", main)

@@ -168,8 +168,9 @@ def loops_woken_from_tokio(threads: int, wakes: int, *, fast: bool) -> Row:
 
         def one_loop(i: int) -> None:
             async def main() -> None:
-                for _ in range(0, wakes, 100):
-                    results: list[object] = await asyncio.gather(*[hop(VALUE) for _ in range(100)])
+                for start in range(0, wakes, 100):  # the last batch is what is left
+                    batch = [hop(VALUE) for _ in range(min(100, wakes - start))]
+                    results: list[object] = await asyncio.gather(*batch)
                     woken[i] += results.count(VALUE)
 
             with Runner() as runner:
