@@ -10,6 +10,7 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Generator
 from typing import Any
 
@@ -158,3 +159,32 @@ def test_a_cell_of_awaits_reads_the_notebooks_names_and_returns_its_comparison()
         shell.run_line_magic("atimeit", "-n 10")
     with pytest.raises(Exception, match="unknown baseline"):
         shell.run_line_magic("atimeit", "-n 10 -b nope await Mine()")
+
+
+def test_atimeit_finds_the_statement_after_its_options_and_lets_its_errors_through() -> None:
+    """The statement may begin with a word an option's value also holds (``r``
+    after ``-r 2``); an error the statement raises is the user's, not a usage
+    error, as with ``%timeit``."""
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "coroscope")
+    shell.user_ns["Mine"] = Mine
+    found = shell.run_line_magic("atimeit", "-n 200 -r 2 -o r = await Mine()")
+    assert found.result("yours").ops == 200
+    shell.user_ns["int"] = int
+    with pytest.raises(TypeError, match="int\\(\\) argument"):
+        shell.run_line_magic("atimeit", "-n 10 -r 1 await Mine() + int(None)")
+    with pytest.raises(UsageError, match="rounds must be at least 1"):
+        shell.run_line_magic("atimeit", "-n 10 -r 0 await Mine()")
+
+
+def test_compare_in_a_running_loop_is_refused_at_once_saying_what_to_do() -> None:
+    async def main() -> None:
+        compare({"mine": Mine})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "never awaited" left behind
+        with pytest.raises(RuntimeError, match=r"asyncio\.to_thread"):
+            asyncio.run(main())

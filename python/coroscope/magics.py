@@ -35,7 +35,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from coroscope.bench.yours import BASELINES, Comparison, compare
+from coroscope.bench.yours import BASELINES, Comparison, compare, refuse_bad
 
 # How long one round should take when -n is not given (what %timeit aims at).
 ROUND_SECONDS = 0.2
@@ -105,36 +105,45 @@ class AwaitMagics(Magics):
     def atimeit(self, line_text: str, cell: str | None = None) -> Comparison | None:
         """%timeit for an await: see ``coroscope.magics``."""
         try:
-            args, statement = _parser().parse_known_args(shlex.split(line_text, posix=False))
+            tokens = shlex.split(line_text, posix=False)
+            args, statement = _parser().parse_known_args(tokens)
         except (argparse.ArgumentError, ValueError) as error:
             raise UsageError(f"%atimeit: {error}") from None
-        code = cell if cell is not None else line_text[_statement_start(line_text, statement) :]
+        start = _statement_start(line_text, tokens, statement)
+        code = cell if cell is not None else line_text[start:]
         if not code.strip():
             raise UsageError("%atimeit needs a statement to await, such as: %atimeit await f()")
         once = body(code, self.shell.user_ns)  # type: ignore[union-attr]
         loops = [name for name in args.l.split(",") if name]
-        try:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
-                ops = args.n if args.n is not None else thread.submit(fill, once).result()
-                found = thread.submit(
-                    compare,
-                    {"yours": once},
-                    baselines=(args.b,),
-                    loops=loops,
-                    ops=ops,
-                    rounds=args.r,
-                ).result()
+        try:  # the options, checked before anything runs
+            refuse_bad({"yours": once}, (args.b,), loops, ops=args.n or 1, rounds=args.r)
         except (TypeError, ValueError) as error:
             raise UsageError(f"%atimeit: {error}") from None
+        # What the statement raises is the user's, traceback and all, as %timeit's.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+            ops = args.n if args.n is not None else thread.submit(fill, once).result()
+            found = thread.submit(
+                compare,
+                {"yours": once},
+                baselines=(args.b,),
+                loops=loops,
+                ops=ops,
+                rounds=args.r,
+            ).result()
         for loop in loops:
             print(line(found, args.b, loop))
         return found if args.o else None
 
 
-def _statement_start(line_text: str, statement: list[str]) -> int:
-    """Where the statement begins in the magic's line: its options come first,
-    and the rest is kept as written (quotes and spacing included)."""
-    return line_text.find(statement[0]) if statement else len(line_text)
+def _statement_start(line_text: str, tokens: list[str], statement: list[str]) -> int:
+    """Where the statement begins in the magic's line: its options come first
+    (the tokens before the statement's, passed over one by one: the
+    statement's first word may also be in an option's value, as ``r`` in
+    ``-r 2 r = await f()``), and the rest is kept as written."""
+    at = 0
+    for token in tokens[: len(tokens) - len(statement)]:
+        at = line_text.find(token, at) + len(token)
+    return line_text.find(statement[0], at) if statement else len(line_text)
 
 
 def load_ipython_extension(ipython: Any) -> None:

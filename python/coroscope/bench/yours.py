@@ -118,6 +118,21 @@ def refuse_bad(
             raise ValueError(f"{what} must be at least 1, not {value}")
 
 
+# What asyncio.run says in the same place, and what to do instead.
+IN_A_RUNNING_LOOP = (
+    "compare() cannot be called from a running event loop: it runs loops of its own "
+    "(in a notebook cell: `await asyncio.to_thread(compare, ...)`, or %atimeit)"
+)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def compare(
     variants: Mapping[str, Callable[[], Awaitable[Any]]],
     *,
@@ -134,6 +149,8 @@ def compare(
     if not baselines:
         raise ValueError("compare needs at least one baseline")
     refuse_bad(variants, baselines, loops, ops=ops, rounds=rounds)
+    if _loop_running():
+        raise RuntimeError(IN_A_RUNNING_LOOP)
     makers = {name: _checked(name, make) for name, make in variants.items()}
     group = Group(
         "compare",
