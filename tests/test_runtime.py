@@ -32,6 +32,36 @@ def test_every_route_exits_cleanly_every_time(scenario: str, route: str, loop: s
     assert trial.bad == []
 
 
+def test_crossing_floor_cut_by_a_shutdown_stops_at_once_with_the_shutdown_s_error() -> None:
+    """A trip whose task the shutdown drops unrun answers all the same (its
+    guard writes a 0 as it is dropped): no wait for the read's timeout, and
+    the error every call after a shutdown gives."""
+    done = run_python(
+        """
+        import threading, time, coroscope
+        from coroscope.bridge import crossing_floor
+
+        crossing_floor(10)  # the runtime is up
+        result = []
+
+        def trips():
+            try:
+                crossing_floor(10**9)
+            except Exception as err:
+                result.append(err)
+
+        thread = threading.Thread(target=trips)
+        thread.start()
+        time.sleep(0.1)
+        coroscope.shutdown()
+        thread.join(3)
+        print(type(result[0]).__name__, result[0])
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"RuntimeError {SHUT_DOWN}")
+
+
 def test_after_shutdown_new_work_is_refused_and_pending_work_fails_with_the_same_error() -> None:
     done = run_python(
         """

@@ -38,6 +38,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
@@ -46,6 +47,7 @@ use crate::awaitable::wake::{Parked, WaitingTask, WakeRoute, park_on_waiter};
 use crate::awaitable::{
     Future, RustAwaitable, WaitsOn, into_awaitable_giving, into_awaitable_with,
 };
+use crate::support::runtime::SHUT_DOWN;
 use crate::support::shapes::{hop, yield_now};
 use crate::support::{rust_side, timeline};
 
@@ -255,26 +257,48 @@ pub fn wake_stats() -> (u64, u64) {
 pub fn crossing_floor(py: Python<'_>, n: i64) -> PyResult<i64> {
     let trips = crate::support::args::count("n", n)?;
     let (mut here, there) = UnixStream::pair()?;
-    // A task cut by a shutdown never writes: the wait ends instead of hanging.
+    // A backstop: every trip answers, run or cut (see `Answer`).
     here.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
     let there = Arc::new(there);
     for done in (0..trips).step_by(1024) {
         py.check_signals()?; // Ctrl-C between batches of trips
         py.detach(|| -> PyResult<()> {
             for _ in done..trips.min(done + 1024) {
-                let there = there.clone();
+                let answer = Answer {
+                    there: there.clone(),
+                    ran: false,
+                };
                 drop(crate::support::runtime::spawn(
                     "crossing floor",
                     async move {
-                        let _ = (&*there).write(&[1]);
+                        let mut answer = answer; // the whole guard, not its field alone
+                        answer.ran = true;
                     },
                 )?);
-                here.read_exact(&mut [0u8; 1])?;
+                let mut byte = [0u8; 1];
+                here.read_exact(&mut byte)?;
+                if byte[0] == 0 {
+                    return Err(PyRuntimeError::new_err(SHUT_DOWN));
+                }
             }
             Ok(())
         })?;
     }
     Ok(n)
+}
+
+/// A trip's answer, written as the task lets go of it: 1 once the task ran,
+/// 0 when a shutdown dropped it unrun, so that the waiting thread learns of
+/// the shutdown at once rather than from its read's timeout.
+struct Answer {
+    there: Arc<UnixStream>,
+    ran: bool,
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        let _ = (&*self.there).write(&[u8::from(self.ran)]);
+    }
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
