@@ -188,3 +188,31 @@ def test_compare_in_a_running_loop_is_refused_at_once_saying_what_to_do() -> Non
         warnings.simplefilter("error")  # no "never awaited" left behind
         with pytest.raises(RuntimeError, match=r"asyncio\.to_thread"):
             asyncio.run(main())
+
+
+def test_ctrl_c_stops_atimeit_at_once_as_it_stops_timeit() -> None:
+    """The measuring thread is handed the interrupt: the magic does not sit out
+    every round (hours here: the run's time limit would end it first) before it
+    gives the prompt back."""
+    script = textwrap.dedent(
+        """
+        import asyncio, os, signal, threading
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "coroscope")
+        shell.user_ns["asyncio"] = asyncio
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            shell.run_line_magic("atimeit", "-n 1000000 -r 10000 await asyncio.sleep(0)")
+        except KeyboardInterrupt:
+            print("interrupted")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "interrupted", done.stdout

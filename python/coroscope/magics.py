@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
+import ctypes
 import shlex
 import textwrap
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -120,19 +121,51 @@ class AwaitMagics(Magics):
         except (TypeError, ValueError) as error:
             raise UsageError(f"%atimeit: {error}") from None
         # What the statement raises is the user's, traceback and all, as %timeit's.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
-            ops = args.n if args.n is not None else thread.submit(fill, once).result()
-            found = thread.submit(
-                compare,
+        found = _in_a_thread(
+            lambda: compare(
                 {"yours": once},
                 baselines=(args.b,),
                 loops=loops,
-                ops=ops,
+                ops=args.n if args.n is not None else fill(once),
                 rounds=args.r,
-            ).result()
+            )
+        )
         for loop in loops:
             print(line(found, args.b, loop))
         return found if args.o else None
+
+
+def _in_a_thread(measure: Callable[[], Comparison]) -> Comparison:
+    """``measure()`` in a thread of its own (the notebook's loop is busy
+    running the cell), its exception raised here. Ctrl-C here interrupts it
+    at once: the thread is handed the ``KeyboardInterrupt`` at its next Python
+    instruction (it would otherwise finish every round first)."""
+    done: list[Comparison] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(measure())
+        except BaseException as exc:  # handed over, whatever it is
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="atimeit", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.05)
+    except KeyboardInterrupt:
+        if thread.ident is not None:
+            # A documented C API call: the exception is raised in that thread
+            # when it next runs Python code (Rust code it is in finishes first).
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+            )
+        thread.join()
+        raise
+    if failed:
+        raise failed[0]
+    return done[0]
 
 
 def _statement_start(line_text: str, tokens: list[str], statement: list[str]) -> int:
