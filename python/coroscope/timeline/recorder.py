@@ -290,7 +290,10 @@ class _Carried:
     ``__self__`` (a task's step) and source (through ``__wrapped__``), looked
     up when asked. asyncio's error reports and debug mode's slow-callback line
     read those as they are made, so they name the callback or its task (as it
-    is then: "finished"), exactly as without the recording.
+    is then: "finished"), as without the recording. One thing differs: an
+    exception a callback raises passes through ``__call__`` here, so its
+    traceback holds one frame of this file (Python adds a frame for every
+    function an exception leaves, and a wrapper is a function).
     """
 
     __slots__ = ("__wrapped__", "_origin", "_tl")
