@@ -26,7 +26,7 @@ from coroscope.bench.run import FORMAT, Result, measure, provenance
 EPILOG = """\
 Each group does one job several ways (its variants) on each loop; a variant's time
 per operation is divided by the group's baseline, measured in the same run, so the
-ratio survives a busy machine. Full runs take about 15 minutes; --quick under one.
+ratio survives a busy machine. Full runs take about 10 minutes; --quick under one.
 
 examples:
   python -m coroscope.bench --quick                 what `make demo` runs
