@@ -196,12 +196,19 @@ def test_ctrl_c_stops_atimeit_at_once_as_it_stops_timeit() -> None:
     gives the prompt back."""
     script = textwrap.dedent(
         """
-        import asyncio, os, signal, threading
+        import asyncio, os, signal, threading, time
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "coroscope")
         shell.user_ns["asyncio"] = asyncio
-        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        def interrupt_once_measuring():
+            # Not before: on a loaded machine IPython may still be starting.
+            while not any(t.name == "atimeit" for t in threading.enumerate()):
+                time.sleep(0.05)
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_once_measuring, daemon=True).start()
         try:
             shell.run_line_magic("atimeit", "-n 1000000 -r 10000 await asyncio.sleep(0)")
         except KeyboardInterrupt:
