@@ -197,6 +197,9 @@ def test_ctrl_c_stops_atimeit_at_once_as_it_stops_timeit() -> None:
     script = textwrap.dedent(
         """
         import asyncio, os, signal, threading, time
+        # Python raises KeyboardInterrupt only if SIGINT was not ignored when it
+        # started (a job in the background of a shell starts with it ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "coroscope")
