@@ -106,6 +106,15 @@ def count_instructions(
         raise RuntimeError(NO_VALGRIND)
     order = [*baselines, *specs]
     plan = [[name, specs.get(name)] for name in order]
+    # Once without Callgrind first: every module it imports is compiled and
+    # cached now, so each counted interpreter loads the same files (the first
+    # would compile them and the rest read the cache: repeats 0.1 % apart).
+    subprocess.run(
+        [sys.executable, "-m", __name__, _job(plan, loop, 1, 1)],
+        env=_ENV,
+        capture_output=True,
+        check=False,
+    )
     runs: dict[str, list[float]] = {name: [] for name in order}
     for _ in range(repeat):
         once, twice = (_counted(valgrind, plan, loop, awaits, times) for times in (1, 2))
@@ -119,9 +128,7 @@ def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times
     ``awaits * times`` awaits, in ``plan``'s order."""
     with tempfile.TemporaryDirectory(prefix="coroscope-callgrind-") as out:
         prefix = pathlib.Path(out) / "counts"
-        # The same program each time: the same hash seed, the same arguments' lengths.
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        job = json.dumps({"plan": plan, "loop": loop, "awaits": awaits, "times": times})
+        job = _job(plan, loop, awaits, times)
         done = subprocess.run(
             [
                 valgrind,
@@ -133,7 +140,7 @@ def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times
                 __name__,
                 job,
             ],
-            env=env,
+            env=_ENV,
             capture_output=True,
             text=True,
             check=False,
@@ -143,6 +150,15 @@ def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times
             raise RuntimeError(f"the counted interpreter failed (exit {done.returncode}):\n{tail}")
         # Dump 1 is the start and the warm-up; 2.. each variant's awaits, in order.
         return [_total(pathlib.Path(f"{prefix}.{i + 2}")) for i in range(len(plan))]
+
+
+# The same program each time: the same hash seed (and in `_job`, N and 2N
+# awaits differ only in `times`, one digit: arguments of the same length).
+_ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+
+
+def _job(plan: list[list[Any]], loop: str, awaits: int, times: int) -> str:
+    return json.dumps({"plan": plan, "loop": loop, "awaits": awaits, "times": times})
 
 
 def _total(dump: pathlib.Path) -> int:
