@@ -32,7 +32,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{ffi, intern};
 
-use crate::support::asyncio::{not_awaitable, owned_or_raised, raised, type_name};
+use crate::support::asyncio::{
+    call_method0_raised, not_awaitable, owned_or_raised, raised, type_name,
+};
 use crate::support::depth::Depth;
 
 /// How many steps a driver takes before it decides a coroutine never finishes.
@@ -210,16 +212,7 @@ fn not_an_iterator(
 /// call would turn a `PanicException` back into a Rust panic).
 pub fn next_step<'py>(iter: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
     let py = iter.py();
-    let name = intern!(py, "__next__");
-    // SAFETY: attached; both objects live for the call, which returns a new
-    // reference or NULL with an exception set.
-    let next = unsafe {
-        owned_or_raised(
-            py,
-            ffi::PyObject_CallMethodNoArgs(iter.as_ptr(), name.as_ptr()),
-        )
-    };
-    match next {
+    match call_method0_raised(iter, intern!(py, "__next__")) {
         Ok(yielded) => Ok(Step::Yield(yielded)),
         Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
             Ok(Step::Return(err.value(py).getattr(intern!(py, "value"))?))

@@ -64,8 +64,8 @@ use pyo3::{ffi, intern};
 use super::drive::{Step, send_step, throw_step};
 use crate::awaitable::Future;
 use crate::support::asyncio::{
-    ReprOf, asyncio_repr, call_with_context, cancelled_error_type, copy_context, invalid_state,
-    owned_or_raised, report_lost, stops_the_program,
+    ReprOf, asyncio_repr, call_method0_raised, call_with_context, cancelled_error_type,
+    copy_context, invalid_state, report_lost, stops_the_program,
 };
 use crate::support::depth::Depth;
 use crate::support::finalize::{self, Dealloc, Finalize};
@@ -685,15 +685,7 @@ impl Task {
         // `future.result()` through the C API, its error taken as it is: the
         // awaited future's exception goes into the coroutine whatever its type
         // (PyO3's own call would resume a `PanicException` as a Rust panic).
-        let name = intern!(py, "result");
-        // SAFETY: attached; both objects live for the call, which returns a new
-        // reference or NULL with an exception set.
-        match unsafe {
-            owned_or_raised(
-                py,
-                ffi::PyObject_CallMethodNoArgs(future.as_ptr(), name.as_ptr()),
-            )
-        } {
+        match call_method0_raised(&future, intern!(py, "result")) {
             Ok(_) => Self::_step(slf, None),
             Err(err) => Self::_step(slf, Some(err.into_value(py).into_bound(py).into_any())),
         }

@@ -467,3 +467,19 @@ pub unsafe fn owned_or_raised(
         Ok(unsafe { Bound::from_owned_ptr(py, result) })
     }
 }
+
+/// `obj.name()`, its error taken by [`raised`] (PyO3's `call_method0` would
+/// resume a `PanicException` as a Rust panic).
+pub fn call_method0_raised<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: attached (`obj` is bound); both objects live for the call,
+    // which returns a new reference or NULL with an exception set.
+    unsafe {
+        owned_or_raised(
+            obj.py(),
+            ffi::PyObject_CallMethodNoArgs(obj.as_ptr(), name.as_ptr()),
+        )
+    }
+}
