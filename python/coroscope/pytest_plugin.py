@@ -28,37 +28,28 @@ __all__ = ["await_instructions"]
 
 @pytest.fixture
 def await_instructions() -> Callable[..., float]:
-    """``check(variant, at_most=N, loop="asyncio", awaits=1_000)``: count one
-    await of ``variant`` (``"module:attribute"`` of a callable making an
-    awaitable, or the name of one of ``coroscope.bench.BASELINES``), fail the
-    test if it takes more than ``at_most`` instructions, and return the count."""
+    """``check(variant, at_most=N, **options)``: count one await of ``variant``
+    (``"module:attribute"`` of a callable making an awaitable, or the name of one
+    of ``coroscope.bench.BASELINES``), fail the test if it takes more than
+    ``at_most`` instructions, and return the count. ``options`` are
+    ``count_instructions``' own (``loop``, ``awaits``)."""
 
-    def check(
-        variant: str | Callable[..., Any],
-        *,
-        at_most: float,
-        loop: str = "asyncio",
-        awaits: int = 1_000,
-    ) -> float:
+    def check(variant: str | Callable[..., Any], *, at_most: float, **options: Any) -> float:
         from coroscope.bench.callgrind import NO_VALGRIND, count_instructions
         from coroscope.bench.yours import BASELINES
 
         if shutil.which("valgrind") is None:
             pytest.skip(NO_VALGRIND)
         if isinstance(variant, str) and variant in BASELINES:
-            counts = count_instructions(
-                {}, baselines=(variant,), loop=loop, awaits=awaits, repeat=1
-            )
+            counts = count_instructions({}, baselines=(variant,), repeat=1, **options)
             name = variant
         else:
             name = "checked"
-            counts = count_instructions(
-                {name: variant}, baselines=(), loop=loop, awaits=awaits, repeat=1
-            )
+            counts = count_instructions({name: variant}, baselines=(), repeat=1, **options)
         found = counts.per_await[name]
         if found > at_most:
             pytest.fail(
-                f"one await of {variant} takes {found:,.0f} instructions on {loop}, "
+                f"one await of {variant} takes {found:,.0f} instructions on {counts.loop}, "
                 f"{found / at_most - 1:.1%} over the bound of {at_most:,.0f}",
                 pytrace=False,
             )

@@ -23,8 +23,9 @@ task, calling ``os.getppid()`` between them: Callgrind writes its counts so far
 each time ``getppid`` is entered (``--dump-before``), so each variant's awaits
 are counted apart from the interpreter's start and exit. A second interpreter
 does the same with twice the awaits; the difference, over ``awaits``, is one
-await, with the loop's run and the task taken off. ``PYTHONHASHSEED`` is fixed,
-so each run is the same program: ``repeat`` pairs agree to the instruction
+await, with the loop's run and the task taken off. ``PYTHONHASHSEED`` is fixed
+and the C library's allocator stands in for Python's (``_ENV`` says why), so
+each run is the same program: ``repeat`` pairs agree to the instruction
 unless a variant crosses threads (tokio's wakes interleave differently from run
 to run; ``agreement`` says how far apart the pairs are).
 
@@ -106,15 +107,6 @@ def count_instructions(
         raise RuntimeError(NO_VALGRIND)
     order = [*baselines, *specs]
     plan = [[name, specs.get(name)] for name in order]
-    # Once without Callgrind first: every module it imports is compiled and
-    # cached now, so each counted interpreter loads the same files (the first
-    # would compile them and the rest read the cache: repeats 0.1 % apart).
-    subprocess.run(
-        [sys.executable, "-m", __name__, _job(plan, loop, 1, 1)],
-        env=_ENV,
-        capture_output=True,
-        check=False,
-    )
     runs: dict[str, list[float]] = {name: [] for name in order}
     for _ in range(repeat):
         once, twice = (_counted(valgrind, plan, loop, awaits, times) for times in (1, 2))
@@ -153,8 +145,21 @@ def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times
 
 
 # The same program each time: the same hash seed (and in `_job`, N and 2N
-# awaits differ only in `times`, one digit: arguments of the same length).
-_ENV = {**os.environ, "PYTHONHASHSEED": "0"}
+# awaits differ only in `times`, one digit: arguments of the same length); no
+# bytecode written, so no counted interpreter leaves a file the next one reads.
+# And the C library's allocator, not Python's own (pymalloc): with pymalloc one
+# await cost 10 to 25 instructions more or less depending on whether the pools
+# of its objects' sizes happened to sit at a boundary (full, or about to empty)
+# when the awaits began: a lottery drawn by all the interpreter did before, so
+# one more file beside the user's module moved a count by 0.7 %. glibc's
+# per-thread cache has no such boundary on an alloc-free pair: the same count
+# every run, some 10 % above pymalloc's.
+_ENV = {
+    **os.environ,
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONMALLOC": "malloc",
+}
 
 
 def _job(plan: list[list[Any]], loop: str, awaits: int, times: int) -> str:
