@@ -8,7 +8,7 @@
 //! - [`burger`]: the PyBurger menu every example shares, and `make_order`, the
 //!   pure-Rust kitchen that cooks an order's items concurrently on tokio;
 //! - [`runtimes`]: pyo3-async-runtimes on tokio — `future_into_py` (Rust future →
-//!   Python awaitable), `into_future` (Python awaitable → Rust future), running a
+//!   Python awaitable), `into_future`'s hand-off (Python awaitable → Rust future), running a
 //!   loop from Rust, and what each does on cancellation, panics and contextvars;
 //! - [`async_fn`]: PyO3's own `async fn`, which needs no runtime crate but must
 //!   borrow one for timers;

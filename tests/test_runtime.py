@@ -171,6 +171,30 @@ def test_exits_while_a_thread_shuts_down_and_results_are_in_flight_are_clean() -
         assert "Fatal Python error" not in done.stderr, done.stderr[-2000:]
 
 
+def test_a_loop_closed_just_after_a_shutdown_that_cut_20_000_futures_hears_nothing_more() -> None:
+    """The cut futures' answers were handed over by 512 blocking threads
+    queueing for the interpreter, past the shutdown's wait; the loop closed
+    under hundreds of them, each printing "Event loop is closed" (asyncio
+    drops a result for a closed loop). Now every answer is in first."""
+    done = run_python(
+        """
+        import asyncio, coroscope
+        from coroscope.bridge import sleep_future_into_py
+
+        async def start():
+            return [sleep_future_into_py(3600, i) for i in range(20_000)]
+
+        loop = asyncio.new_event_loop()
+        pending = loop.run_until_complete(start())
+        coroscope.shutdown()
+        loop.close()  # before it could run a single answer
+        print("closed")
+        """,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "closed\n", "")
+
+
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
     """It used to raise tokio's panic ("A Tokio 1.x context was found, but it is
     being shutdown") as a PanicException, then printed that panic on stderr
@@ -342,12 +366,14 @@ def test_a_grandchild_of_such_a_child_runs_the_kit_and_ends_too() -> None:
         "Kitchen(prep_times={'burger': 60}).order(['burger'], timeout=60)",
         "Kitchen(prep_times={'burger': 60}).order(['burger'], release=False, timeout=60)",
         "order_blocking(['burger'], prep_times={'burger': 60})",
+        # A worker kept in one poll for a minute: shutdown waits for it.
+        "_native._hold_a_lock_on_tokio(60); shutdown(60)",
     ],
 )
 def test_ctrl_c_interrupts_a_blocking_wait(call: str) -> None:
     script = f"""
 import signal
-from coroscope import quiesce
+from coroscope import _native, quiesce, shutdown
 from coroscope.bridge import Kitchen, order_blocking, order_threads
 # Python raises KeyboardInterrupt only if SIGINT was not ignored when it
 # started, and a shell without job control ignores it for background commands.

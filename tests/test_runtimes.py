@@ -23,6 +23,7 @@ from coroscope.bridge import (
 )
 
 from tests.conftest import FAST, MEAL_ORDER, Run
+from tests.coroutines import panic_exception
 
 
 def test_the_no_running_loop_gotcha_and_its_fix() -> None:
@@ -82,6 +83,32 @@ def test_a_python_exception_reaches_the_python_caller_through_rust(run: Run[Any]
 
     with pytest.raises(LookupError, match="from Python"):
         run(call(call_python, fails))
+
+
+@pytest.mark.parametrize("bridge", [call_python, lambda f: call_python_with_timeout(f, 5)])
+def test_a_panic_exception_raised_in_python_reaches_the_caller_like_any_other(
+    run: Run[Any], bridge: Callable[..., Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """pyo3-async-runtimes' ``into_future`` takes the Task's result through
+    PyO3, which resumes a ``PanicException`` as a Rust panic in its callback:
+    the await never ended. The kit's hand-off takes it as it is."""
+    panic = panic_exception()
+    capfd.readouterr()  # the probe's own panic text
+    raised = panic("raised by Python")
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise raised
+
+    async def main() -> BaseException:
+        try:
+            await asyncio.wait_for(bridge(fails), 10)
+        except BaseException as exc:  # the PanicException is one
+            return exc
+        raise AssertionError("the bridge returned")
+
+    assert run(main()) is raised
+    assert capfd.readouterr().err == ""
 
 
 def test_contextvars_travel_into_python_called_back_from_rust(run: Run[Any]) -> None:

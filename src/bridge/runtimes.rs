@@ -5,14 +5,19 @@
 //!   `fut` completes. It needs the *running* loop at call time, which is the
 //!   gotcha [`order_future_into_py`] documents. Cancelling the asyncio future drops `fut`.
 //! - **Python → Rust**: `into_future(awaitable)` schedules the awaitable as a
-//!   Task on its loop and returns a Rust future of its result. Dropping that Rust
-//!   future does *not* cancel the Task; [`into_cancelling_future`] is the
-//!   missing piece, and [`call_python_with_timeout`] shows why it matters.
+//!   Task on its loop and returns a Rust future of its result, handed over by
+//!   the Task's done callback through a channel. Dropping that Rust future does
+//!   *not* cancel the Task; [`call_python_with_timeout`] shows why it matters.
+//!   The kit makes that hand-off itself ([`task_future`]), for two reasons:
+//!   cancelling on drop, and a Task that raises PyO3's `PanicException` (which
+//!   Python code can raise too): `into_future`'s callback takes the result
+//!   through PyO3, which resumes that exception as a Rust panic inside the
+//!   callback, and the Rust future never ends.
 //! - **Rust runs the loop**: `run_until_complete` blocks a thread on an asyncio
 //!   loop until a Rust future is done ([`order_blocking`]).
 //!
 //! Context (contextvars) travels: `future_into_py` captures the caller's
-//! context, and `into_future` runs the awaitable in it.
+//! context, and `into_future` (like [`task_future`]) runs the awaitable in it.
 //!
 //! Which tokio? Not the one pyo3-async-runtimes' `tokio` module keeps: that
 //! one lives in a `&'static` and can never be shut down, which is how a script
@@ -25,16 +30,15 @@ use std::future::Future as RustFuture;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 use tokio::sync::oneshot;
 
 use super::burger::{make_order, take_order};
 use crate::support::args::seconds;
-use crate::support::asyncio::{copy_context, post_threadsafe, running_loop};
-use crate::support::kit_tokio::{
-    future_into_py, get_current_loop, into_future, run_until_complete,
-};
+use crate::support::asyncio::{call_method0_raised, copy_context, post_threadsafe, running_loop};
+use crate::support::kit_tokio::{future_into_py, get_current_loop, run_until_complete};
 use crate::support::live::Alive;
 use crate::support::shapes::{explode, hop, yield_now};
 
@@ -175,20 +179,20 @@ fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
 }
 
 /// ``await call_python(coro_or_fn)``: Rust awaits a Python coroutine (or the one
-/// a function returns) with ``into_future``, and gives back its result.
+/// a function returns) as ``into_future`` does, and gives back its result.
 ///
 /// The coroutine runs as a Task on the caller's loop, in the caller's context.
 #[pyfunction]
 pub fn call_python(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
-    let result = into_future(awaitable_of(coro_or_fn)?)?;
+    let result = task_future(awaitable_of(coro_or_fn)?, OnDrop::Leave)?;
     future_into_py(py, result)
 }
 
 /// ``await call_python_with_timeout(coro_or_fn, seconds)``: like
 /// ``call_python``, but Rust gives up after ``seconds`` (``TimeoutError``) by
 /// dropping its future, which cancels the Python Task (see
-/// ``into_cancelling_future``; plain ``into_future`` would leave it running).
+/// ``task_future``; ``into_future`` would leave it running).
 #[pyfunction]
 pub fn call_python_with_timeout(
     coro_or_fn: Bound<'_, PyAny>,
@@ -196,7 +200,7 @@ pub fn call_python_with_timeout(
 ) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
     let limit = self::seconds("seconds", seconds)?;
-    let result = into_cancelling_future(awaitable_of(coro_or_fn)?)?;
+    let result = task_future(awaitable_of(coro_or_fn)?, OnDrop::Cancel)?;
     future_into_py(py, async move {
         tokio::time::timeout(limit, result)
             .await
@@ -241,13 +245,26 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// `into_future` that cancels the Python Task when the Rust future is dropped.
+/// What dropping [`task_future`]'s Rust future does to the Python Task.
+pub enum OnDrop {
+    /// Leave it running, as pyo3-async-runtimes' `into_future` does.
+    Leave,
+    /// Cancel it: Rust stopped waiting, so nobody wants its result.
+    Cancel,
+}
+
+/// pyo3-async-runtimes' `into_future`, made by the kit: the awaitable as a
+/// Python Task, and a Rust future of its result.
 ///
 /// Must be called on the loop's thread with the loop running (as from a
 /// `#[pyfunction]` called by a coroutine): the Task is created here, in the
-/// current context, and its done callback hands the result to Rust.
-pub fn into_cancelling_future(
+/// current context, and its done callback hands the result to Rust. The
+/// callback takes the Task's exception as it is ([`call_method0_raised`]):
+/// `into_future`'s, through PyO3, turns a `PanicException` back into a Rust
+/// panic there, and its Rust future never ends.
+pub fn task_future(
     awaitable: Bound<'_, PyAny>,
+    on_drop: OnDrop,
 ) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + 'static> {
     let py = awaitable.py();
     let event_loop = running_loop(py)?;
@@ -261,7 +278,9 @@ pub fn into_cancelling_future(
         None,
         None,
         move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
-            let result = args.get_item(0)?.call_method0("result").map(Bound::unbind);
+            let task = args.get_item(0)?;
+            let result =
+                call_method0_raised(&task, intern!(task.py(), "result")).map(Bound::unbind);
             if let Some(sender) = sender.lock().ok().and_then(|mut s| s.take()) {
                 // The receiver is gone if Rust stopped waiting: nothing to do.
                 let _ = sender.send(result);
@@ -273,7 +292,7 @@ pub fn into_cancelling_future(
     kwargs.set_item("context", copy_context(py)?)?;
     task.call_method("add_done_callback", (on_done,), Some(&kwargs))?;
     let mut guard = CancelOnDrop {
-        task: Some((event_loop.unbind(), task.unbind())),
+        task: matches!(on_drop, OnDrop::Cancel).then(|| (event_loop.unbind(), task.unbind())),
     };
     Ok(async move {
         let result = receiver.await;

@@ -31,7 +31,9 @@ use super::rust_side::{self, Recorded};
 
 /// What the Rust side of `future_into_py` is called in a recording.
 const FUTURE_INTO_PY: &str = "future_into_py";
-use super::runtime::{InFlight, SHUT_DOWN, ensure_open, exiting, spawn_handle, unless_shut_down};
+use super::runtime::{
+    InFlight, SHUT_DOWN, ensure_open, exiting, is_shut_down, spawn_handle, unless_shut_down,
+};
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
 /// what its `tokio` module does, minus the runtime nobody can shut down.
@@ -61,7 +63,7 @@ impl GenericRuntime for KitTokio {
     {
         let in_flight = InFlight::new();
         let finishing = FINISHING.take();
-        spawn_handle().spawn_blocking(move || {
+        let hand_over = move || {
             // Inside the fork gate until everything it held is dropped.
             let _inside = fork_gate::enter();
             let _in_flight = in_flight;
@@ -88,7 +90,88 @@ impl GenericRuntime for KitTokio {
                 }),
                 None => f(),
             }
+        };
+        if is_shut_down() {
+            // Cut by a shutdown: handed over one after another by one task,
+            // not each on a blocking thread of its own. 20,000 cut futures
+            // took 512 threads queueing for the interpreter over 2 s, longer
+            // than shutdown waits; the loop then closed while hundreds of them
+            // sat between the check above and `call_soon_threadsafe`'s own,
+            // each printing "Event loop is closed".
+            return CutHandOvers::push(Box::new(hand_over));
+        }
+        spawn_handle().spawn_blocking(hand_over)
+    }
+}
+
+/// The hand-overs of futures a shutdown cut, run in the order they come by
+/// one task at a time: the first pushed while none runs starts one, which
+/// runs until the queue is empty.
+struct CutHandOvers {
+    waiting: Vec<HandOver>,
+    /// Whether a task runs them now (so a push starts none).
+    running: bool,
+}
+
+type HandOver = Box<dyn FnOnce() + Send>;
+
+static CUT_HAND_OVERS: Mutex<CutHandOvers> = Mutex::new(CutHandOvers {
+    waiting: Vec::new(),
+    running: false,
+});
+
+fn cut_hand_overs() -> std::sync::MutexGuard<'static, CutHandOvers> {
+    CUT_HAND_OVERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+impl CutHandOvers {
+    fn push(hand_over: HandOver) -> JoinHandle<()> {
+        let starts = {
+            let mut queue = cut_hand_overs();
+            queue.waiting.push(hand_over);
+            !std::mem::replace(&mut queue.running, true)
+        };
+        // Made out here: a task the stopping runtime drops unpolled drops it too.
+        let unrun = Unrun(starts);
+        spawn_handle().spawn(async move {
+            if !unrun.0 {
+                return;
+            }
+            loop {
+                let batch = {
+                    let mut queue = cut_hand_overs();
+                    let batch = std::mem::take(&mut queue.waiting);
+                    queue.running = !batch.is_empty();
+                    batch
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                batch.into_iter().for_each(|hand_over| hand_over());
+            }
+            // All ran: nothing to drop.
+            std::mem::forget(unrun);
         })
+    }
+}
+
+/// Armed while the task runs the queue: dropped armed (the runtime stopped
+/// before the task ran), it drops what waits, so that the counts in flight
+/// they carry end, and lets the next push start a task.
+struct Unrun(bool);
+
+impl Drop for Unrun {
+    fn drop(&mut self) {
+        if self.0 {
+            let waiting = {
+                let mut queue = cut_hand_overs();
+                queue.running = false;
+                std::mem::take(&mut queue.waiting)
+            };
+            drop(waiting);
+        }
     }
 }
 
@@ -180,13 +263,6 @@ async fn cut_at_shutdown<T>(fut: impl RustFuture<Output = PyResult<T>>) -> PyRes
         .unwrap_or_else(|| Err(PyRuntimeError::new_err(SHUT_DOWN)));
     FINISHING.set(KitTokio::get_task_locals());
     result
-}
-
-/// pyo3-async-runtimes' `into_future`: the Python awaitable as a Rust future.
-pub fn into_future(
-    awaitable: Bound<'_, PyAny>,
-) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + use<>> {
-    generic::into_future::<KitTokio>(awaitable)
 }
 
 /// pyo3-async-runtimes' `get_current_loop`: the task's loop inside a Rust

@@ -311,8 +311,8 @@ fn wait_until(until: Instant, done: impl Fn() -> bool) -> bool {
 /// kit's threads stop and tokio's workers are joined. The wait is bounded by
 /// ``timeout`` seconds (but the failed work is always given up to a second to
 /// reach its awaiters) and made detached from the interpreter, so a worker
-/// finishing a completion can still attach and end it. Calling it again does
-/// nothing.
+/// finishing a completion can still attach and end it. Ctrl-C ends the wait
+/// (the stopping goes on behind it). Calling it again does nothing.
 #[pyfunction]
 #[pyo3(signature = (timeout = 2.0))]
 pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
@@ -321,14 +321,37 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
         return Ok(());
     }
     let deadline = Instant::now() + limit;
-    if !exiting() {
+    let by_hand = !exiting();
+    if !by_hand {
+        py.detach(|| stop(false, deadline));
+        return Ok(());
+    }
+    // By hand, the stopping runs on a thread of its own and this one waits
+    // for it attentively: a wait of seconds (30,000 pending futures to tell,
+    // a cook to join) would otherwise hold Ctrl-C until it ended.
+    match std::thread::Builder::new()
+        .name("coroscope-shutdown".into())
+        .spawn(move || stop(true, deadline))
+    {
+        Ok(stopping) => wait_attentively(py, None, || stopping.is_finished()).map(drop),
+        // No thread to be had (a thread limit): stopped here, Ctrl-C waiting.
+        Err(_) => {
+            py.detach(|| stop(true, deadline));
+            Ok(())
+        }
+    }
+}
+
+/// What [`shutdown`] does, detached: cut the work in flight and wait until it
+/// has told its awaiters (by hand only), then stop the kit's threads and
+/// tokio, waiting for them until `deadline`.
+fn stop(by_hand: bool, deadline: Instant) {
+    if by_hand {
         // Told even under a shorter timeout: a cut future's answer is a few
         // microseconds away, and without it its awaiter waits for ever.
         let told = deadline.max(Instant::now() + CUT_TIME);
-        py.detach(|| {
-            CUT.notify_waiters();
-            wait_until(told, no_work_in_flight);
-        });
+        CUT.notify_waiters();
+        wait_until(told, no_work_in_flight);
     }
     // Taken only now: the cut work's completions were spawned on it meanwhile.
     let runtime = {
@@ -345,14 +368,32 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
             _ => None,
         }
     };
-    py.detach(move || {
-        threads::stop_all();
-        if let Some(runtime) = runtime {
-            runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
+    threads::stop_all();
+    if let Some(runtime) = runtime {
+        runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
+    }
+    threads::wait_for_all(deadline);
+}
+
+/// Wait, detached, until `done` holds (`Ok(true)`) or `deadline` passes
+/// (`Ok(false)`), attaching every [`SIGNAL_CHECK`] to let Ctrl-C raise (a
+/// signal handler runs only when the main thread attaches and checks).
+fn wait_attentively(
+    py: Python<'_>,
+    deadline: Option<Instant>,
+    done: impl Fn() -> bool + Send + Sync,
+) -> PyResult<bool> {
+    loop {
+        let next = Instant::now() + SIGNAL_CHECK;
+        let until = deadline.map_or(next, |deadline| deadline.min(next));
+        if py.detach(|| wait_until(until, &done)) {
+            return Ok(true);
         }
-        threads::wait_for_all(deadline);
-    });
-    Ok(())
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Ok(false);
+        }
+        py.check_signals()?;
+    }
 }
 
 /// How long the exit waits for the kit's work and threads to end.
@@ -526,20 +567,10 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
         !busy_tasks && no_work_in_flight()
     };
-    let deadline = Instant::now() + limit;
-    loop {
-        // Detached while waiting, and PyO3 applies deferred decrefs when this
-        // thread attaches again, so what the finished work released is
-        // released by the time this returns.
-        let until = deadline.min(Instant::now() + SIGNAL_CHECK);
-        if py.detach(|| wait_until(until, idle)) {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        py.check_signals()?;
-    }
+    // Detached while waiting, and PyO3 applies deferred decrefs when this
+    // thread attaches again, so what the finished work released is released
+    // by the time this returns.
+    wait_attentively(py, Some(Instant::now() + limit), idle)
 }
 
 /// Wire [`shutdown`] to `atexit` and the fork hooks to `os.register_at_fork`,
