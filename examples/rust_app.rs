@@ -5,7 +5,9 @@
 //! that embeds Python: `#[pyo3_async_runtimes::tokio::main]` starts the
 //! interpreter, runs an asyncio loop on the main thread, and runs this `main` on
 //! tokio. `into_future` turns each Python coroutine into a Rust future that tokio
-//! awaits like any other.
+//! awaits like any other. (One edge it does not hold: a coroutine that raises
+//! PyO3's `PanicException` leaves that Rust future pending for ever;
+//! `src/bridge/runtimes.rs`'s `task_future` says why, and is what the kit uses.)
 //!
 //! Run it with `cargo run --example rust_app` (`make test` does, and checks its
 //! output): the Python orders take 300, 200 and 100 ms and are awaited concurrently
