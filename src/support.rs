@@ -13,7 +13,8 @@
 //! - [`kit_tokio`]: pyo3-async-runtimes on that runtime, through its `generic`
 //!   API, instead of the `static` runtime nobody can shut down.
 //! - [`threads`]: the kit's own threads (`Kitchen` cooks): a stop signal to
-//!   wait on instead of sleeping, and a count that shutdown waits for.
+//!   wait on instead of sleeping, and a count that shutdown waits for; and
+//!   the blocking waits that let Ctrl-C in.
 //! - [`fork_gate`]: a fork waits until no thread of the kit is in the middle
 //!   of its work, so the child never inherits a lock held by a thread that
 //!   stayed in the parent.

@@ -65,16 +65,12 @@ use tokio::task::{AbortHandle, JoinHandle};
 use super::args::seconds;
 use super::fork_gate::{self, Gated};
 use super::rust_side::Recorded;
-use super::threads::{self, CANT_START, thread_refused};
+use super::threads::{self, CANT_START, thread_refused, wait_attentively, wait_until};
 
 /// What any entry point raises once the runtime is shut down, in the words
 /// `concurrent.futures` uses for an executor after shutdown.
 pub const SHUT_DOWN: &str = "cannot schedule new futures after shutdown: coroscope's runtime \
     stopped (at interpreter exit, or by coroscope.shutdown())";
-
-/// How often a blocking wait of the kit's attaches to let Ctrl-C raise (a
-/// signal handler runs only when the main thread attaches and checks).
-pub const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
 /// Where the runtime is in its life.
 enum State {
@@ -292,14 +288,6 @@ fn no_work_in_flight() -> bool {
     IN_FLIGHT.load(Ordering::Acquire) == 0
 }
 
-/// Poll `done` every 200 µs until it holds or `until` passes; whether it held.
-fn wait_until(until: Instant, done: impl Fn() -> bool) -> bool {
-    while !done() && Instant::now() < until {
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    done()
-}
-
 /// ``shutdown(timeout=2.0)``: stop coroscope's tokio runtime and threads.
 ///
 /// Runs by itself at interpreter exit (``atexit``); call it yourself to stop
@@ -373,27 +361,6 @@ fn stop(by_hand: bool, deadline: Instant) {
         runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
     }
     threads::wait_for_all(deadline);
-}
-
-/// Wait, detached, until `done` holds (`Ok(true)`) or `deadline` passes
-/// (`Ok(false)`), attaching every [`SIGNAL_CHECK`] to let Ctrl-C raise (a
-/// signal handler runs only when the main thread attaches and checks).
-fn wait_attentively(
-    py: Python<'_>,
-    deadline: Option<Instant>,
-    done: impl Fn() -> bool + Send + Sync,
-) -> PyResult<bool> {
-    loop {
-        let next = Instant::now() + SIGNAL_CHECK;
-        let until = deadline.map_or(next, |deadline| deadline.min(next));
-        if py.detach(|| wait_until(until, &done)) {
-            return Ok(true);
-        }
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return Ok(false);
-        }
-        py.check_signals()?;
-    }
 }
 
 /// How long the exit waits for the kit's work and threads to end.

@@ -2,7 +2,8 @@
 //! counted so that shutdown can wait for them, refused in `threading`'s words;
 //! and the trial that asks the OS for the runtime's threads before it starts
 //! ([`try_threads`]), with the quiet catch of the panic tokio raises when it is
-//! refused one ([`quietly`]).
+//! refused one ([`quietly`]); and the kit's blocking waits that let Ctrl-C in
+//! ([`wait_attentively`]).
 //!
 //! A cook must never be left sleeping when its kitchen closes or the
 //! interpreter exits: it would wake later into an interpreter that is gone. So
@@ -270,4 +271,39 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     let out = std::panic::catch_unwind(AssertUnwindSafe(f));
     QUIET.set(false);
     out
+}
+
+// --- waits that let Ctrl-C in ------------------------------------------------
+
+/// How often a blocking wait of the kit's attaches to let Ctrl-C raise (a
+/// signal handler runs only when the main thread attaches and checks).
+pub const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Poll `done` every 200 µs until it holds or `until` passes; whether it held.
+pub fn wait_until(until: Instant, done: impl Fn() -> bool) -> bool {
+    while !done() && Instant::now() < until {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    done()
+}
+
+/// Wait, detached, until `done` holds (`Ok(true)`) or `deadline` passes
+/// (`Ok(false)`), attaching every [`SIGNAL_CHECK`] to let Ctrl-C raise (a
+/// signal handler runs only when the main thread attaches and checks).
+pub fn wait_attentively(
+    py: Python<'_>,
+    deadline: Option<Instant>,
+    done: impl Fn() -> bool + Send + Sync,
+) -> PyResult<bool> {
+    loop {
+        let next = Instant::now() + SIGNAL_CHECK;
+        let until = deadline.map_or(next, |deadline| deadline.min(next));
+        if py.detach(|| wait_until(until, &done)) {
+            return Ok(true);
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Ok(false);
+        }
+        py.check_signals()?;
+    }
 }
