@@ -80,6 +80,9 @@ def test_a_missing_valgrind_is_said_with_how_to_get_it(
         ({"x": "mine:Mine"}, {"loop": "trio"}, "loops are some of"),
         ({"x": "mine:Mine"}, {"awaits": 0}, "at least 1"),
         ({}, {"baselines": ()}, "needs a variant or a baseline"),
+        ({1: "mine:Mine"}, {}, "variant names must be str"),
+        (["mine:Mine"], {}, "must map names to factories"),
+        ({"x": "mine:Mine"}, {"baselines": "coroutine"}, "not the string"),
     ],
 )
 def test_what_cannot_be_counted_is_refused_before_anything_runs(
@@ -88,6 +91,12 @@ def test_what_cannot_be_counted_is_refused_before_anything_runs(
     monkeypatch.setattr(callgrind.subprocess, "run", None)  # nothing may start
     with pytest.raises((TypeError, ValueError), match=error):
         count_instructions(variants, **kwargs)
+
+
+@needs_valgrind
+def test_a_misspelt_variant_fails_in_a_second_not_after_the_counting(user_module: str) -> None:
+    with pytest.raises(ValueError, match=r"cannot load the variants: AttributeError.*Mien"):
+        count_instructions({"mine": "mine:Mien"})
 
 
 def test_a_function_of_an_importable_module_is_named_for_the_fresh_interpreter() -> None:

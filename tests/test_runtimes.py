@@ -86,6 +86,23 @@ def test_a_python_exception_reaches_the_python_caller_through_rust(run: Run[Any]
 
 
 @pytest.mark.parametrize("bridge", [call_python, lambda f: call_python_with_timeout(f, 5)])
+def test_with_no_running_loop_rust_refuses_before_calling_the_function(
+    bridge: Callable[..., Any],
+) -> None:
+    """It called the function first: a coroutine nobody asked for, and its
+    "never awaited" warning."""
+    called: list[str] = []
+
+    def make() -> Any:
+        called.append("called")
+        return double_later(1)
+
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        bridge(make)
+    assert called == []
+
+
+@pytest.mark.parametrize("bridge", [call_python, lambda f: call_python_with_timeout(f, 5)])
 def test_a_panic_exception_raised_in_python_reaches_the_caller_like_any_other(
     run: Run[Any], bridge: Callable[..., Any], capfd: pytest.CaptureFixture[str]
 ) -> None:

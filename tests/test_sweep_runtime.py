@@ -49,6 +49,9 @@ WORK = {
     "ticks": "anext(ticks(1, 0))",
     "order_threads": "asyncio.to_thread(order_threads, ['soda'])",
     "Kitchen": "asyncio.to_thread(Kitchen().order, ['soda'])",
+    # Refused, and the coroutine never runs (it ran to its end, unawaited).
+    "call_python": "call_python(ran)",
+    "call_python_with_timeout": "call_python_with_timeout(ran, 5)",
 }
 
 
@@ -59,8 +62,12 @@ def test_work_started_after_shutdown_is_refused_as_a_closed_pool_refuses_it(work
         import asyncio, concurrent.futures
         from coroscope import shutdown
         from coroscope.awaitable import TimerFuture
-        from coroscope.bridge import Kitchen, order_threads, ticks
+        from coroscope.bridge import (Kitchen, call_python, call_python_with_timeout,
+                                      order_threads, ticks)
         from coroscope.catalogue import crossing
+
+        async def ran():
+            print("the coroutine ran")
 
         pool = concurrent.futures.ThreadPoolExecutor(1)
         pool.shutdown()

@@ -40,6 +40,7 @@ use crate::support::args::seconds;
 use crate::support::asyncio::{call_method0_raised, copy_context, post_threadsafe, running_loop};
 use crate::support::kit_tokio::{future_into_py, get_current_loop, run_until_complete};
 use crate::support::live::Alive;
+use crate::support::runtime::ensure_open;
 use crate::support::shapes::{explode, hop, yield_now};
 
 /// ``await sleep_future_into_py(seconds, value=None)`` gives ``value`` after a
@@ -158,9 +159,14 @@ const NOT_AWAITABLE: &str = "An asyncio.Future, a coroutine or an awaitable is r
 
 /// The awaitable to run: ``coro_or_fn`` itself, or what calling it returns;
 /// `TypeError` at once (in `ensure_future`'s words) for anything else, rather
-/// than a task that fails where nobody awaits it.
+/// than a task that fails where nobody awaits it. Refused before `coro_or_fn`
+/// is called when nothing could run it: after shutdown (the coroutine ran to
+/// its end, unawaited, while the caller was told it was refused), or with no
+/// running loop (a coroutine made only to warn "never awaited").
 fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
+    ensure_open()?;
+    running_loop(py)?;
     let isawaitable = py.import("inspect")?.getattr("isawaitable")?;
     let awaitable = if isawaitable.call1((&coro_or_fn,))?.is_truthy()? {
         coro_or_fn

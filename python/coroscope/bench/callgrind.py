@@ -107,6 +107,18 @@ def count_instructions(
         raise RuntimeError(NO_VALGRIND)
     order = [*baselines, *specs]
     plan = [[name, specs.get(name)] for name in order]
+    # A fresh interpreter finds the variants first, without Callgrind (a
+    # second): a misspelt name fails now, not after seconds of counting.
+    found = subprocess.run(
+        [sys.executable, "-m", __name__, _job(plan, loop, 0, 0)],
+        env=_ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        last = (found.stderr.strip().splitlines() or ["(no error printed)"])[-1]
+        raise ValueError(f"a fresh interpreter cannot load the variants: {last}")
     runs: dict[str, list[float]] = {name: [] for name in order}
     for _ in range(repeat):
         once, twice = (_counted(valgrind, plan, loop, awaits, times) for times in (1, 2))
@@ -163,7 +175,21 @@ _ENV = {
 
 
 def _job(plan: list[list[Any]], loop: str, awaits: int, times: int) -> str:
-    return json.dumps({"plan": plan, "loop": loop, "awaits": awaits, "times": times})
+    # This interpreter's import path goes along: the variants were found on it.
+    return json.dumps(
+        {"plan": plan, "loop": loop, "awaits": awaits, "times": times, "path": sys.path}
+    )
+
+
+def _resolve(spec: str) -> Any:
+    """The callable ``"module:attribute"`` names."""
+    import importlib
+
+    module, _, attribute = spec.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def _total(dump: pathlib.Path) -> int:
@@ -175,23 +201,16 @@ def _total(dump: pathlib.Path) -> int:
 
 def _child(job: dict[str, Any]) -> None:
     """What runs under Callgrind (``python -m coroscope.bench.callgrind JOB``)."""
-    import importlib
-
     from coroscope._loops import LOOPS
     from coroscope.bench.workloads import unchecked
     from coroscope.bench.yours import BASELINES
 
-    sys.path.insert(0, os.getcwd())  # the user's own modules, as in their session
-    makers = []
-    for name, spec in job["plan"]:
-        if spec is None:
-            makers.append(BASELINES[name][1])
-        else:
-            module, _, attribute = spec.partition(":")
-            found: Any = importlib.import_module(module)
-            for part in attribute.split("."):
-                found = getattr(found, part)
-            makers.append(found)
+    # The user's own modules, as in their session: the working directory,
+    # then this interpreter's import path.
+    sys.path[:0] = [os.getcwd(), *(entry for entry in job["path"] if entry not in sys.path)]
+    makers = [BASELINES[name][1] if spec is None else _resolve(spec) for name, spec in job["plan"]]
+    if not job["awaits"]:  # only finding them
+        return
     loop = LOOPS[job["loop"]]()
     try:
         for make in makers:

@@ -98,7 +98,14 @@ def refuse_bad(
     """Refuse, before anything runs, what cannot be measured (``compare`` and
     ``count_instructions`` ask the same): an unknown baseline or loop, a variant
     named like a baseline, a count (``ops=``, ``rounds=``...) that is not a whole
-    number of at least 1."""
+    number of at least 1, variants that are not a mapping named by strings."""
+    if not isinstance(variants, Mapping):
+        raise TypeError(f"variants must map names to factories, not {type(variants).__name__}")
+    unnamed = [name for name in variants if not isinstance(name, str)]
+    if unnamed:
+        raise TypeError(f"variant names must be str, not {', '.join(map(repr, unnamed))}")
+    if isinstance(baselines, str):
+        raise TypeError(f"baselines must be a sequence of names, not the string {baselines!r}")
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ValueError(
