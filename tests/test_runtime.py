@@ -195,6 +195,29 @@ def test_a_loop_closed_just_after_a_shutdown_that_cut_20_000_futures_hears_nothi
     assert (done.returncode, done.stdout, done.stderr) == (0, "closed\n", "")
 
 
+def test_a_shutdown_tells_every_cut_future_even_when_telling_outlasts_its_timeout() -> None:
+    """70,000 cut ``TimerFuture``s each attach to tell their loop, which took
+    longer than the 2 s timeout: tokio stopped, dropping the rest, and a third
+    of them stayed pending for ever."""
+    done = run_python(
+        """
+        import asyncio, collections, coroscope
+        from coroscope.awaitable import TimerFuture
+
+        async def main():
+            pending = [TimerFuture(i, 3600) for i in range(70_000)]
+            coroscope.shutdown()
+            await asyncio.wait(pending, timeout=30)
+            print(collections.Counter(
+                type(f.exception()).__name__ if f.done() else "pending" for f in pending))
+
+        asyncio.run(main())
+        """,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "Counter({'RuntimeError': 70000})", done.stderr[-2000:]
+
+
 def test_a_rust_sleep_polled_on_the_loop_after_shutdown_raises_the_shutdown_error() -> None:
     """It used to raise tokio's panic ("A Tokio 1.x context was found, but it is
     being shutdown") as a PanicException, then printed that panic on stderr
