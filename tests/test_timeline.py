@@ -311,9 +311,10 @@ def test_a_recorder_that_fails_is_reported_and_the_task_runs_on(
     assert reported == ["begin failed", "end failed"] * 3  # three steps, each reported
 
 
-def test_a_callback_failing_inside_a_recording_is_reported_by_its_own_name_and_place() -> None:
+def test_a_callback_failing_inside_a_recording_is_reported_as_without_it() -> None:
     """The recording wraps the loop's callbacks; asyncio's report must still name
-    the callback, where it is defined and where it was scheduled."""
+    the callback, where it is defined and where it was scheduled, and its
+    traceback must hold no frame of the wrapper's."""
     from tests.conftest import run_python
 
     def report(recording: bool) -> list[str]:
@@ -332,9 +333,12 @@ def test_a_callback_failing_inside_a_recording_is_reported_by_its_own_name_and_p
             """
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        return [
-            line for line in done.stderr.splitlines() if line.startswith(("Exception", "handle"))
-        ]
+        lines = done.stderr.splitlines()
+        # The report's head, and the exception's traceback. Between them,
+        # debug mode's stack of where the handle was made ends one frame
+        # short under the recording (told in the closing note of session 16).
+        head = [line for line in lines if line.startswith(("Exception", "handle"))]
+        return head + lines[lines.index("Traceback (most recent call last):") :]
 
     assert report(recording=True) == report(recording=False)
 

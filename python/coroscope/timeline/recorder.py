@@ -283,6 +283,13 @@ def _thread_name(known: dict[int, str]) -> str:
     return name
 
 
+def _unwrapped(exc: BaseException) -> None:
+    """Take ``_Carried.__call__``'s frame off the front of ``exc``'s traceback."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is _Carried.__call__.__code__:
+        exc.__traceback__ = tb.tb_next
+
+
 class _Carried:
     """A loop callback that runs with its origin set on the timeline.
 
@@ -290,10 +297,10 @@ class _Carried:
     ``__self__`` (a task's step) and source (through ``__wrapped__``), looked
     up when asked. asyncio's error reports and debug mode's slow-callback line
     read those as they are made, so they name the callback or its task (as it
-    is then: "finished"), as without the recording. One thing differs: an
-    exception a callback raises passes through ``__call__`` here, so its
-    traceback holds one frame of this file (Python adds a frame for every
-    function an exception leaves, and a wrapper is a function).
+    is then: "finished"), as without the recording. So does an exception's
+    traceback: Python adds a frame for every function an exception passes
+    through, and a wrapper is a function, so ``__call__`` takes its own frame
+    off before it re-raises (a bare ``raise`` adds none).
     """
 
     __slots__ = ("__wrapped__", "_origin", "_tl")
@@ -311,12 +318,18 @@ class _Carried:
         if flow is None or not tl._recording:
             try:
                 return self.__wrapped__(*args)
+            except BaseException as exc:
+                _unwrapped(exc)
+                raise
             finally:
                 tl._origin = outer
         # On a Rust wake's way: timed, and kept unless it ran a step.
         begun, start = tl._begun, time.perf_counter_ns()
         try:
             return self.__wrapped__(*args)
+        except BaseException as exc:
+            _unwrapped(exc)
+            raise
         finally:
             if tl._begun == begun:
                 tl._hops.append((start, time.perf_counter_ns(), origin[1], flow, self.__wrapped__))
