@@ -165,15 +165,17 @@ const NOT_AWAITABLE: &str = "An asyncio.Future, a coroutine or an awaitable is r
 /// running loop (a coroutine made only to warn "never awaited").
 fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
+    let isawaitable = py.import("inspect")?.getattr("isawaitable")?;
+    let given = isawaitable.call1((&coro_or_fn,))?.is_truthy()?;
+    if !given && !coro_or_fn.is_callable() {
+        return Err(PyTypeError::new_err(NOT_AWAITABLE));
+    }
     ensure_open()?;
     running_loop(py)?;
-    let isawaitable = py.import("inspect")?.getattr("isawaitable")?;
-    let awaitable = if isawaitable.call1((&coro_or_fn,))?.is_truthy()? {
+    let awaitable = if given {
         coro_or_fn
-    } else if coro_or_fn.is_callable() {
-        coro_or_fn.call0()?
     } else {
-        return Err(PyTypeError::new_err(NOT_AWAITABLE));
+        coro_or_fn.call0()?
     };
     if !isawaitable.call1((&awaitable,))?.is_truthy()? {
         return Err(PyTypeError::new_err(format!(
