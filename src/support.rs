@@ -15,6 +15,8 @@
 //! - [`threads`]: the kit's own threads (`Kitchen` cooks): a stop signal to
 //!   wait on instead of sleeping, and a count that shutdown waits for; and
 //!   the blocking waits that let Ctrl-C in.
+//! - [`in_flight`]: the count of work that ends by reaching into Python,
+//!   which shutdown and the exit wait for.
 //! - [`fork_gate`]: a fork waits until no thread of the kit is in the middle
 //!   of its work, so the child never inherits a lock held by a thread that
 //!   stayed in the parent.
@@ -62,6 +64,7 @@ pub mod depth;
 pub mod finalize;
 pub mod finish;
 pub mod fork_gate;
+pub mod in_flight;
 pub mod kit_tokio;
 pub mod live;
 pub mod runtime;

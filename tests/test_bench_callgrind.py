@@ -118,6 +118,19 @@ def test_one_await_of_the_kit_s_own_paths_stays_under_its_bound(
     assert 0 < await_instructions(path, at_most=bound) <= bound
 
 
+@pytest.mark.parametrize(
+    ("bound", "error"),
+    [(0, ValueError), (float("nan"), ValueError), (-5, ValueError), ("2500", TypeError)],
+)
+def test_a_bound_no_count_can_be_held_to_is_refused_before_counting(
+    await_instructions: Callable[..., float], bound: Any, error: type[Exception]
+) -> None:
+    """0 divided by zero in the failure's text, NaN let every count pass, a
+    string failed after the count."""
+    with pytest.raises(error, match="at_most must be"):
+        await_instructions("coroutine", at_most=bound)
+
+
 @pytest.mark.once
 def test_a_bound_broken_fails_the_test_saying_by_how_much(
     await_instructions: Callable[..., float],

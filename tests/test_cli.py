@@ -44,6 +44,34 @@ def test_a_count_that_is_not_a_whole_number_from_one_is_refused_in_one_line(
     assert last == f"python -m coroscope.{tool}: error: argument {flag}: {why}"
 
 
+def test_runs_past_what_can_be_made_up_front_are_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """2**63 runs ended in ``OverflowError`` (a list of that many), a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        exits.main(["--runs", str(2**63)])
+    assert exited.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith("argument --runs: must be at most 100,000, not 9,223,372,036,854,775,808")
+    )
+
+
+def test_each_module_a_command_runs_as_says_nothing_on_its_own() -> None:
+    """``python -m coroscope.bench.gil_waits`` printed runpy's warning: the
+    package had imported the module before it ran as ``__main__``."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "coroscope.bench.gil_waits", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_the_exit_trials_run_on_every_loop_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {loop for *_, loop in exits.trials()} == set(LOOPS)
     monkeypatch.setitem(sys.modules, "uvloop", None)

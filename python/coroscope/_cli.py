@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable
 
-__all__ = ["count", "installed", "run_main"]
+__all__ = ["count", "count_up_to", "installed", "run_main"]
 
 
 def count(text: str) -> int:
@@ -24,6 +24,19 @@ def count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def count_up_to(most: int) -> Callable[[str], int]:
+    """An ``argparse`` type: a whole number from 1 to ``most`` (a count of
+    things made up front: 2**63 of them ended in ``OverflowError``)."""
+
+    def checked(text: str) -> int:
+        value = count(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}, not {value:,}")
+        return value
+
+    return checked
 
 
 def installed(module: str) -> bool:

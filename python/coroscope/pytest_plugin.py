@@ -17,6 +17,7 @@ installed the test is skipped, saying how to get it.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,12 @@ def await_instructions() -> Callable[..., float]:
     def check(variant: str | Callable[..., Any], *, at_most: float, **options: Any) -> float:
         from coroscope.bench.callgrind import NO_VALGRIND, count_instructions
         from coroscope.bench.yours import BASELINES
+
+        # Checked before seconds of counting; NaN would let every count pass.
+        if isinstance(at_most, bool) or not isinstance(at_most, (int, float)):
+            raise TypeError(f"at_most must be a number, not {type(at_most).__name__}")
+        if not math.isfinite(at_most) or at_most <= 0:
+            raise ValueError(f"at_most must be a finite number above 0, not {at_most!r}")
 
         if shutil.which("valgrind") is None:
             pytest.skip(NO_VALGRIND)

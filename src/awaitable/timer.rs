@@ -26,8 +26,9 @@ use tokio::task::AbortHandle;
 use super::future::Future;
 use crate::support::asyncio::{set_exception_threadsafe, set_result_threadsafe};
 use crate::support::finalize::{Dealloc, Finalize};
+use crate::support::in_flight::InFlight;
 use crate::support::live::Alive;
-use crate::support::runtime::{InFlight, SHUT_DOWN, unless_shut_down};
+use crate::support::runtime::{SHUT_DOWN, unless_shut_down};
 use crate::support::rust_side;
 
 /// A future that finishes with ``value`` after ``delay`` seconds, set from a

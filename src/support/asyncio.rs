@@ -161,7 +161,18 @@ pub fn post_threadsafe(
             event_loop.call_method1(intern!(py, "call_soon_threadsafe"), call(py)?)?;
             Ok(())
         })();
-        if let Err(err) = posted {
+        // Closed between the check and `call_soon_threadsafe`'s own (the loop
+        // thread ran while this one waited inside Python code): dropped, as
+        // asyncio drops a result for a closed loop (`_chain_future`).
+        let closed_since = || {
+            event_loop
+                .call_method0(intern!(py, "is_closed"))
+                .and_then(|closed| closed.is_truthy())
+                .unwrap_or(false)
+        };
+        if let Err(err) = posted
+            && !closed_since()
+        {
             err.write_unraisable(py, Some(event_loop));
         }
     });

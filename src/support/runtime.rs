@@ -50,8 +50,8 @@
 
 use std::cell::RefCell;
 use std::future::Future as RustFuture;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::args::seconds;
 use super::fork_gate::{self, Gated};
+use super::in_flight;
 use super::rust_side::Recorded;
 use super::threads::{self, CANT_START, thread_refused, wait_attentively, wait_until};
 
@@ -189,35 +190,7 @@ pub fn ensure_open() -> PyResult<()> {
     handle().map(drop)
 }
 
-// --- work in flight, and where spawns go ---------------------------------------
-
-/// Work on tokio that ends by reaching into Python, not yet finished or
-/// dropped: pyo3-async-runtimes' tasks and blocking closures (it finishes
-/// every `future_into_py` in a closure that holds the loop and the asyncio
-/// future), and the Rust timers. [`quiesce`] waits for it besides tasks;
-/// [`shutdown`] waits for it after cutting the work, so that every cut future
-/// has been told before tokio stops.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts one piece of `IN_FLIGHT` work until dropped (run or not). Made
-/// before the spawn and moved into the work, so that it counts from the
-/// spawn, not from the first poll.
-pub struct InFlight(());
-
-impl InFlight {
-    /// Count one more, until this is dropped.
-    #[allow(clippy::new_without_default)] // a count, not a value to default to
-    pub fn new() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        InFlight(())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+// --- where spawns go ----------------------------------------------------------
 
 /// Where pyo3-async-runtimes spawns: the running runtime, or a stopped one,
 /// whose spawns are dropped at once (after shutdown, or when the OS refused
@@ -284,10 +257,6 @@ pub async fn unless_shut_down<F: RustFuture>(fut: F) -> Option<F::Output> {
 /// tell one more of its awaiters: it waits on while some do.
 const CUT_TIME: Duration = Duration::from_secs(1);
 
-fn no_work_in_flight() -> bool {
-    IN_FLIGHT.load(Ordering::Acquire) == 0
-}
-
 /// ``shutdown(timeout=2.0)``: stop coroscope's tokio runtime and threads.
 ///
 /// Runs by itself at interpreter exit (``atexit``); call it yourself to stop
@@ -322,7 +291,17 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
         .name("coroscope-shutdown".into())
         .spawn(move || stop(true, deadline))
     {
-        Ok(stopping) => wait_attentively(py, None, || stopping.is_finished()).map(drop),
+        Ok(stopping) => {
+            let finished = || stopping.is_finished();
+            let waited = wait_attentively(py, None, finished);
+            if waited.is_err() {
+                // Interrupted: the exit joins it, as `threading` joins an
+                // executor's workers (they were still telling cut futures, on
+                // tokio's workers, while the interpreter finalized: an abort).
+                *STOPPING.lock().unwrap_or_else(PoisonError::into_inner) = Some(stopping);
+            }
+            waited.map(drop)
+        }
         // No thread to be had (a thread limit): stopped here, Ctrl-C waiting.
         Err(_) => {
             py.detach(|| stop(true, deadline));
@@ -330,6 +309,9 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
         }
     }
 }
+
+/// A by-hand [`shutdown`]'s stopping that Ctrl-C left running, for the exit to join.
+static STOPPING: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
 
 /// What [`shutdown`] does, detached: cut the work in flight and wait until it
 /// has told its awaiters (by hand only), then stop the kit's threads and
@@ -343,9 +325,9 @@ fn stop(by_hand: bool, deadline: Instant) {
         // 2 s timeout: a third of them were never told.)
         CUT.notify_waiters();
         let mut until = deadline.max(Instant::now() + CUT_TIME);
-        let mut left = IN_FLIGHT.load(Ordering::Acquire);
-        while !wait_until(until, no_work_in_flight) {
-            let now_left = IN_FLIGHT.load(Ordering::Acquire);
+        let mut left = in_flight::left();
+        while !wait_until(until, in_flight::none) {
+            let now_left = in_flight::left();
             if now_left >= left {
                 break; // none told for a while: what is left is stuck, not slow
             }
@@ -512,7 +494,7 @@ fn after_fork_in_child() {
         std::mem::forget(runtime);
     }
     threads.forget_in_child();
-    IN_FLIGHT.store(0, Ordering::Release);
+    in_flight::forget_in_child();
     drop(state);
     if !FORKED_FROM_MAIN.load(Ordering::Relaxed) {
         NO_MAIN.store(true, Ordering::Relaxed);
@@ -544,7 +526,7 @@ pub fn quiesce(py: Python<'_>, timeout: f64) -> PyResult<bool> {
     };
     let idle = || {
         let busy_tasks = tasks.as_ref().is_some_and(|m| m.num_alive_tasks() > 0);
-        !busy_tasks && no_work_in_flight()
+        !busy_tasks && in_flight::none()
     };
     // Detached while waiting, and PyO3 applies deferred decrefs when this
     // thread attaches again, so what the finished work released is released
@@ -564,12 +546,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // running.
     let at_exit = PyCFunction::new_closure(py, None, None, |args, _| {
         EXITING.store(true, Ordering::Release);
+        let stopping = STOPPING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(stopping) = stopping {
+            args.py().detach(|| drop(stopping.join()));
+        }
         shutdown(args.py(), AT_EXIT.as_secs_f64())?;
         // After a shutdown by hand with a short timeout, work it gave up on may
         // still be reaching into Python (a completion attaching): once the
         // interpreter finalizes, that is the abort told at the top.
         args.py()
-            .detach(|| wait_until(Instant::now() + AT_EXIT, no_work_in_flight));
+            .detach(|| wait_until(Instant::now() + AT_EXIT, in_flight::none));
         PyResult::Ok(())
     })?;
     py.import("atexit")?.call_method1("register", (at_exit,))?;

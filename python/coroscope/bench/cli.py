@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import coroscope
 from coroscope._cli import installed
 from coroscope._loops import INSTALL, LOOPS, installed_loops
-from coroscope.bench import gil_waits, instructions, versions
+from coroscope.bench import instructions, versions
 from coroscope.bench.chart import save
 from coroscope.bench.groups import GROUPS, Group
 from coroscope.bench.report import markdown, summary, table
@@ -310,6 +310,10 @@ def _main(argv: list[str] | None) -> int:
     prov = provenance(args.quick, loops)
     data: dict[str, Any] = {"provenance": prov, "results": [asdict(r) for r in results]}
     if args.group is None:  # every group: and the GIL waits, which are no group's
+        # Imported here: `python -m coroscope.bench.gil_waits` must find it not
+        # yet imported by the package (runpy warns otherwise).
+        from coroscope.bench import gil_waits
+
         _progress("gil_waits: how long tokio's threads wait for the GIL")
         data["gil_waits"] = gil_waits.run(loops, gil_waits.WAKES // (10 if args.quick else 1))
     if sys.stderr.isatty():

@@ -7,7 +7,7 @@ import platform
 import re
 from typing import Any
 
-from coroscope.bench import gil_waits, notes
+from coroscope.bench import notes
 from coroscope.bench.groups import GROUPS, NOT_MEASURED, Group
 from coroscope.bench.run import Result
 
@@ -202,6 +202,8 @@ def markdown(data: dict[str, Any], source: str) -> str:
         if why := notes.if_missed(group.name, prov.get("python", "")):
             out += [f"When a goal is missed: {why}.", ""]
     if "gil_waits" in data:  # runs before 2026-12-05 did not measure them
+        from coroscope.bench import gil_waits  # not at the top: see `cli`
+
         out += [*gil_waits.markdown(data["gil_waits"]), ""]
     out += ["## Not measured yet", "", *(f"- {gap}" for gap in NOT_MEASURED), ""]
     return "\n".join(out)
