@@ -51,7 +51,8 @@ def await_instructions() -> Callable[..., float]:
             counts = count_instructions({}, baselines=(variant,), repeat=1, **options)
             name = variant
         else:
-            name = "checked"
+            # Named as the user wrote it: an error about it then says so.
+            name = variant if isinstance(variant, str) else "checked"
             counts = count_instructions({name: variant}, baselines=(), repeat=1, **options)
         found = counts.per_await[name]
         if found > at_most:

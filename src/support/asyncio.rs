@@ -16,6 +16,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCFunction, PyDict, PyString, PyTraceback, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
+use super::in_flight::InFlight;
+use super::runtime::exiting;
+
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
 /// unfinished, or finishing something twice.
 pub fn invalid_state(py: Python<'_>, message: impl Into<String>) -> PyErr {
@@ -149,6 +152,14 @@ pub fn post_threadsafe(
     event_loop: &Py<PyAny>,
     call: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
 ) {
+    // Counted while it may attach, so that the exit waits for it; and once the
+    // exit has begun, it does not attach at all: a thread that attaches while
+    // Python finalizes aborts the process (tokio's workers were still telling
+    // cut futures after a `shutdown(0)`, or one Ctrl-C cut short).
+    let _in_flight = InFlight::new();
+    if exiting() {
+        return;
+    }
     super::rust_side::try_attach("call_soon_threadsafe", |py| {
         let event_loop = event_loop.bind(py);
         let posted = (|| -> PyResult<()> {

@@ -22,20 +22,22 @@ impl InFlight {
     /// Count one more, until this is dropped.
     #[allow(clippy::new_without_default)] // a count, not a value to default to
     pub fn new() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         InFlight(())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// How many pieces are in flight now.
+/// How many pieces are in flight now. Sequentially consistent, with the count
+/// and the exit's flag: work counts itself, then reads the flag; the exit sets
+/// the flag, then reads the count: one of the two sees the other.
 pub fn left() -> usize {
-    IN_FLIGHT.load(Ordering::Acquire)
+    IN_FLIGHT.load(Ordering::SeqCst)
 }
 
 /// Whether none is.

@@ -51,7 +51,7 @@
 use std::cell::RefCell;
 use std::future::Future as RustFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -291,17 +291,9 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
         .name("coroscope-shutdown".into())
         .spawn(move || stop(true, deadline))
     {
-        Ok(stopping) => {
-            let finished = || stopping.is_finished();
-            let waited = wait_attentively(py, None, finished);
-            if waited.is_err() {
-                // Interrupted: the exit joins it, as `threading` joins an
-                // executor's workers (they were still telling cut futures, on
-                // tokio's workers, while the interpreter finalized: an abort).
-                *STOPPING.lock().unwrap_or_else(PoisonError::into_inner) = Some(stopping);
-            }
-            waited.map(drop)
-        }
+        // Interrupted, it goes on: what it cuts is told through paths counted
+        // in flight, which the exit waits for (see `in_flight`).
+        Ok(stopping) => wait_attentively(py, None, || stopping.is_finished()).map(drop),
         // No thread to be had (a thread limit): stopped here, Ctrl-C waiting.
         Err(_) => {
             py.detach(|| stop(true, deadline));
@@ -309,9 +301,6 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<()> {
         }
     }
 }
-
-/// A by-hand [`shutdown`]'s stopping that Ctrl-C left running, for the exit to join.
-static STOPPING: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
 
 /// What [`shutdown`] does, detached: cut the work in flight and wait until it
 /// has told its awaiters (by hand only), then stop the kit's threads and
@@ -368,7 +357,7 @@ static EXITING: AtomicBool = AtomicBool::new(false);
 /// loop (a handle holding the woken task) would only keep the task alive past
 /// the point where its "destroyed but pending" report can still be made.
 pub fn exiting() -> bool {
-    EXITING.load(Ordering::Acquire)
+    EXITING.load(Ordering::SeqCst)
 }
 
 /// Called by a blocking wait of the kit's, detached, each time it would
@@ -545,14 +534,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // begins: user handlers registered after importing coroscope still find it
     // running.
     let at_exit = PyCFunction::new_closure(py, None, None, |args, _| {
-        EXITING.store(true, Ordering::Release);
-        let stopping = STOPPING
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(stopping) = stopping {
-            args.py().detach(|| drop(stopping.join()));
-        }
+        EXITING.store(true, Ordering::SeqCst); // see `in_flight::left`
         shutdown(args.py(), AT_EXIT.as_secs_f64())?;
         // After a shutdown by hand with a short timeout, work it gave up on may
         // still be reaching into Python (a completion attaching): once the
