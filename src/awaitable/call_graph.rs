@@ -25,6 +25,11 @@ pub struct WaitsOn {
     /// When a timer is due: `None` for what has no deadline (and for a
     /// deadline too far to represent, which is as good as none).
     pub due: Option<Instant>,
+    /// Its wake-up comes from another thread (a tokio task, a timer), which
+    /// may beat the first poll: ready at once or pending is then a race, so
+    /// the awaitable finds its loop before that poll (a step with no loop
+    /// fails whichever side wins it, as `asyncio.sleep(0.01)` does).
+    pub elsewhere: bool,
 }
 
 impl WaitsOn {
@@ -37,19 +42,32 @@ impl WaitsOn {
     /// next pass, with no waiter and no other thread.
     pub const ITSELF: WaitsOn = WaitsOn::on("itself (a bare yield to the loop)");
     /// A task spawned on tokio at the first poll (the *hop* shape).
-    pub const TOKIO_TASK: WaitsOn = WaitsOn::on("a task on a tokio worker");
+    pub const TOKIO_TASK: WaitsOn = WaitsOn::on("a task on a tokio worker").from_elsewhere();
 
     /// A wait with no deadline, in the graph's words.
     pub const fn on(what: &'static str) -> WaitsOn {
-        WaitsOn { what, due: None }
+        WaitsOn {
+            what,
+            due: None,
+            elsewhere: false,
+        }
+    }
+
+    /// The same wait, woken from another thread (see `elsewhere`).
+    pub const fn from_elsewhere(self) -> WaitsOn {
+        WaitsOn {
+            elsewhere: true,
+            ..self
+        }
     }
 
     /// A tokio timer of `seconds` made now (`seconds` already checked finite
-    /// and not negative, as `shapes::sleep` checks it).
+    /// and not negative, as `shapes::sleep` checks it; zero makes no timer).
     pub fn timer(seconds: f64) -> WaitsOn {
         WaitsOn {
             what: "a tokio timer",
             due: Instant::now().checked_add(Duration::from_secs_f64(seconds)),
+            elsewhere: seconds > 0.0,
         }
     }
 

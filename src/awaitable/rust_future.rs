@@ -21,7 +21,10 @@
 //!   waker then has no waiter to finish yet, so it records "woken", and the
 //!   step yields a bare `None` instead, which asyncio answers by stepping the
 //!   Task again on the next loop iteration: no waiter, no thread hop, and not
-//!   even a loop lookup (only a check that the task is not trio's).
+//!   even a loop lookup (only a check that the task is not trio's). Only a wake
+//!   made in the poll counts: one from another thread that happens to land
+//!   before the step ends is a race, and a step with no loop must fail the
+//!   same way whichever side wins it.
 //! - Cancellation is dropping. Cancelling the Task cancels the waiter and
 //!   throws `CancelledError` into the coroutine, whose `await` hands it to our
 //!   `throw`: the Rust future is dropped there, which is how a Rust future is
@@ -31,12 +34,12 @@
 //! Which scheduler is waiting is asked once, at the first wait that parks, with
 //! `sniffio`: asyncio's Task sleeps on a waiter future; a trio task parks in
 //! `wait_task_rescheduled` and is rescheduled through the run's token
-//! ([`TrioRoute`]). A [`WakeRoute`](super::wake::WakeRoute) holds each scheduler's way.
+//! ([`TrioRoute`]). A [`WakeRoute`] holds each scheduler's way.
 //!
 //! Cost per pending step, on the classic [`ThreadsafeRoute`]: one waiter
 //! future, one `call_soon_threadsafe` (with the waking thread waiting for the
 //! GIL), one extra loop iteration for the waiter's callback. The fast bridge
-//! ([`crate::bridge::fast`]) is this same awaitable on another [`WakeRoute`](super::wake::WakeRoute).
+//! ([`crate::bridge::fast`]) is this same awaitable on another [`WakeRoute`].
 
 use std::future::Future as RustFuture;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -55,7 +58,7 @@ use super::call_graph::WaitsOn;
 use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
 use super::trio_route::{TrioRoute, under_trio};
-use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask};
+use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask, WakeRoute};
 use crate::support::asyncio::{cancelled_error, running_loop, thrown};
 use crate::support::finish::REUSED;
 use crate::support::live::Alive;
@@ -246,6 +249,7 @@ impl RustAwaitable {
                 return Err(PyRuntimeError::new_err(AWAITED_ALREADY));
             }
             waiting.woken = false;
+            waiting.woken_in_poll = false;
         }
         self.suspended.store(false, Ordering::Release);
         // Bound first: a guard made in the `match` head would live through the arms.
@@ -273,12 +277,21 @@ impl RustAwaitable {
             drop(future);
             return Err(PyRuntimeError::new_err(crate::support::runtime::SHUT_DOWN));
         }
+        // Woken from another thread, the future may be ready at its first poll
+        // or not, as the threads run: the loop is found first, so a step with
+        // no loop fails whichever way that race goes.
+        if self.waits_on.elsewhere
+            && let Err(err) = self.route(py, &waker)
+        {
+            *self.stage() = Stage::Idle(future);
+            return Err(err);
+        }
         let std_waker = Waker::from(waker.clone());
         let mut cx = Context::from_waker(&std_waker);
         // A panic must become a Python exception here, not unwind through the
         // interpreter; the future that panicked is dropped with it.
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            future.future.as_mut().poll_py(py, &mut cx)
+            waker.polling(|| future.future.as_mut().poll_py(py, &mut cx))
         }));
         match polled {
             // A shutdown from another thread during the poll: the same answer.
@@ -318,27 +331,14 @@ impl RustAwaitable {
     /// After a `Pending` poll: park the awaiting task until a wake-up (or, on
     /// asyncio, yield a bare `None` if the future already woke itself).
     fn wait_for_wake<'py>(&self, py: Python<'py>, waker: &Arc<LoopWaker>) -> PyResult<Sent<'py>> {
-        let (anchor, route) = match waker.route.get() {
-            Some(route) => route,
-            None => {
-                let trio = under_trio(py)?;
-                if !trio && waker.waiting().woken {
-                    // asyncio, and the future woke itself: a bare yield needs
-                    // no route (nor a loop lookup) yet.
-                    return Ok(Sent::Yield(py.None().into_bound(py)));
-                }
-                let (anchor, route) = if trio {
-                    TrioRoute::here(py)?
-                } else {
-                    let event_loop = running_loop(py)?;
-                    let route = (self.route_for)(&event_loop)?;
-                    (event_loop, route)
-                };
-                // Only the loop's thread gets here; a lost race would set the same.
-                let _ = waker.route.set((anchor.unbind(), route));
-                waker.route.get().expect("set just above")
-            }
-        };
+        if waker.route.get().is_none() && waker.waiting().woken_in_poll && !under_trio(py)? {
+            // asyncio, and the future woke itself in its poll: a bare yield
+            // needs no route (nor a loop lookup) yet. Not any wake: one from
+            // another thread (a tokio hop) may or may not have come by now,
+            // and a program with no loop would then finish or fail by the race.
+            return Ok(Sent::Yield(py.None().into_bound(py)));
+        }
+        let (anchor, route) = self.route(py, waker)?;
         if route.bare_yield_ok() && waker.waiting().woken {
             return Ok(Sent::Yield(py.None().into_bound(py)));
         }
@@ -355,6 +355,28 @@ impl RustAwaitable {
         }
         self.suspended.store(true, Ordering::Release);
         Ok(Sent::Yield(parked.yielded.into_bound(py)))
+    }
+
+    /// The scheduler waiting here and the route to it, found at the first
+    /// step that needs them (asyncio's running loop, or the trio run).
+    fn route<'w>(
+        &self,
+        py: Python<'_>,
+        waker: &'w LoopWaker,
+    ) -> PyResult<&'w (Py<PyAny>, Arc<dyn WakeRoute>)> {
+        if let Some(found) = waker.route.get() {
+            return Ok(found);
+        }
+        let (anchor, route) = if under_trio(py)? {
+            TrioRoute::here(py)?
+        } else {
+            let event_loop = running_loop(py)?;
+            let route = (self.route_for)(&event_loop)?;
+            (event_loop, route)
+        };
+        // Only the loop's thread gets here; a lost race would set the same.
+        let _ = waker.route.set((anchor.unbind(), route));
+        Ok(waker.route.get().expect("set just above"))
     }
 
     /// Under trio, the task resumes by sending an outcome into our trap; pass

@@ -19,6 +19,7 @@
 //! it again after installing the waiter to cover the second: no wake-up is
 //! lost in either window.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::Wake;
 
@@ -32,6 +33,10 @@ use crate::support::{fork_gate, rust_side};
 pub(super) struct Waiting {
     /// Set by a wake that came before a waiter was installed.
     pub(super) woken: bool,
+    /// Set by a wake the future made itself, during its own poll on the
+    /// polling thread (a bare yield): the one wake that is no race, so the
+    /// only one that may spare the step a loop (see `wait_for_wake`).
+    pub(super) woken_in_poll: bool,
     /// What a wake-up must finish to resume the waiting task: the asyncio
     /// future its Task sleeps on, or the trio task itself.
     pub(super) waiter: Option<Py<PyAny>>,
@@ -160,6 +165,7 @@ impl LoopWaker {
             route: OnceLock::new(),
             waiting: Mutex::new(Waiting {
                 woken: false,
+                woken_in_poll: false,
                 waiter: None,
                 trap: None,
             }),
@@ -169,6 +175,26 @@ impl LoopWaker {
     pub(super) fn waiting(&self) -> MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Run `poll` (one poll of the future this waker serves) with this thread
+    /// marked as polling it, so that a wake it makes of itself is told apart
+    /// from one another thread makes meanwhile (`woken_in_poll`).
+    pub(super) fn polling<R>(self: &Arc<Self>, poll: impl FnOnce() -> R) -> R {
+        /// Puts back the waker polled before (a poll inside a poll), even on unwind.
+        struct Restore(*const LoopWaker);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                POLLING.set(self.0);
+            }
+        }
+        let _restore = Restore(POLLING.replace(Arc::as_ptr(self)));
+        poll()
+    }
+}
+
+thread_local! {
+    /// The waker whose future this thread is polling (compared, never read through).
+    static POLLING: Cell<*const LoopWaker> = const { Cell::new(std::ptr::null()) };
 }
 
 impl Drop for LoopWaker {
@@ -198,6 +224,7 @@ impl Wake for LoopWaker {
         let has_waiter = {
             let mut waiting = self.waiting();
             waiting.woken = true;
+            waiting.woken_in_poll |= POLLING.get() == Arc::as_ptr(self);
             waiting.waiter.is_some()
         };
         // A waiter exists only once the route is known (see `wait_for_wake`).

@@ -231,7 +231,12 @@ pub fn order_fast(
 ) -> PyResult<Bound<'_, RustAwaitable>> {
     let (items, menu) = take_order(&items, prep_times)?;
     let cooking = cook_on_tokio(items, menu)?;
-    into_awaitable_with(py, cooking, route_for, WaitsOn::on(COOKING))
+    into_awaitable_with(
+        py,
+        cooking,
+        route_for,
+        WaitsOn::on(COOKING).from_elsewhere(),
+    )
 }
 
 /// ``wake_stats()``: ``(wakes, batches)`` delivered through the fast bridge's

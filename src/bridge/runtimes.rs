@@ -157,13 +157,13 @@ pub fn current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// What `asyncio.ensure_future` says of something that cannot be awaited.
 const NOT_AWAITABLE: &str = "An asyncio.Future, a coroutine or an awaitable is required";
 
-/// The awaitable to run: ``coro_or_fn`` itself, or what calling it returns;
-/// `TypeError` at once (in `ensure_future`'s words) for anything else, rather
+/// The running loop, and the awaitable to run on it: ``coro_or_fn`` itself, or
+/// what calling it returns; `TypeError` at once (in `ensure_future`'s words) for anything else, rather
 /// than a task that fails where nobody awaits it. Refused before `coro_or_fn`
 /// is called when nothing could run it: after shutdown (the coroutine ran to
 /// its end, unawaited, while the caller was told it was refused), or with no
 /// running loop (a coroutine made only to warn "never awaited").
-fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<(Bound<'_, PyAny>, Bound<'_, PyAny>)> {
     let py = coro_or_fn.py();
     let isawaitable = py.import("inspect")?.getattr("isawaitable")?;
     let given = isawaitable.call1((&coro_or_fn,))?.is_truthy()?;
@@ -171,7 +171,7 @@ fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
         return Err(PyTypeError::new_err(NOT_AWAITABLE));
     }
     ensure_open()?;
-    running_loop(py)?;
+    let event_loop = running_loop(py)?;
     let awaitable = if given {
         coro_or_fn
     } else {
@@ -183,7 +183,7 @@ fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
             awaitable.get_type().name()?
         )));
     }
-    Ok(awaitable)
+    Ok((event_loop, awaitable))
 }
 
 /// ``await call_python(coro_or_fn)``: Rust awaits a Python coroutine (or the one
@@ -193,7 +193,8 @@ fn awaitable_of(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
 #[pyfunction]
 pub fn call_python(coro_or_fn: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
-    let result = task_future(awaitable_of(coro_or_fn)?, OnDrop::Leave)?;
+    let (event_loop, awaitable) = awaitable_of(coro_or_fn)?;
+    let result = task_future(event_loop, awaitable, OnDrop::Leave)?;
     future_into_py(py, result)
 }
 
@@ -208,7 +209,8 @@ pub fn call_python_with_timeout(
 ) -> PyResult<Bound<'_, PyAny>> {
     let py = coro_or_fn.py();
     let limit = self::seconds("seconds", seconds)?;
-    let result = task_future(awaitable_of(coro_or_fn)?, OnDrop::Cancel)?;
+    let (event_loop, awaitable) = awaitable_of(coro_or_fn)?;
+    let result = task_future(event_loop, awaitable, OnDrop::Cancel)?;
     future_into_py(py, async move {
         tokio::time::timeout(limit, result)
             .await
@@ -262,20 +264,20 @@ pub enum OnDrop {
 }
 
 /// pyo3-async-runtimes' `into_future`, made by the kit: the awaitable as a
-/// Python Task, and a Rust future of its result.
+/// Python Task on `event_loop`, and a Rust future of its result.
 ///
-/// Must be called on the loop's thread with the loop running (as from a
+/// Must be called on the loop's thread with `event_loop` running (as from a
 /// `#[pyfunction]` called by a coroutine): the Task is created here, in the
 /// current context, and its done callback hands the result to Rust. The
 /// callback takes the Task's exception as it is ([`call_method0_raised`]):
 /// `into_future`'s, through PyO3, turns a `PanicException` back into a Rust
 /// panic there, and its Rust future never ends.
-pub fn task_future(
-    awaitable: Bound<'_, PyAny>,
+pub fn task_future<'py>(
+    event_loop: Bound<'py, PyAny>,
+    awaitable: Bound<'py, PyAny>,
     on_drop: OnDrop,
 ) -> PyResult<impl RustFuture<Output = PyResult<Py<PyAny>>> + Send + 'static> {
     let py = awaitable.py();
-    let event_loop = running_loop(py)?;
     let task = py
         .import("asyncio")?
         .call_method1("ensure_future", (awaitable,))?;

@@ -90,7 +90,8 @@ impl Ticks {
                 _ => Err(PyStopAsyncIteration::new_err(())),
             }
         };
-        let waits_on = WaitsOn::on("the next tick, from a tokio task through a channel");
+        let waits_on =
+            WaitsOn::on("the next tick, from a tokio task through a channel").from_elsewhere();
         into_awaitable_with(slf.py(), next, ThreadsafeRoute::for_loop, waits_on)
     }
 

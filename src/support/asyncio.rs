@@ -162,11 +162,13 @@ pub fn post_threadsafe(
     }
     super::rust_side::try_attach("call_soon_threadsafe", |py| {
         let event_loop = event_loop.bind(py);
-        let posted = (|| -> PyResult<()> {
-            if event_loop
+        let is_closed = || {
+            event_loop
                 .call_method0(intern!(py, "is_closed"))?
-                .is_truthy()?
-            {
+                .is_truthy()
+        };
+        let posted = (|| -> PyResult<()> {
+            if is_closed()? {
                 return Ok(());
             }
             event_loop.call_method1(intern!(py, "call_soon_threadsafe"), call(py)?)?;
@@ -175,14 +177,8 @@ pub fn post_threadsafe(
         // Closed between the check and `call_soon_threadsafe`'s own (the loop
         // thread ran while this one waited inside Python code): dropped, as
         // asyncio drops a result for a closed loop (`_chain_future`).
-        let closed_since = || {
-            event_loop
-                .call_method0(intern!(py, "is_closed"))
-                .and_then(|closed| closed.is_truthy())
-                .unwrap_or(false)
-        };
         if let Err(err) = posted
-            && !closed_since()
+            && !is_closed().unwrap_or(false)
         {
             err.write_unraisable(py, Some(event_loop));
         }

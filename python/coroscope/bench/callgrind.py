@@ -25,9 +25,17 @@ are counted apart from the interpreter's start and exit. A second interpreter
 does the same with twice the awaits; the difference, over ``awaits``, is one
 await, with the loop's run and the task taken off. ``PYTHONHASHSEED`` is fixed
 and the C library's allocator stands in for Python's (``_ENV`` says why), so
-each run is the same program: ``repeat`` pairs agree to the instruction
-unless a variant crosses threads (tokio's wakes interleave differently from run
-to run; ``agreement`` says how far apart the pairs are).
+the awaits themselves cost the same in every run. What is left moves once per
+count, not per await: no two interpreters start quite alike (under Callgrind,
+``python -c "import asyncio"`` alone differs by thousands of instructions from
+run to run, and Rust's hash maps, PyO3's among them, are seeded at random), so
+the first lookups of each variant's awaits miss a cache or probe one more slot:
+a few hundred to a couple of thousand instructions. Spread over 10,000
+awaits (``awaits``' default: the interpreter's start costs far more than they
+do) that is a fraction of an instruction per await; over 1,000 it was 0.1 %.
+``repeat`` pairs then agree to about 0.01 %, unless a variant crosses threads
+(tokio's wakes interleave differently from run to run); ``agreement`` says how
+far apart they are.
 
 Counted: every thread (a bridge's tokio work is in its count, unlike
 ``make bench-instructions``, which counts the loop's thread). Not counted:
@@ -88,7 +96,7 @@ def count_instructions(
     *,
     baselines: Sequence[str] = ("coroutine",),
     loop: str = "asyncio",
-    awaits: int = 1_000,
+    awaits: int = 10_000,
     repeat: int = 2,
 ) -> Counts:
     """Instructions per await of each of ``variants`` (name: ``"module:attribute"``
@@ -110,7 +118,7 @@ def count_instructions(
     # A fresh interpreter finds the variants first, without Callgrind (a
     # second): a misspelt name fails now, not after seconds of counting.
     found = subprocess.run(
-        [sys.executable, "-m", __name__, _job(plan, loop, 0, 0)],
+        _python(plan, loop, 0, 0),
         env=_ENV,
         capture_output=True,
         text=True,
@@ -132,17 +140,13 @@ def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times
     ``awaits * times`` awaits, in ``plan``'s order."""
     with tempfile.TemporaryDirectory(prefix="coroscope-callgrind-") as out:
         prefix = pathlib.Path(out) / "counts"
-        job = _job(plan, loop, awaits, times)
         done = subprocess.run(
             [
                 valgrind,
                 "--tool=callgrind",
                 f"--callgrind-out-file={prefix}",
                 f"--dump-before={MARKER}",
-                sys.executable,
-                "-m",
-                __name__,
-                job,
+                *_python(plan, loop, awaits, times),
             ],
             env=_ENV,
             capture_output=True,
@@ -156,7 +160,7 @@ def _counted(valgrind: str, plan: list[list[Any]], loop: str, awaits: int, times
         return [_total(pathlib.Path(f"{prefix}.{i + 2}")) for i in range(len(plan))]
 
 
-# The same program each time: the same hash seed (and in `_job`, N and 2N
+# The same program each time: the same hash seed (and in `_python`, N and 2N
 # awaits differ only in `times`, one digit: arguments of the same length); no
 # bytecode written, so no counted interpreter leaves a file the next one reads.
 # And the C library's allocator, not Python's own (pymalloc): with pymalloc one
@@ -174,11 +178,12 @@ _ENV = {
 }
 
 
-def _job(plan: list[list[Any]], loop: str, awaits: int, times: int) -> str:
+def _python(plan: list[list[Any]], loop: str, awaits: int, times: int) -> list[str]:
+    """The command of a fresh interpreter running :func:`_child` on this job
+    (``awaits=0``: it only finds the variants)."""
     # This interpreter's import path goes along: the variants were found on it.
-    return json.dumps(
-        {"plan": plan, "loop": loop, "awaits": awaits, "times": times, "path": sys.path}
-    )
+    job = {"plan": plan, "loop": loop, "awaits": awaits, "times": times, "path": sys.path}
+    return [sys.executable, "-m", __name__, json.dumps(job)]
 
 
 def _resolve(spec: str) -> Any:
