@@ -7,21 +7,13 @@ dropped: on completion, on cancellation, on a panic, and when never awaited.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from coroscope import alive
 from coroscope.await_from_rust import drive_send
 from coroscope.awaitable import Future, RustAwaitable, compute, panic_awaitable
-from coroscope.bridge import (
-    hop_awaitable,
-    hop_fast,
-    ready_awaitable,
-    sleep_awaitable,
-    yield_awaitable,
-)
+from coroscope.bridge import ready_awaitable, sleep_awaitable, yield_awaitable
 
 from tests.conftest import Run
 
@@ -166,31 +158,6 @@ def test_a_future_that_wakes_itself_needs_no_loop_to_yield() -> None:
     steps = yield_awaitable("v")
     assert steps.send(None) is None
     assert drive_send(steps) == "v"
-
-
-def _timer_already_due(value: int) -> RustAwaitable:
-    awaitable = sleep_awaitable(0.001, value)
-    time.sleep(0.003)  # fired before the first poll, on tokio's timer thread
-    return awaitable
-
-
-@pytest.mark.parametrize("make", [hop_awaitable, hop_fast, _timer_already_due])
-def test_a_wake_from_another_thread_spares_no_loop_however_soon_it_comes(
-    make: Callable[[int], RustAwaitable],
-) -> None:
-    """A tokio hop or timer wakes from another thread, before the first step
-    ends or after it: the step returned the value when the wake won (half the
-    hops; every timer already due) and failed when it lost. One program, one
-    outcome: the loop is found first, as ``asyncio.sleep(0.001)`` needs it."""
-    outcomes = set()
-    for i in range(100):
-        steps = make(i)
-        try:
-            outcomes.add(repr(drive_send(steps)))
-        except RuntimeError as err:
-            outcomes.add(str(err))
-        steps.close()
-    assert outcomes == {"no running event loop"}
 
 
 def test_stepping_needs_a_running_loop() -> None:

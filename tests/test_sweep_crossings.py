@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from coroscope.await_from_rust import drive_send
 from coroscope.catalogue import CROSSINGS, Crossing, crossings
 
 from tests.conftest import run_python
@@ -79,6 +82,33 @@ def test_a_bad_argument_fails_as_cpython_fails_for_it(mistake: Mistake) -> None:
 @pytest.mark.parametrize("c", crossings(bridge="future_into_py"), ids=lambda c: c.name)
 def test_no_running_loop_fails_as_asyncio_fails_for_it(c: Crossing) -> None:
     Mistake(f"{c.name} with no loop", lambda: c(1, 0.0), asyncio.get_running_loop).check()
+
+
+def _stepped_by_hand(make: Callable[[], Any], pause: float) -> str:
+    """How ``make()``'s awaitable ends when stepped by hand with no loop, after
+    ``pause`` (time for another thread to finish first)."""
+    steps = make()
+    time.sleep(pause)
+    try:
+        return repr(drive_send(steps))
+    except RuntimeError as err:
+        return f"RuntimeError: {err}"
+    finally:
+        steps.close()
+
+
+@pytest.mark.parametrize(
+    "c", [c for c in CROSSINGS if c.bridge.name != "future_into_py"], ids=lambda c: c.name
+)
+def test_stepped_with_no_loop_a_crossing_ends_one_way_as_asyncio_sleep_does(c: Crossing) -> None:
+    """Woken from another thread (a hop, a timer, the kitchen), a crossing needs
+    the loop as ``asyncio.sleep(0.001)`` does; ready or woken by itself, it needs
+    none, as ``asyncio.sleep(0)``. Its first step was pending or not as the
+    threads ran, so it returned or failed at random: one program, one end now."""
+    seconds = 0.001 if c.shape.name in ("hop", "sleep", "order") else 0.0
+    theirs = _stepped_by_hand(lambda: asyncio.sleep(seconds, 1), 0.0)
+    ours = {_stepped_by_hand(lambda: c(1, seconds), pause) for pause in (0.0, 0.003) * 50}
+    assert ours == {theirs}
 
 
 # --- isolated: closed loops, reuse, double awaits ------------------------------------------

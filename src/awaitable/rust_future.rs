@@ -22,19 +22,20 @@
 //!   step yields a bare `None` instead, which asyncio answers by stepping the
 //!   Task again on the next loop iteration: no waiter, no thread hop, and not
 //!   even a loop lookup (only a check that the task is not trio's). Only a wake
-//!   made in the poll counts: one from another thread that happens to land
-//!   before the step ends is a race, and a step with no loop must fail the
-//!   same way whichever side wins it.
+//!   made in the poll: one from another thread may land before the step ends
+//!   or not, and a step with no loop must fail whichever way that race goes.
 //! - Cancellation is dropping. Cancelling the Task cancels the waiter and
 //!   throws `CancelledError` into the coroutine, whose `await` hands it to our
 //!   `throw`: the Rust future is dropped there, which is how a Rust future is
 //!   cancelled (its destructors release what it held). [`alive`](crate::support::live::alive) counts Rust
 //!   futures still held, so tests can prove the drop.
 //!
-//! Which scheduler is waiting is asked once, at the first wait that parks, with
-//! `sniffio`: asyncio's Task sleeps on a waiter future; a trio task parks in
-//! `wait_task_rescheduled` and is rescheduled through the run's token
-//! ([`TrioRoute`]). A [`WakeRoute`] holds each scheduler's way.
+//! Which scheduler is waiting is asked once, with `sniffio`, at the first wait
+//! that parks (before the first poll, for a future woken elsewhere): asyncio's
+//! Task sleeps on a waiter future; a trio task parks in `wait_task_rescheduled`
+//! and is rescheduled through the run's token
+//! ([`TrioRoute`](super::trio_route::TrioRoute)). A [`WakeRoute`] holds each
+//! scheduler's way.
 //!
 //! Cost per pending step, on the classic [`ThreadsafeRoute`]: one waiter
 //! future, one `call_soon_threadsafe` (with the waking thread waiting for the
@@ -57,9 +58,9 @@ use pyo3::types::PyTuple;
 use super::call_graph::WaitsOn;
 use super::future::Future;
 use super::slots::{AmSend, Sent, panic_error};
-use super::trio_route::{TrioRoute, under_trio};
+use super::trio_route::{route_here, under_trio};
 use super::wake::{LoopWaker, RouteFor, ThreadsafeRoute, WaitingTask, WakeRoute};
-use crate::support::asyncio::{cancelled_error, running_loop, thrown};
+use crate::support::asyncio::{cancelled_error, thrown};
 use crate::support::finish::REUSED;
 use crate::support::live::Alive;
 use crate::support::shapes::{explode, yield_now};
@@ -277,9 +278,8 @@ impl RustAwaitable {
             drop(future);
             return Err(PyRuntimeError::new_err(crate::support::runtime::SHUT_DOWN));
         }
-        // Woken from another thread, the future may be ready at its first poll
-        // or not, as the threads run: the loop is found first, so a step with
-        // no loop fails whichever way that race goes.
+        // Woken from another thread, it may be ready at its first poll or not:
+        // the loop is found first (see the module doc).
         if self.waits_on.elsewhere
             && let Err(err) = self.route(py, &waker)
         {
@@ -332,10 +332,8 @@ impl RustAwaitable {
     /// asyncio, yield a bare `None` if the future already woke itself).
     fn wait_for_wake<'py>(&self, py: Python<'py>, waker: &Arc<LoopWaker>) -> PyResult<Sent<'py>> {
         if waker.route.get().is_none() && waker.waiting().woken_in_poll && !under_trio(py)? {
-            // asyncio, and the future woke itself in its poll: a bare yield
-            // needs no route (nor a loop lookup) yet. Not any wake: one from
-            // another thread (a tokio hop) may or may not have come by now,
-            // and a program with no loop would then finish or fail by the race.
+            // asyncio, and the future woke itself in its poll (not another
+            // thread: see the module doc): a bare yield needs no loop yet.
             return Ok(Sent::Yield(py.None().into_bound(py)));
         }
         let (anchor, route) = self.route(py, waker)?;
@@ -367,13 +365,7 @@ impl RustAwaitable {
         if let Some(found) = waker.route.get() {
             return Ok(found);
         }
-        let (anchor, route) = if under_trio(py)? {
-            TrioRoute::here(py)?
-        } else {
-            let event_loop = running_loop(py)?;
-            let route = (self.route_for)(&event_loop)?;
-            (event_loop, route)
-        };
+        let (anchor, route) = route_here(py, self.route_for)?;
         // Only the loop's thread gets here; a lost race would set the same.
         let _ = waker.route.set((anchor.unbind(), route));
         Ok(waker.route.get().expect("set just above"))

@@ -5,7 +5,7 @@
 //! calls `reschedule(task)`, on the run's own thread: from elsewhere, through
 //! the run's token (`run_sync_soon`). [`TrioRoute`] parks that way and
 //! delivers that way. Which scheduler is waiting is asked once per awaitable,
-//! at its first wait that parks (`under_trio`).
+//! at its first step that needs a route (`route_here`).
 //!
 //! A reader would get wrong: trio's *cancellation* also resumes the task, by
 //! calling the abort function; only one of "woken" and "aborted" may win, and
@@ -17,7 +17,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
-use super::wake::{Parked, WaitingTask, WakeRoute};
+use super::wake::{Parked, RouteFor, WaitingTask, WakeRoute};
+use crate::support::asyncio::running_loop;
 
 /// trio's route: the task parks in `trio.lowlevel.wait_task_rescheduled` and a
 /// wake-up calls `trio.lowlevel.reschedule(task)` through the run's token
@@ -99,6 +100,20 @@ impl WakeRoute for TrioRoute {
     fn bare_yield_ok(&self) -> bool {
         false
     }
+}
+
+/// The scheduler waiting on this thread, and the route to it: the trio run, or
+/// asyncio's running loop on the route `route_for` makes.
+pub(super) fn route_here(
+    py: Python<'_>,
+    route_for: RouteFor,
+) -> PyResult<(Bound<'_, PyAny>, Arc<dyn WakeRoute>)> {
+    if under_trio(py)? {
+        return TrioRoute::here(py);
+    }
+    let event_loop = running_loop(py)?;
+    let route = route_for(&event_loop)?;
+    Ok((event_loop, route))
 }
 
 /// Whether the awaiting task is trio's. This is sniffio's own test (trio sets

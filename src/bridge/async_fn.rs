@@ -37,6 +37,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use pyo3::prelude::*;
 
 use super::burger::{cook_on_tokio, take_order};
+use crate::support::asyncio::running_loop;
 use crate::support::in_flight::InFlight;
 use crate::support::runtime::exiting;
 use crate::support::rust_side::Recorded;
@@ -95,6 +96,17 @@ impl Wake for Counted {
     }
 }
 
+/// The running loop, asked for at the first step of a coroutine woken from
+/// another thread. PyO3's coroutine looks for it only at a pending step, and
+/// whether that step is pending is a race (the tokio work may be back before
+/// PyO3 looks): with no loop, `hop_async_fn(1)` stepped by hand returned or
+/// failed as the threads ran. Asked first, it fails every time, as
+/// `asyncio.sleep(0.01)` does (and as the kit's awaitables do).
+fn loop_first() -> PyResult<()> {
+    // Attached already: the coroutine is stepped by Python.
+    Python::attach(|py| running_loop(py).map(drop))
+}
+
 /// What a wake of PyO3's waker is called in a recording. The waker is PyO3's,
 /// so the kit cannot record it by itself; the futures below wrap it
 /// ([`Recorded::wakes`]) for the time a recording is on.
@@ -110,6 +122,7 @@ pub async fn order_async_fn(
     prep_times: Option<HashMap<String, f64>>,
 ) -> PyResult<Vec<&'static str>> {
     let (items, menu) = take_order(&items, prep_times)?;
+    loop_first()?;
     // Spawned, not awaited in place: this future is polled on the loop's
     // thread, and `make_order` needs tokio's timers.
     CountedWakes::new(Recorded::wakes(PYO3_WAKER, cook_on_tokio(items, menu)?)).await
@@ -135,6 +148,7 @@ pub async fn yield_async_fn(value: Py<PyAny>) -> Py<PyAny> {
 /// awaited in a PyO3 ``async fn`` (woken from the tokio worker).
 #[pyfunction]
 pub async fn hop_async_fn(value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    loop_first()?;
     CountedWakes::new(Recorded::wakes(
         PYO3_WAKER,
         crate::support::shapes::hop(value),
