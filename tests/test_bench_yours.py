@@ -79,7 +79,9 @@ def test_the_result_is_the_runners_json(tmp_path: pathlib.Path) -> None:
         (lambda: compare({"x": Mine}, baselines=()), ValueError, "at least one baseline"),
         (lambda: compare({"sleep0": Mine}), ValueError, "named like a baseline"),
         (lambda: compare({"x": Mine}, loops=("trio",)), ValueError, "loops are some of"),
-        (lambda: compare({"x": Mine}, ops=0), ValueError, "ops must be at least 1"),
+        (lambda: compare({"x": Mine}, loops=None), TypeError, "loops must be a sequence"),  # type: ignore[arg-type]
+        (lambda: compare({"x": Mine}, ops=0), ValueError, "ops must be from 1 to"),
+        (lambda: compare({"x": Mine}, ops=10**30), ValueError, "ops must be from 1 to"),
         (lambda: compare({"x": Mine}, rounds=True), TypeError, "rounds must be an int"),
     ],
 )
@@ -176,7 +178,7 @@ def test_atimeit_finds_the_statement_after_its_options_and_lets_its_errors_throu
     shell.user_ns["int"] = int
     with pytest.raises(TypeError, match="int\\(\\) argument"):
         shell.run_line_magic("atimeit", "-n 10 -r 1 await Mine() + int(None)")
-    with pytest.raises(UsageError, match="rounds must be at least 1"):
+    with pytest.raises(UsageError, match="rounds must be from 1"):
         shell.run_line_magic("atimeit", "-n 10 -r 0 await Mine()")
 
 

@@ -127,6 +127,17 @@ def test_a_bench_file_of_odd_depth_or_parts_is_refused_in_one_line(
     assert why in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("flag", ["--report", "--instructions"])
+def test_a_bench_file_with_no_end_is_refused_in_one_line_not_read_into_memory(
+    capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    from coroscope import bench
+
+    assert bench.main([flag, "/dev/zero"]) == 2  # read whole, it filled 23 GB
+    err = capsys.readouterr().err
+    assert "over 64 MiB, not a results file" in err and err.count("\n") == 1
+
+
 def test_a_versions_chart_that_cannot_be_written_is_said_in_one_line(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -115,8 +115,9 @@ def count_instructions(
         raise RuntimeError(NO_VALGRIND)
     order = [*baselines, *specs]
     plan = [[name, specs.get(name)] for name in order]
-    # A fresh interpreter finds the variants first, without Callgrind (a
-    # second): a misspelt name fails now, not after seconds of counting.
+    # A fresh interpreter finds and awaits each variant once first, without
+    # Callgrind (a second): a misspelt name, or one that names no awaitable
+    # maker, fails now, not after seconds of counting.
     found = subprocess.run(
         _python(plan, loop, 0, 0),
         env=_ENV,
@@ -126,7 +127,7 @@ def count_instructions(
     )
     if found.returncode != 0:
         last = (found.stderr.strip().splitlines() or ["(no error printed)"])[-1]
-        raise ValueError(f"a fresh interpreter cannot load the variants: {last}")
+        raise ValueError(f"a fresh interpreter cannot load or await the variants: {last}")
     runs: dict[str, list[float]] = {name: [] for name in order}
     for _ in range(repeat):
         once, twice = (_counted(valgrind, plan, loop, awaits, times) for times in (1, 2))
@@ -180,7 +181,7 @@ _ENV = {
 
 def _python(plan: list[list[Any]], loop: str, awaits: int, times: int) -> list[str]:
     """The command of a fresh interpreter running :func:`_child` on this job
-    (``awaits=0``: it only finds the variants)."""
+    (``awaits=0``: it only tries the variants)."""
     # This interpreter's import path goes along: the variants were found on it.
     job = {"plan": plan, "loop": loop, "awaits": awaits, "times": times, "path": sys.path}
     return [sys.executable, "-m", __name__, json.dumps(job)]
@@ -214,12 +215,12 @@ def _child(job: dict[str, Any]) -> None:
     # then this interpreter's import path.
     sys.path[:0] = [os.getcwd(), *(entry for entry in job["path"] if entry not in sys.path)]
     makers = [BASELINES[name][1] if spec is None else _resolve(spec) for name, spec in job["plan"]]
-    if not job["awaits"]:  # only finding them
-        return
     loop = LOOPS[job["loop"]]()
     try:
         for make in makers:
-            loop.run_until_complete(unchecked(make)(WARM_UP))
+            loop.run_until_complete(unchecked(make)(WARM_UP if job["awaits"] else 1))
+        if not job["awaits"]:  # only trying them: each was found and awaited once
+            return
         n = job["awaits"] * job["times"]
         for make in makers:
             os.getppid()  # the marker: Callgrind writes what was counted before it

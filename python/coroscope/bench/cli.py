@@ -122,10 +122,19 @@ class Refused(Exception):
     in one line, before anything is measured."""
 
 
+# A results file is some kilobytes: past this it is not one (and reading all
+# of `/dev/zero` would take the machine's memory).
+LARGEST = 64 * 2**20
+
+
 def _read_json(flag: str, path: str) -> Any:
     """The JSON file named by ``flag``, or ``Refused`` saying why not."""
     try:
-        return json.loads(pathlib.Path(path).read_text())
+        with open(path, "rb") as file:
+            raw = file.read(LARGEST + 1)
+        if len(raw) > LARGEST:
+            raise Refused(f"{flag} {path}: over {LARGEST >> 20} MiB, not a results file")
+        return json.loads(raw.decode())
     except OSError as exc:
         raise Refused(f"{flag} {path}: {exc.strerror or exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError

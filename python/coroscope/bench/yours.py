@@ -92,20 +92,36 @@ def _checked(name: str, make: object) -> Maker:
     return make
 
 
+# The most a count (``ops=``, ``awaits=``...) may ask for: ten million awaits
+# take minutes timed and most of an hour under Callgrind; more would not end.
+MOST = 10_000_000
+
+
+def _names(what: str, given: object) -> None:
+    """``given`` must be a sequence of ``str`` (a lone string is a common slip)."""
+    if isinstance(given, str):
+        raise TypeError(f"{what} must be a sequence of names, not the string {given!r}")
+    if not isinstance(given, Sequence):
+        raise TypeError(f"{what} must be a sequence of names, not {type(given).__name__}")
+    odd = [name for name in given if not isinstance(name, str)]
+    if odd:
+        raise TypeError(f"{what} must be names (str), not {', '.join(map(repr, odd))}")
+
+
 def refuse_bad(
     variants: Mapping[str, object], baselines: Sequence[str], loops: Sequence[str], **counts: int
 ) -> None:
     """Refuse, before anything runs, what cannot be measured (``compare`` and
     ``count_instructions`` ask the same): an unknown baseline or loop, a variant
     named like a baseline, a count (``ops=``, ``rounds=``...) that is not a whole
-    number of at least 1, variants that are not a mapping named by strings."""
+    number from 1 to ``MOST``, variants that are not a mapping named by strings."""
     if not isinstance(variants, Mapping):
         raise TypeError(f"variants must map names to factories, not {type(variants).__name__}")
     unnamed = [name for name in variants if not isinstance(name, str)]
     if unnamed:
         raise TypeError(f"variant names must be str, not {', '.join(map(repr, unnamed))}")
-    if isinstance(baselines, str):
-        raise TypeError(f"baselines must be a sequence of names, not the string {baselines!r}")
+    _names("baselines", baselines)
+    _names("loops", loops)
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ValueError(
@@ -121,8 +137,8 @@ def refuse_bad(
     for what, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{what} must be at least 1, not {value}")
+        if not 1 <= value <= MOST:
+            raise ValueError(f"{what} must be from 1 to {MOST:,}, not {value:,}")
 
 
 # What asyncio.run says in the same place, and what to do instead.
