@@ -167,6 +167,33 @@ def test_an_asyncio_task_pending_at_exit_on_a_kit_object_is_reported(waited_on: 
     assert task_line in reported, reported
 
 
+@pytest.mark.parametrize("waited_on", sorted({*WAITED_ON, "asyncio-sleep"}))
+def test_a_rust_task_freed_pending_says_the_line_its_coroutine_waits_at(waited_on: str) -> None:
+    """The collector finalizes a garbage cycle's objects in the order of its
+    list, and a coroutine finalized before its task is closed there: a Rust
+    Task waiting on a Doorbell reported ``coro=<waits() done, ...>``. The C
+    Task gets either order by chance (waiting on ``asyncio.sleep``, ``done``)."""
+    waits_on = WAITED_ON.get(waited_on, "await asyncio.sleep(10)")
+    done = run_python(
+        f"""
+        import asyncio, gc
+        from coroscope.await_from_rust import Task
+        from coroscope.awaitable import Future, TimerFuture
+        from coroscope.bridge import Doorbell, sleep_awaitable, sleep_fast, ticks
+        loop = asyncio.new_event_loop()
+        async def waits():
+            return {waits_on}
+        t = Task(waits(), loop=loop, name="waits")
+        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.close()
+        del t
+        gc.collect()
+        """
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "task: <Task pending name='waits' coro=<waits() running at" in done.stderr, done.stderr
+
+
 def _output(classes: str, story: str) -> str:
     done = run_python(f"import asyncio\n{CLASSES[classes]}\n" + story.strip("\n"))
     assert done.returncode == 0, done.stderr[-2000:]

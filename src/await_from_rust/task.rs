@@ -614,6 +614,7 @@ impl Task {
             }
             None => copy_context(py)?,
         };
+        finalize::finalized_after_its_task(&coro);
         let old = {
             let mut state = slf.get().state(py);
             (

@@ -84,6 +84,27 @@ unsafe extern "C" fn dealloc<T: Finalize>(object: *mut ffi::PyObject) {
     unsafe { own(object) }
 }
 
+/// Put `object` (a task's coroutine) behind everything the collector tracks
+/// now, the task just made among them. In a garbage cycle the collector calls
+/// the finalizers in the order of its list, and a coroutine finalized before
+/// its task is closed there (`GeneratorExit` at its `await`): the task's
+/// "destroyed but it is pending" report then said `coro=<... done>` instead of
+/// the line it waits at. The coroutine is usually made just before its task,
+/// so it sits in front; objects keep their order as the generations age, so
+/// behind stays behind. (The C Task gets either order, by chance.)
+pub fn finalized_after_its_task(object: &Bound<'_, PyAny>) {
+    let object = object.as_ptr();
+    // SAFETY: `object` is live (borrowed), and no collection can start between
+    // the two calls (nothing allocates); a tracked object untracked and
+    // tracked again is linked at the end of the youngest generation.
+    unsafe {
+        if ffi::PyObject_GC_IsTracked(object) == 1 {
+            ffi::PyObject_GC_UnTrack(object.cast());
+            ffi::PyObject_GC_Track(object.cast());
+        }
+    }
+}
+
 /// Give `T` (and the Python subclasses made after this) its `__del__`.
 pub fn install<T: Finalize>(py: Python<'_>) {
     let ty = T::type_object(py).as_type_ptr();
