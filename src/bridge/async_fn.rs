@@ -38,13 +38,12 @@ use pyo3::prelude::*;
 
 use super::burger::{cook_on_tokio, take_order};
 use crate::support::asyncio::running_loop;
-use crate::support::in_flight::InFlight;
-use crate::support::runtime::exiting;
+use crate::support::runtime::in_flight_unless_exiting;
 use crate::support::rust_side::Recorded;
 use crate::support::trashcan::guard_dealloc;
 
 /// `fut`, its waker (PyO3's) woken as work in flight that the exit waits for
-/// ([`InFlight`]), and not at all once the exit has begun: 3,000 pending
+/// ([`in_flight_unless_exiting`]), and not at all once the exit has begun: 3,000 pending
 /// `order_async_fn`s cut by a `shutdown(0)` aborted seven exits in ten, their
 /// wakes attaching on tokio's workers while the interpreter finalized.
 pub struct CountedWakes<F> {
@@ -89,8 +88,7 @@ impl Wake for Counted {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let _in_flight = InFlight::new();
-        if !exiting() {
+        if let Some(_in_flight) = in_flight_unless_exiting() {
             self.0.wake_by_ref();
         }
     }

@@ -158,8 +158,8 @@ pub fn current_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 const NOT_AWAITABLE: &str = "An asyncio.Future, a coroutine or an awaitable is required";
 
 /// The running loop, and the awaitable to run on it: ``coro_or_fn`` itself, or
-/// what calling it returns; `TypeError` at once (in `ensure_future`'s words) for anything else, rather
-/// than a task that fails where nobody awaits it. Refused before `coro_or_fn`
+/// what calling it returns; `TypeError` at once (in `ensure_future`'s words)
+/// for anything else, rather than a task that fails where nobody awaits it. Refused before `coro_or_fn`
 /// is called when nothing could run it: after shutdown (the coroutine ran to
 /// its end, unawaited, while the caller was told it was refused), or with no
 /// running loop (a coroutine made only to warn "never awaited").

@@ -16,8 +16,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCFunction, PyDict, PyString, PyTraceback, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use super::in_flight::InFlight;
-use super::runtime::exiting;
+use super::runtime::in_flight_unless_exiting;
 
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
 /// unfinished, or finishing something twice.
@@ -152,14 +151,11 @@ pub fn post_threadsafe(
     event_loop: &Py<PyAny>,
     call: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
 ) {
-    // Counted while it may attach, so that the exit waits for it; and once the
-    // exit has begun, it does not attach at all: a thread that attaches while
-    // Python finalizes aborts the process (tokio's workers were still telling
-    // cut futures after a `shutdown(0)`, or one Ctrl-C cut short).
-    let _in_flight = InFlight::new();
-    if exiting() {
+    // tokio's workers were still telling cut futures after a `shutdown(0)`,
+    // or one Ctrl-C cut short, while Python finalized.
+    let Some(_in_flight) = in_flight_unless_exiting() else {
         return;
-    }
+    };
     super::rust_side::try_attach("call_soon_threadsafe", |py| {
         let event_loop = event_loop.bind(py);
         let is_closed = || {

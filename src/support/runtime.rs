@@ -360,6 +360,16 @@ pub fn exiting() -> bool {
     EXITING.load(Ordering::SeqCst)
 }
 
+/// Leave to attach from another thread: counted in flight, so that the exit
+/// waits for it, or `None` once the exit has begun (a thread that attaches
+/// while Python finalizes aborts the process). Counted first, then the flag
+/// read: both sequentially consistent, the exit sees the count or this sees
+/// the flag.
+pub fn in_flight_unless_exiting() -> Option<in_flight::InFlight> {
+    let in_flight = in_flight::InFlight::new();
+    (!exiting()).then_some(in_flight)
+}
+
 /// Called by a blocking wait of the kit's, detached, each time it would
 /// attach again: once the interpreter is exiting, never return. By then
 /// `threading` has joined every thread but the daemon ones, so this is a
