@@ -82,15 +82,16 @@ def test_a_missing_valgrind_is_said_with_how_to_get_it(
         ({"x": 42}, {}, "expected 'module:attribute'"),
         ({"ready": "mine:Mine"}, {"baselines": ("ready",)}, "named like a baseline"),
         ({"x": "mine:Mine"}, {"baselines": ("nothing",)}, "unknown baseline"),
-        ({"x": "mine:Mine"}, {"loop": "trio"}, "loops are some of"),
+        ({"x": "mine:Mine"}, {"loop": "trio"}, "loop is one of asyncio"),
         ({"x": "mine:Mine"}, {"awaits": 0}, "from 1 to"),
         ({"x": "mine:Mine"}, {"awaits": 10**30}, "from 1 to"),
-        ({"x": "mine:Mine"}, {"loop": ["asyncio"]}, "loops must be names"),
+        ({"x": "mine:Mine"}, {"loop": ["asyncio"]}, r"loop must be a name \(str\), not list"),
         ({"x": "mine:Mine"}, {"baselines": None}, "sequence of names"),
         ({}, {"baselines": ()}, "needs a variant or a baseline"),
         ({1: "mine:Mine"}, {}, "variant names must be str"),
         (["mine:Mine"], {}, "must map names to factories"),
         ({"x": "mine:Mine"}, {"baselines": "coroutine"}, "not the string"),
+        ({"x": "mine:Mine"}, {"baselines": b"coroutine"}, "not the string b'coroutine'"),
     ],
 )
 def test_what_cannot_be_counted_is_refused_before_anything_runs(

@@ -80,6 +80,8 @@ def test_the_result_is_the_runners_json(tmp_path: pathlib.Path) -> None:
         (lambda: compare({"sleep0": Mine}), ValueError, "named like a baseline"),
         (lambda: compare({"x": Mine}, loops=("trio",)), ValueError, "loops are some of"),
         (lambda: compare({"x": Mine}, loops=None), TypeError, "loops must be a sequence"),  # type: ignore[arg-type]
+        (lambda: compare({"x": Mine}, baselines=None), TypeError, "baselines must be a sequence"),  # type: ignore[arg-type]
+        (lambda: compare({"x": Mine}, baselines=b"ready"), TypeError, "not the string b'ready'"),  # type: ignore[arg-type]
         (lambda: compare({"x": Mine}, ops=0), ValueError, "ops must be from 1 to"),
         (lambda: compare({"x": Mine}, ops=10**30), ValueError, "ops must be from 1 to"),
         (lambda: compare({"x": Mine}, rounds=True), TypeError, "rounds must be an int"),

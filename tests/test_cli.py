@@ -138,6 +138,29 @@ def test_a_bench_file_with_no_end_is_refused_in_one_line_not_read_into_memory(
     assert "over 64 MiB, not a results file" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("flag", ["--report", "--instructions"])
+def test_a_bench_file_too_many_values_to_parse_is_refused_in_one_line(
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str,
+) -> None:
+    """64 MiB of ``[{},{},...]`` parses to 1.7 GB: under a memory limit the
+    parse runs out, and the tool says so rather than printing a traceback."""
+    from coroscope import bench
+    from coroscope.bench import cli
+
+    def out_of_memory(_text: str) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(cli.json, "loads", out_of_memory)
+    path = tmp_path / "dicts.json"
+    path.write_text("[{},{}]")
+    assert bench.main([flag, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "too many values to be a results file" in err and err.count("\n") == 1
+
+
 def test_a_versions_chart_that_cannot_be_written_is_said_in_one_line(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -107,8 +107,18 @@ def test_work_started_after_shutdown_is_refused_as_a_closed_pool_refuses_it(work
 # Run as a user the thread limit binds: root is exempt from RLIMIT_NPROC, so
 # root runs the story with another real user (its effective user still reads
 # the interpreter under /root) and without the two capabilities that exempt.
+# Each test process has a user of its own: the limit counts every thread of
+# the user, and the version matrix runs suites side by side (as one shared
+# user, their limited children took each other's room).
 AS_UNPRIVILEGED = (
-    ["setpriv", "--ruid", "65534", "--bounding-set", "-sys_resource,-sys_admin", "--"]
+    [
+        "setpriv",
+        "--ruid",
+        str(100_000 + os.getpid()),
+        "--bounding-set",
+        "-sys_resource,-sys_admin",
+        "--",
+    ]
     if os.geteuid() == 0
     else []
 )

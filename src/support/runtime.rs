@@ -126,49 +126,69 @@ impl From<PyErr> for NotRunning {
 
 /// Start the runtime, all or nothing.
 ///
-/// tokio starts its workers one by one and cannot take back the ones started
-/// when the OS refuses the next (a container's pids limit, `RLIMIT_NPROC`): it
-/// panics, and unwinding waits forever for the started worker, with the GIL
-/// held. With one worker short it may instead go on without it, and a
+/// tokio starts its workers one by one as threads of its blocking pool and
+/// cannot take back the ones started when the OS refuses the next (a
+/// container's pids limit, `RLIMIT_NPROC`): it panics, and when a worker had
+/// started, the unwinding waits forever for it to end, which it never does.
+/// So every thread the runtime needs is asked of the OS first, by threads of
+/// ours that end at once (`try_threads`, which also waits for the kernel to
+/// release them: a joined thread still counts against the limit a moment
+/// after `join` returns). Then the runtime starts, and a first blocking
+/// closure must run, so that one blocking thread is kept for good and a later
 /// blocking closure (how pyo3-async-runtimes finishes every `future_into_py`)
-/// that finds no thread waits forever in a queue. So every thread the runtime
-/// needs is asked of the OS first, by threads of ours that end at once; then
-/// the runtime starts, and its first blocking thread with it, kept for good,
-/// so that a later blocking closure always has a thread to run on. A refusal
-/// raises `threading`'s `RuntimeError`. What a reader would get wrong: a
-/// joined thread still counts against the limit until the kernel has released
-/// it, a moment after `join` returns, so the start waits for the trial's
-/// threads to be gone (`try_threads`). (Between the trial and the start,
-/// another thread of the same user could still take the room.)
+/// always has a thread to run on.
+///
+/// What a reader would get wrong: the trial does not hold the room. Another
+/// process of the same user can take it before the start, so every way tokio
+/// fails is still caught: the panic (quietly, on a thread of its own, left
+/// behind if the unwinding hangs), a first blocking thread refused, a closure
+/// that never runs. Each raises `threading`'s `RuntimeError`; nothing is kept
+/// as started, and the next call tries again.
 fn start() -> PyResult<Runtime> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    // The workers and one blocking thread.
-    threads::try_threads(workers + 1)?;
-    let runtime = Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(workers)
-        .thread_name("coroscope-tokio")
-        // An idle blocking thread is kept: see above.
-        .thread_keep_alive(Duration::from_secs(365 * 24 * 3600))
-        .build()
-        .map_err(|err| thread_refused(&err))?;
-    // Waited on with a channel, not `block_on`, which panics when the caller
+    let refused = |what: &str| PyRuntimeError::new_err(format!("{CANT_START} ({what})"));
+    // The workers, one blocking thread, and the thread that builds.
+    threads::try_threads(workers + 2)?;
+    // Waited on with channels, not `block_on`, which panics when the caller
     // is itself a worker of some other tokio runtime.
+    let (built, was_built) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("coroscope-start".into())
+        .spawn(move || {
+            let runtime = threads::quietly(|| {
+                Builder::new_multi_thread()
+                    .enable_all()
+                    .worker_threads(workers)
+                    .thread_name("coroscope-tokio")
+                    // An idle blocking thread is kept: see above.
+                    .thread_keep_alive(Duration::from_secs(365 * 24 * 3600))
+                    .build()
+            });
+            // Too late (the caller has raised), the runtime is dropped here.
+            drop(built.send(runtime));
+        })
+        .map_err(|err| thread_refused(&err))?;
+    let runtime = match was_built.recv_timeout(FIRST_THREAD_WAIT) {
+        Ok(Ok(runtime)) => runtime.map_err(|err| thread_refused(&err))?,
+        Ok(Err(_panicked)) => return Err(refused("the OS refused the runtime its first worker")),
+        Err(_hung) => return Err(refused("the OS refused the runtime one of its workers")),
+    };
     let (ran, first_ran) = std::sync::mpsc::channel();
-    // tokio panics when the OS refuses the first thread of its blocking pool
-    // (a process of the same user may have taken the room the trial left):
-    // a refusal like any other, said in `threading`'s words.
-    if threads::quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))).is_err() {
-        runtime.shutdown_background();
-        return Err(PyRuntimeError::new_err(format!(
-            "{CANT_START} (the OS refused the runtime its first blocking thread)"
-        )));
-    }
-    first_ran
-        .recv()
-        .map_err(|_| PyRuntimeError::new_err(format!("{CANT_START} (no blocking thread ran)")))?;
-    Ok(runtime)
+    let why = match threads::quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))) {
+        Err(_) => "the OS refused the runtime its first blocking thread",
+        Ok(()) if first_ran.recv_timeout(FIRST_THREAD_WAIT).is_err() => {
+            "the OS refused the runtime a blocking thread"
+        }
+        Ok(()) => return Ok(runtime),
+    };
+    runtime.shutdown_background();
+    Err(refused(why))
 }
+
+/// How long the start waits for tokio to build, then for its first blocking
+/// closure to run: far more than a thread the OS made takes to begin, even on
+/// a busy machine.
+const FIRST_THREAD_WAIT: Duration = Duration::from_secs(5);
 
 /// The runtime to spawn on or enter, started on first use; `RuntimeError`
 /// ([`SHUT_DOWN`]) once shutdown has begun, or if the OS refused its threads.

@@ -104,11 +104,12 @@ def count_instructions(
     ``baselines`` (names of ``coroscope.bench.BASELINES``) on ``loop``, each
     counted ``repeat`` times (two interpreters each time). Raises ``RuntimeError``
     saying how to get valgrind when it is missing."""
-    from coroscope.bench.yours import refuse_bad
+    from coroscope.bench.yours import one_loop, refuse_bad
 
+    one_loop(loop)
+    refuse_bad(variants, baselines, (loop,), awaits=awaits, repeat=repeat)
     if not variants and not baselines:
         raise ValueError("count_instructions needs a variant or a baseline")
-    refuse_bad(variants, baselines, (loop,), awaits=awaits, repeat=repeat)
     specs = {name: _spec(name, make) for name, make in variants.items()}
     valgrind = shutil.which("valgrind")
     if valgrind is None:

@@ -141,6 +141,8 @@ def _read_json(flag: str, path: str) -> Any:
         raise Refused(f"{flag} {path}: not a whole JSON file ({exc})") from None
     except RecursionError:
         raise Refused(f"{flag} {path}: nested too deep to be a results file") from None
+    except MemoryError:  # under the size cap, `[{},{},...]` still parses to gigabytes
+        raise Refused(f"{flag} {path}: too many values to be a results file") from None
 
 
 def _results_file(flag: str, path: str) -> dict[str, Any]:

@@ -98,14 +98,23 @@ MOST = 10_000_000
 
 
 def _names(what: str, given: object) -> None:
-    """``given`` must be a sequence of ``str`` (a lone string is a common slip)."""
-    if isinstance(given, str):
+    """``given`` must be a sequence of ``str`` (a lone string is a common slip;
+    bytes are a sequence too, of ints)."""
+    if isinstance(given, (str, bytes, bytearray)):
         raise TypeError(f"{what} must be a sequence of names, not the string {given!r}")
     if not isinstance(given, Sequence):
         raise TypeError(f"{what} must be a sequence of names, not {type(given).__name__}")
     odd = [name for name in given if not isinstance(name, str)]
     if odd:
         raise TypeError(f"{what} must be names (str), not {', '.join(map(repr, odd))}")
+
+
+def one_loop(loop: object) -> None:
+    """``loop`` must name one of ``LOOPS`` (``count_instructions`` counts on one)."""
+    if not isinstance(loop, str):
+        raise TypeError(f"loop must be a name (str), not {type(loop).__name__}")
+    if loop not in LOOPS:
+        raise ValueError(f"loop is one of {', '.join(LOOPS)}, not {loop!r}")
 
 
 def refuse_bad(
@@ -167,11 +176,11 @@ def compare(
     """Time each of ``variants`` (name: a callable making one awaitable) against
     ``baselines`` (names of :data:`BASELINES`) on each of ``loops`` (``"asyncio"``,
     ``"uvloop"``, ``"rloop"``): ``ops`` awaits a round, ``rounds`` rounds, the best kept."""
+    refuse_bad(variants, baselines, loops, ops=ops, rounds=rounds)
     if not variants:
         raise ValueError("compare needs at least one variant")
     if not baselines:
         raise ValueError("compare needs at least one baseline")
-    refuse_bad(variants, baselines, loops, ops=ops, rounds=rounds)
     if _loop_running():
         raise RuntimeError(IN_A_RUNNING_LOOP)
     makers = {name: _checked(name, make) for name, make in variants.items()}
