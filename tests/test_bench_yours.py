@@ -94,7 +94,49 @@ def test_what_cannot_be_measured_is_refused_before_anything_runs(
         call()
 
 
-def test_a_coroutine_made_only_to_be_checked_is_closed_without_a_warning() -> None:
+def test_a_maker_that_needs_a_running_loop_is_measured_like_any_other() -> None:
+    """Each variant is made and awaited once before timing, on a running loop:
+    ``asyncio.create_task`` and ``future_into_py`` (the maker of the kit's own
+    baseline) need one, and were refused with "no running event loop"."""
+    from coroscope.bridge import ready_future_into_py
+
+    async def nap() -> None:
+        pass
+
+    found = compare(
+        {"task": lambda: asyncio.create_task(nap()), "bridge": lambda: ready_future_into_py(1)},
+        baselines=("coroutine",),
+        ops=100,
+        rounds=1,
+    )
+    assert found.variants == ("task", "bridge")
+
+
+def test_a_loop_or_baseline_named_twice_is_measured_once() -> None:
+    found = compare(
+        {"mine": Mine},
+        baselines=("coroutine", "coroutine"),
+        loops=("asyncio", "asyncio"),
+        ops=100,
+        rounds=1,
+    )
+    assert found.baselines == ("coroutine",)
+    assert sorted((r.loop, r.variant) for r in found.results) == [
+        ("asyncio", "coroutine"),
+        ("asyncio", "mine"),
+    ]
+
+
+def test_a_variant_that_fails_when_awaited_fails_before_timing_and_is_named() -> None:
+    async def broken() -> None:
+        raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine") as raised:
+        compare({"broken": broken}, ops=100, rounds=1)
+    assert raised.value.__notes__ == ["(variant 'broken', awaited once before measuring)"]
+
+
+def test_checking_a_coroutine_function_before_timing_leaves_no_warning() -> None:
     done = subprocess.run(
         [
             sys.executable,

@@ -161,6 +161,14 @@ def test_a_bench_file_too_many_values_to_parse_is_refused_in_one_line(
     assert "too many values to be a results file" in err and err.count("\n") == 1
 
 
+def test_a_bench_loop_named_twice_runs_once_as_a_group_named_twice_does() -> None:
+    import argparse
+
+    from coroscope.bench import cli
+
+    assert cli.chosen_loops(argparse.ArgumentParser(), "asyncio,asyncio,") == ["asyncio"]
+
+
 def test_a_versions_chart_that_cannot_be_written_is_said_in_one_line(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -143,3 +143,35 @@ def test_cancelling_a_deep_chain_of_rust_tasks_raises_instead_of_crashing() -> N
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "ended", done.stdout
+
+
+def test_a_chain_of_rust_tasks_the_c_task_can_cancel_is_cancelled_too() -> None:
+    """Under the default recursion limit the C Task cancels a chain of 900
+    tasks awaiting each other; the Rust Task counted two levels per task (its
+    own guard and the call to the next ``cancel``) and refused at 500, where
+    ``asyncio.timeout`` then never ended. One level each now, as in C."""
+    done = run_python(
+        """
+        import asyncio
+        from coroscope.await_from_rust import task_factory
+
+        async def level(n):
+            if n == 0:
+                await asyncio.sleep(3600)
+            return await asyncio.create_task(level(n - 1))
+
+        async def main(factory):
+            asyncio.get_running_loop().set_task_factory(factory)
+            try:
+                async with asyncio.timeout(0.1):
+                    await level(900)
+            except TimeoutError:
+                return "TimeoutError"
+
+        print(asyncio.run(main(None)), asyncio.run(main(task_factory)))
+        """,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["TimeoutError", "TimeoutError"], done.stdout
+    assert not done.stderr

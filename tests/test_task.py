@@ -286,6 +286,16 @@ def test_eager_start_follows_the_running_python() -> None:
         )
 
 
+@pytest.mark.parametrize("shown", [Task, task_factory, asyncio.Task])
+def test_eager_start_is_shown_where_it_is_taken_as_asyncio_shows_it(shown: Any) -> None:
+    """``inspect.signature`` (what Jupyter's ``?`` prints) offered
+    ``eager_start`` on 3.11, which refuses it."""
+    import inspect
+
+    offered = "eager_start" in inspect.signature(shown).parameters
+    assert offered == (sys.version_info >= (3, 12))
+
+
 def test_eager_start_outside_a_running_loop_schedules_as_usual() -> None:
     loop = asyncio.new_event_loop()
     try:

@@ -535,10 +535,26 @@ impl Task {
 
 #[pymethods]
 impl Task {
+    // Two of them only for what `inspect.signature` shows: `eager_start`
+    // where it is taken. `__init__` does the work.
+    #[cfg(Py_3_12)]
     #[new]
     #[pyo3(
         signature = (*_args, **_kwargs),
         text_signature = "(coro, *, loop=None, name=None, context=None, eager_start=False)"
+    )]
+    fn __new__(
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyClassInitializer<Self> {
+        Self::shell()
+    }
+
+    #[cfg(not(Py_3_12))]
+    #[new]
+    #[pyo3(
+        signature = (*_args, **_kwargs),
+        text_signature = "(coro, *, loop=None, name=None, context=None)"
     )]
     fn __new__(
         _args: &Bound<'_, PyTuple>,
@@ -710,8 +726,9 @@ impl Task {
         };
         if let Some(waiter) = waiter {
             // A task awaiting a task awaiting a task...: the cancel goes down
-            // the chain through C, as deep as the chain is.
-            let _depth = Depth::enter(py, c" while cancelling a chain of tasks")?;
+            // the chain through C, as deep as the chain is. The call counts
+            // the level against the recursion limit, as the C Task's does.
+            Depth::check_stack(c" while cancelling a chain of tasks")?;
             let kwargs = PyDict::new(py);
             kwargs.set_item(intern!(py, "msg"), &msg)?;
             if waiter
@@ -994,9 +1011,14 @@ fn task_name(py: Python<'_>, n: u64) -> Bound<'_, PyString> {
 /// Keywords go on to ``Task`` as the loop gave them: ``context``, and on 3.12+
 /// ``eager_start`` (uvloop passes it) and ``name`` (3.13's later releases do).
 #[pyfunction]
-#[pyo3(
-    signature = (r#loop, coro, /, *, name = None, context = None, eager_start = None, **kwargs),
-    text_signature = "(loop, coro, /, *, name=None, context=None, eager_start=False)"
+#[pyo3(signature = (r#loop, coro, /, *, name = None, context = None, eager_start = None, **kwargs))]
+#[cfg_attr(
+    Py_3_12,
+    pyo3(text_signature = "(loop, coro, /, *, name=None, context=None, eager_start=False)")
+)]
+#[cfg_attr(
+    not(Py_3_12),
+    pyo3(text_signature = "(loop, coro, /, *, name=None, context=None)")
 )]
 pub fn task_factory<'py>(
     r#loop: Bound<'py, PyAny>,

@@ -37,13 +37,21 @@ impl Depth {
             return Err(PyErr::fetch(py));
         }
         let depth = Depth;
+        Self::check_stack(doing)?;
+        Ok(depth)
+    }
+
+    /// Check the stack only, for a level whose next step is a Python call,
+    /// which counts the level itself: counted twice, a chain would be refused
+    /// at half the depth asyncio's C code reaches.
+    pub fn check_stack(doing: &'static CStr) -> PyResult<()> {
         if stacker::remaining_stack().is_some_and(|left| left < STACK_RESERVE) {
             return Err(PyRecursionError::new_err(format!(
                 "maximum recursion depth exceeded{} (the C stack is nearly used up)",
                 doing.to_string_lossy()
             )));
         }
-        Ok(depth)
+        Ok(())
     }
 }
 

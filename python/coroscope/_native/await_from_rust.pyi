@@ -1,5 +1,6 @@
 import asyncio
 import contextvars
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator, Sequence
 from types import FrameType
 from typing import Any, Final, Literal, SupportsIndex, TextIO, TypeVar, final, overload
@@ -79,15 +80,26 @@ class Stepper:
 
 @disjoint_base
 class Task(Future[_T]):
-    def __init__(
-        self,
-        coro: Coroutine[Any, Any, _T],
-        *,
-        loop: asyncio.AbstractEventLoop | None = None,
-        name: object | None = None,
-        context: contextvars.Context | None = None,
-        eager_start: bool = False,
-    ) -> None: ...
+    if sys.version_info >= (3, 12):
+        def __init__(
+            self,
+            coro: Coroutine[Any, Any, _T],
+            *,
+            loop: asyncio.AbstractEventLoop | None = None,
+            name: object | None = None,
+            context: contextvars.Context | None = None,
+            eager_start: bool = False,
+        ) -> None: ...
+    else:
+        def __init__(
+            self,
+            coro: Coroutine[Any, Any, _T],
+            *,
+            loop: asyncio.AbstractEventLoop | None = None,
+            name: object | None = None,
+            context: contextvars.Context | None = None,
+        ) -> None: ...
+
     def __del__(self) -> None: ...
     def cancel(self, msg: Any | None = None) -> bool: ...
     def cancelling(self) -> int: ...
@@ -113,12 +125,23 @@ class Task(Future[_T]):
     @_log_destroy_pending.setter
     def _log_destroy_pending(self, value: bool) -> None: ...
 
-def task_factory(
-    loop: asyncio.AbstractEventLoop,
-    coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
-    /,
-    *,
-    name: object | None = None,
-    context: contextvars.Context | None = None,
-    eager_start: bool = False,
-) -> Task[_T]: ...
+if sys.version_info >= (3, 12):
+    def task_factory(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+        /,
+        *,
+        name: object | None = None,
+        context: contextvars.Context | None = None,
+        eager_start: bool = False,
+    ) -> Task[_T]: ...
+
+else:
+    def task_factory(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+        /,
+        *,
+        name: object | None = None,
+        context: contextvars.Context | None = None,
+    ) -> Task[_T]: ...

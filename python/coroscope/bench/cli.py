@@ -96,7 +96,7 @@ def chosen_loops(parser: argparse.ArgumentParser, names: str | None) -> list[str
                 f"not installed, so not run on: {', '.join(missing)} ({INSTALL})", file=sys.stderr
             )
         return loops
-    loops = [name for name in names.split(",") if name]
+    loops = list(dict.fromkeys(name for name in names.split(",") if name))  # each once, as groups
     unknown = set(loops) - set(LOOPS)
     if unknown or not loops:
         parser.error(f"unknown loop(s): {', '.join(sorted(unknown)) or names!r}")

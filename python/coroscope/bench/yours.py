@@ -78,18 +78,32 @@ BASELINES: dict[str, tuple[str, Maker]] = {
 }
 
 
-def _checked(name: str, make: object) -> Maker:
-    """``make``, once it is seen to make an awaitable."""
-    if not callable(make):
-        raise TypeError(
-            f"variant {name!r}: expected a callable that makes an awaitable, got {make!r}"
-        )
-    made = make()
-    if not inspect.isawaitable(made):
-        raise TypeError(f"variant {name!r}: {make!r}() gave {made!r}, which is not awaitable")
-    if inspect.iscoroutine(made):
-        made.close()  # made only to look at: never awaited, and no warning
-    return make
+def _checked(variants: Mapping[str, Maker]) -> dict[str, Maker]:
+    """The makers of ``variants``, each seen to make an awaitable and awaited
+    once on a loop of asyncio's before anything is timed: a maker may need a
+    running loop (``asyncio.create_task``, ``future_into_py``), and one that
+    fails does so here, named, not in the middle of a measurement."""
+    for name, make in variants.items():
+        if not callable(make):
+            raise TypeError(
+                f"variant {name!r}: expected a callable that makes an awaitable, got {make!r}"
+            )
+
+    async def each_once() -> None:
+        for name, make in variants.items():
+            made = make()
+            if not inspect.isawaitable(made):
+                raise TypeError(
+                    f"variant {name!r}: {make!r}() gave {made!r}, which is not awaitable"
+                )
+            try:
+                await made
+            except Exception as exc:
+                exc.add_note(f"(variant {name!r}, awaited once before measuring)")
+                raise
+
+    asyncio.run(each_once())
+    return dict(variants)
 
 
 # The most a count (``ops=``, ``awaits=``...) may ask for: ten million awaits
@@ -183,7 +197,8 @@ def compare(
         raise ValueError("compare needs at least one baseline")
     if _loop_running():
         raise RuntimeError(IN_A_RUNNING_LOOP)
-    makers = {name: _checked(name, make) for name, make in variants.items()}
+    baselines, loops = list(dict.fromkeys(baselines)), list(dict.fromkeys(loops))  # each once
+    makers = _checked(variants)
     group = Group(
         "compare",
         "each awaitable made and awaited once per operation, one after another",
