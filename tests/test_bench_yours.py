@@ -127,13 +127,27 @@ def test_a_loop_or_baseline_named_twice_is_measured_once() -> None:
     ]
 
 
-def test_a_variant_that_fails_when_awaited_fails_before_timing_and_is_named() -> None:
+@pytest.mark.parametrize("error", [KeyError("mine"), asyncio.CancelledError()])
+def test_a_variant_that_fails_when_awaited_fails_before_timing_and_is_named(
+    error: BaseException,
+) -> None:
     async def broken() -> None:
-        raise KeyError("mine")
+        raise error
 
-    with pytest.raises(KeyError, match="mine") as raised:
+    with pytest.raises(type(error)) as raised:
         compare({"broken": broken}, ops=100, rounds=1)
     assert raised.value.__notes__ == ["(variant 'broken', awaited once before measuring)"]
+
+
+def test_measuring_leaves_the_caller_s_current_event_loop_as_it_was() -> None:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        compare({"mine": Mine}, baselines=("coroutine",), ops=100, rounds=1)
+        assert asyncio.get_event_loop() is loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def test_checking_a_coroutine_function_before_timing_leaves_no_warning() -> None:

@@ -175,3 +175,40 @@ def test_a_chain_of_rust_tasks_the_c_task_can_cancel_is_cancelled_too() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["TimeoutError", "TimeoutError"], done.stdout
     assert not done.stderr
+
+
+def test_a_chain_of_rust_tasks_has_a_repr_wherever_the_c_task_chain_has_one() -> None:
+    """A task's repr shows the future it waits on, down the chain; each level
+    is counted once, as in C (counted twice, the Rust chain's repr failed at
+    200 where the C Task's reached 240)."""
+    done = run_python(
+        """
+        import asyncio
+        from coroscope.await_from_rust import task_factory
+
+        async def level(n):
+            if n == 0:
+                await asyncio.sleep(3600)
+            return await asyncio.create_task(level(n - 1))
+
+        async def has_repr(factory, depth):
+            asyncio.get_running_loop().set_task_factory(factory)
+            top = asyncio.create_task(level(depth))
+            await asyncio.sleep(0.01)
+            try:
+                repr(top)
+                return True
+            except RecursionError:
+                return False
+            finally:
+                top.cancel()
+
+        for depth in (100, 200, 230):
+            print(asyncio.run(has_repr(None, depth)), asyncio.run(has_repr(task_factory, depth)))
+        """,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in done.stdout.splitlines():
+        c_task, rust_task = line.split()
+        assert rust_task == "True" or c_task == "False", done.stdout

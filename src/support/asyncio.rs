@@ -294,7 +294,9 @@ pub fn asyncio_repr<'py>(obj: &Bound<'py, PyAny>, of: ReprOf) -> PyResult<Bound<
     let py = obj.py();
     let helper = reports(py)?.repr[of as usize].bind(py);
     // A future whose result is a future: asyncio's repr shows it, through C.
-    let _depth = crate::support::depth::Depth::enter(py, c" while getting the repr of an object")?;
+    // The call counts the level against the recursion limit, as the C
+    // Future's repr does: counted here too, a chain would fail at less depth.
+    crate::support::depth::Depth::check_stack(c" while getting the repr of an object")?;
     helper.call1((obj,))
 }
 

@@ -98,11 +98,14 @@ def _checked(variants: Mapping[str, Maker]) -> dict[str, Maker]:
                 )
             try:
                 await made
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:
                 exc.add_note(f"(variant {name!r}, awaited once before measuring)")
                 raise
 
-    asyncio.run(each_once())
+    # A runner of a loop factory, as the timing's: `asyncio.run` would leave
+    # the caller's thread with no current event loop.
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        runner.run(each_once())
     return dict(variants)
 
 
