@@ -441,6 +441,31 @@ def test_daemon_threads_still_waiting_for_orders_at_exit_end_silently_as_in_even
         assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
 
 
+@pytest.mark.parametrize("ends", ["cut by shutdown", "done as the exit begins"])
+def test_daemon_threads_whose_order_blocking_ends_at_exit_exit_cleanly(ends: str) -> None:
+    """``order_blocking`` runs its loop's last turn and ``close`` under a Rust
+    frame: a daemon thread doing that as the interpreter finalized was ended
+    with a forced unwind, and the process aborted, one exit in seven."""
+    prep, shutdown = (30, "coroscope.shutdown(2.0)") if ends == "cut by shutdown" else (0.3, "")
+    script = f"""
+        import threading, time, coroscope
+        from coroscope.bridge import order_blocking
+        def order():
+            try:
+                order_blocking(["burger"], prep_times={{"burger": {prep}}})
+            except RuntimeError:
+                pass  # cut by shutdown
+        for _ in range(8):
+            threading.Thread(target=order, daemon=True).start()
+        time.sleep(0.3)
+        {shutdown}
+        print("exiting")
+        """
+    for _ in range(RUNS * 3):
+        done = run_python(script, timeout=30)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
+
+
 def test_order_blocking_inside_a_loop_is_refused_before_anything_starts() -> None:
     from coroscope.bridge import order_blocking
 

@@ -36,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from coroscope._cli import count, count_up_to, run_main
+from coroscope._cli import count_up_to, run_main
 from coroscope._loops import INSTALL, installed_loops
 from coroscope.catalogue import CROSSINGS
 
@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs", type=count_up_to(100_000), default=20, help="fresh processes per trial (20)"
     )
-    parser.add_argument("--workers", type=count, default=4, help="processes at a time (4)")
+    parser.add_argument(
+        "--workers", type=count_up_to(256), default=4, help="processes at a time (4)"
+    )
     args = parser.parse_args(argv)
     if missing := installed_loops()[1]:
         print(f"not installed, so not run on: {', '.join(missing)} ({INSTALL})", flush=True)

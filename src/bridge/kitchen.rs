@@ -257,6 +257,8 @@ impl Kitchen {
         slf
     }
 
+    // Positional only, as the stub and `typing.ContextManager` have it.
+    #[pyo3(signature = (_exc_type, _exc, _tb, /))]
     fn __exit__(
         &self,
         py: Python<'_>,

@@ -13,8 +13,8 @@
 //!   Python code can raise too): `into_future`'s callback takes the result
 //!   through PyO3, which resumes that exception as a Rust panic inside the
 //!   callback, and the Rust future never ends.
-//! - **Rust runs the loop**: `run_until_complete` blocks a thread on an asyncio
-//!   loop until a Rust future is done ([`order_blocking`]).
+//! - **Rust runs the loop**: `run` blocks a thread on a fresh asyncio loop
+//!   until a Rust future is done ([`order_blocking`]).
 //!
 //! Context (contextvars) travels: `future_into_py` captures the caller's
 //! context, and `into_future` (like [`task_future`]) runs the awaitable in it.
@@ -38,7 +38,7 @@ use tokio::sync::oneshot;
 use super::burger::{make_order, take_order};
 use crate::support::args::seconds;
 use crate::support::asyncio::{call_method0_raised, copy_context, post_threadsafe, running_loop};
-use crate::support::kit_tokio::{future_into_py, get_current_loop, run_until_complete};
+use crate::support::kit_tokio::{future_into_py, get_current_loop, run};
 use crate::support::live::Alive;
 use crate::support::runtime::ensure_open;
 use crate::support::shapes::{explode, hop, yield_now};
@@ -116,8 +116,8 @@ pub const BLOCKING_IN_A_LOOP: &str = "order_blocking() cannot be called from a r
 
 /// ``order_blocking(items, *, prep_times=None)``: the same order from plain
 /// (non-async) code: Rust starts an asyncio loop in this thread and runs it
-/// until the order is done (pyo3-async-runtimes' ``run_until_complete``), then
-/// closes it. Must not be called from a running loop. Interrupted (Ctrl-C),
+/// until the order is done, then closes it (pyo3-async-runtimes' ``run``).
+/// Must not be called from a running loop. Interrupted (Ctrl-C),
 /// it stops the order before it returns, as ``asyncio.run`` cancels its task.
 #[pyfunction]
 #[pyo3(signature = (items, *, prep_times = None))]
@@ -136,15 +136,7 @@ pub fn order_blocking(
     {
         return Err(PyRuntimeError::new_err(BLOCKING_IN_A_LOOP));
     }
-    // What pyo3-async-runtimes' `run` does: a fresh loop, run until the Rust
-    // future is done, then closed.
-    let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
-    let served = run_until_complete(
-        &event_loop,
-        async move { Ok(make_order(items, menu).await) },
-    );
-    event_loop.call_method0("close")?;
-    served
+    run(py, async move { Ok(make_order(items, menu).await) })
 }
 
 /// ``current_loop()``: the event loop pyo3-async-runtimes would use from here

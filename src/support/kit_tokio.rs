@@ -33,7 +33,8 @@ use super::rust_side::{self, Recorded};
 /// What the Rust side of `future_into_py` is called in a recording.
 const FUTURE_INTO_PY: &str = "future_into_py";
 use super::runtime::{
-    SHUT_DOWN, ensure_open, exiting, is_shut_down, spawn_handle, unless_shut_down,
+    SHUT_DOWN, ensure_open, exiting, in_flight_unless_exiting, is_shut_down, spawn_handle,
+    unless_shut_down,
 };
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
@@ -216,45 +217,56 @@ where
     generic::future_into_py::<KitTokio, _, T>(py, cut_at_shutdown(fut))
 }
 
-/// pyo3-async-runtimes' `run_until_complete` on the kit's runtime: run
-/// `event_loop` in this thread until `fut` is done on tokio.
+/// pyo3-async-runtimes' `run` on the kit's runtime: a fresh asyncio loop,
+/// run in this thread until `fut` is done on tokio, then closed.
 ///
 /// Plus what `asyncio.Runner.run` does when the run is interrupted (Ctrl-C):
 /// the asyncio future is cancelled and the loop run once more, so that its
 /// done callback tells the Rust side (pyo3-async-runtimes then drops `fut`).
 /// Left alone, the work would go on after the caller has moved on and, when
 /// done, report the loop it finds closed.
-pub fn run_until_complete<F, T>(event_loop: &Bound<'_, PyAny>, fut: F) -> PyResult<T>
+///
+/// What a reader would get wrong: once `fut` is done, this thread runs Python
+/// code (the loop's last turn, its `close`) under a Rust frame. In a daemon
+/// thread, if the interpreter began to finalize meanwhile, 3.11 to 3.13 end
+/// the thread with a forced unwind that the Rust frame turns into an abort.
+/// So the answer is counted in flight from when it is ready until the loop is
+/// closed, and the exit waits for it; once the exit has begun, the loop is
+/// never woken (the hand-over drops the answer), and the thread sleeps on in
+/// its `select`.
+pub fn run<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: Send + 'static,
 {
     ensure_open()?;
-    let py = event_loop.py();
-    // The value goes round Python as `None`; `T` itself waits here.
+    let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
+    // The value goes round Python as `None`; `T` itself waits here, with the
+    // count that holds the exit until the loop is closed.
     let slot = Arc::new(Mutex::new(None));
     let filled = slot.clone();
     let locals = TaskLocals::new(event_loop.clone()).copy_context(py)?;
-    let future = generic::future_into_py_with_locals::<KitTokio, _, ()>(
-        py,
-        locals,
-        cut_at_shutdown(async move {
-            let value = fut.await?;
-            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
-            Ok(())
-        }),
-    )?;
-    let run_until_complete = intern!(py, "run_until_complete");
-    if let Err(err) = event_loop.call_method1(run_until_complete, (&future,)) {
-        if future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
-            // Its result is the `CancelledError` just asked for.
-            let _ = event_loop.call_method1(run_until_complete, (&future,));
+    let future = generic::future_into_py_with_locals::<KitTokio, _, ()>(py, locals, async move {
+        let value = cut_at_shutdown(fut).await;
+        // At exit, the hand-over drops the answer unsaid (`spawn_blocking`).
+        if let Some(in_flight) = in_flight_unless_exiting() {
+            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some((value, in_flight));
         }
-        return Err(err);
+        Ok(())
+    })?;
+    let run_until_complete = intern!(py, "run_until_complete");
+    let ran = event_loop.call_method1(run_until_complete, (&future,));
+    if ran.is_err() && future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
+        // Its result is the `CancelledError` just asked for.
+        let _ = event_loop.call_method1(run_until_complete, (&future,));
     }
-    let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    event_loop.call_method0(intern!(py, "close"))?;
+    let done = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    ran?;
     // Never empty after a run that succeeded; asyncio's words if it were.
-    value.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
+    let (value, _in_flight) =
+        done.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))?;
+    value
 }
 
 /// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`](super::runtime::shutdown) comes first.

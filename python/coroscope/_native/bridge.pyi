@@ -85,6 +85,7 @@ class Kitchen:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
+        /,
     ) -> None: ...
 
 def ticks(n: int, interval: float) -> Ticks: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from coroscope._cli import count
+from coroscope._cli import count_up_to
 from coroscope.soak.judging import Row
 from coroscope.soak.mechanisms import MECHANISMS, STORM
 from coroscope.soak.trials import doorbells, leak, loops_woken_from_tokio, storm
@@ -57,12 +57,23 @@ def main(argv: list[str] | None = None) -> int:
         "nothing and no wakeup was lost. `make soak` also runs the exit trials "
         "(python -m coroscope.exits). tests/test_reliability.py runs the same trials small.",
     )
+    # Bounds at ten times the full size, a hundred for threads: more never ends
+    # (awaits, wakes) or holds more than memory (tasks, threads) before it says so.
     parser.add_argument(
-        "--awaits", type=count, default=1_000_000, help="awaits per mechanism (leak)"
+        "--awaits",
+        type=count_up_to(10_000_000),
+        default=1_000_000,
+        help="awaits per mechanism (leak)",
     )
-    parser.add_argument("--tasks", type=count, default=100_000, help="tasks per storm")
-    parser.add_argument("--threads", type=count, default=8, help="threads per thread trial")
-    parser.add_argument("--wakes", type=count, default=100_000, help="wakes per thread")
+    parser.add_argument(
+        "--tasks", type=count_up_to(1_000_000), default=100_000, help="tasks per storm"
+    )
+    parser.add_argument(
+        "--threads", type=count_up_to(800), default=8, help="threads per thread trial"
+    )
+    parser.add_argument(
+        "--wakes", type=count_up_to(1_000_000), default=100_000, help="wakes per thread"
+    )
     args = parser.parse_args(argv)
 
     rows: list[Row] = []
