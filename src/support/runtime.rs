@@ -66,7 +66,7 @@ use super::args::seconds;
 use super::fork_gate::{self, Gated};
 use super::in_flight;
 use super::rust_side::Recorded;
-use super::threads::{self, CANT_START, thread_refused, wait_attentively, wait_until};
+use super::threads::{self, thread_refused, wait_attentively, wait_until};
 
 /// What any entry point raises once the runtime is shut down, in the words
 /// `concurrent.futures` uses for an executor after shutdown.
@@ -146,7 +146,6 @@ impl From<PyErr> for NotRunning {
 /// as started, and the next call tries again.
 fn start() -> PyResult<Runtime> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let refused = |what: &str| PyRuntimeError::new_err(format!("{CANT_START} ({what})"));
     // The workers, one blocking thread, and the thread that builds.
     threads::try_threads(workers + 2)?;
     // Waited on with channels, not `block_on`, which panics when the caller
@@ -170,8 +169,16 @@ fn start() -> PyResult<Runtime> {
         .map_err(|err| thread_refused(&err))?;
     let runtime = match was_built.recv_timeout(FIRST_THREAD_WAIT) {
         Ok(Ok(runtime)) => runtime.map_err(|err| thread_refused(&err))?,
-        Ok(Err(_panicked)) => return Err(refused("the OS refused the runtime its first worker")),
-        Err(_hung) => return Err(refused("the OS refused the runtime one of its workers")),
+        Ok(Err(_panicked)) => {
+            return Err(thread_refused(
+                "the OS refused the runtime its first worker",
+            ));
+        }
+        Err(_hung) => {
+            return Err(thread_refused(
+                "the OS refused the runtime one of its workers",
+            ));
+        }
     };
     let (ran, first_ran) = std::sync::mpsc::channel();
     let why = match threads::quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))) {
@@ -182,7 +189,7 @@ fn start() -> PyResult<Runtime> {
         Ok(()) => return Ok(runtime),
     };
     runtime.shutdown_background();
-    Err(refused(why))
+    Err(thread_refused(why))
 }
 
 /// How long the start waits for tokio to build, then for its first blocking

@@ -23,9 +23,9 @@ use pyo3::prelude::*;
 pub const CANT_START: &str = "can't start new thread";
 
 /// The `RuntimeError` `threading.Thread.start()` raises when the OS refuses a
-/// thread, with the OS's reason.
-pub fn thread_refused(err: &std::io::Error) -> PyErr {
-    PyRuntimeError::new_err(format!("{CANT_START} ({err})"))
+/// thread, with the reason (the OS's, or what the kit saw refused).
+pub fn thread_refused(why: impl std::fmt::Display) -> PyErr {
+    PyRuntimeError::new_err(format!("{CANT_START} ({why})"))
 }
 
 /// A stop signal a thread of ours waits on instead of sleeping, so that its
