@@ -169,16 +169,8 @@ fn start() -> PyResult<Runtime> {
         .map_err(|err| thread_refused(&err))?;
     let runtime = match was_built.recv_timeout(FIRST_THREAD_WAIT) {
         Ok(Ok(runtime)) => runtime.map_err(|err| thread_refused(&err))?,
-        Ok(Err(_panicked)) => {
-            return Err(thread_refused(
-                "the OS refused the runtime its first worker",
-            ));
-        }
-        Err(_hung) => {
-            return Err(thread_refused(
-                "the OS refused the runtime one of its workers",
-            ));
-        }
+        Ok(Err(_panicked)) => return Err(thread_refused("the OS refused its first worker")),
+        Err(_hung) => return Err(thread_refused("the OS refused one of its workers")),
     };
     let (ran, first_ran) = std::sync::mpsc::channel();
     let why = match threads::quietly(|| drop(runtime.spawn_blocking(move || ran.send(())))) {
