@@ -423,6 +423,14 @@ print("stopped" if quiesce(timeout=5) else "still cooking", flush=True)
     assert err == ""
 
 
+def exits_cleanly(script: str, *, runs: int) -> None:
+    """``script`` prints "exiting", then its interpreter ends with status 0
+    and nothing on stderr, ``runs`` times over (an abort at exit is rare)."""
+    for _ in range(runs):
+        done = run_python(script, timeout=30)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
+
+
 def test_daemon_threads_still_waiting_for_orders_at_exit_end_silently_as_in_event_wait() -> None:
     """The exit closed the kitchen under them: the waits raised "kitchen
     closed" into tracebacks that the exit cut short, one exit in five."""
@@ -436,9 +444,7 @@ def test_daemon_threads_still_waiting_for_orders_at_exit_end_silently_as_in_even
         time.sleep(0.1)
         print("exiting")
         """
-    for _ in range(RUNS * 2):
-        done = run_python(script, timeout=30)
-        assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
+    exits_cleanly(script, runs=RUNS * 2)
 
 
 @pytest.mark.parametrize("ends", ["cut by shutdown", "done as the exit begins"])
@@ -461,9 +467,28 @@ def test_daemon_threads_whose_order_blocking_ends_at_exit_exit_cleanly(ends: str
         {shutdown}
         print("exiting")
         """
-    for _ in range(RUNS * 3):
-        done = run_python(script, timeout=30)
-        assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
+    exits_cleanly(script, runs=RUNS * 3)
+
+
+def test_daemon_threads_starting_order_after_order_as_the_exit_begins_exit_cleanly() -> None:
+    """Making ``order_blocking``'s loop and its first turns run Python under
+    the Rust frame too: a thread whose new order had just begun as the
+    interpreter finalized aborted the process, one exit in forty."""
+    script = """
+        import threading, time
+        from coroscope.bridge import order_blocking
+        def orders():
+            while True:
+                try:
+                    order_blocking(["burger", "fries"], prep_times={"burger": 0, "fries": 0.001})
+                except RuntimeError:
+                    return  # the exit shut the runtime down
+        for _ in range(16):
+            threading.Thread(target=orders, daemon=True).start()
+        time.sleep(0.2)
+        print("exiting")
+        """
+    exits_cleanly(script, runs=RUNS * 6)
 
 
 def test_order_blocking_inside_a_loop_is_refused_before_anything_starts() -> None:

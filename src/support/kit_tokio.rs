@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::PyCFunction;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
@@ -226,15 +227,45 @@ where
 /// Left alone, the work would go on after the caller has moved on and, when
 /// done, report the loop it finds closed.
 ///
-/// What a reader would get wrong: once `fut` is done, this thread runs Python
-/// code (the loop's last turn, its `close`) under a Rust frame. In a daemon
-/// thread, if the interpreter began to finalize meanwhile, 3.11 to 3.13 end
-/// the thread with a forced unwind that the Rust frame turns into an abort.
-/// So the answer is counted in flight from when it is ready until the loop is
-/// closed, and the exit waits for it; once the exit has begun, the loop is
+/// What a reader would get wrong: this thread runs Python code (making the
+/// loop, its turns, its `close`) under a Rust frame. In a daemon thread, if
+/// the interpreter began to finalize meanwhile, 3.11 to 3.13 end the thread
+/// the next time it takes the GIL back (a system call, a thread switch) with
+/// a forced unwind that the Rust frame turns into an abort. So this frame is
+/// counted in flight, and the exit waits for it, whenever Python runs here:
+/// from the call until the loop first waits ([`run_loop`]), and from the
+/// answer until the return. In between, once the exit has begun, the loop is
 /// never woken (the hand-over drops the answer), and the thread sleeps on in
 /// its `select`.
 pub fn run<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: RustFuture<Output = PyResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let Some(starting) = in_flight_unless_exiting() else {
+        return Err(PyRuntimeError::new_err(SHUT_DOWN));
+    };
+    let starting = Arc::new(Mutex::new(Some(starting)));
+    let ran = run_loop(py, fut, &starting);
+    // Taken here too: when the loop never turned, its callback still holds it.
+    starting
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    // Counted until the caller's frame has let go of the loop (`run_loop`'s
+    // locals) and only hands the value to Python.
+    let (value, _finishing) = ran?;
+    value
+}
+
+/// [`run`]'s loop, from its making to its closing: the answer, with the count
+/// held since it was ready. `starting` is let go on the loop's first turn,
+/// just before it first waits.
+fn run_loop<F, T>(
+    py: Python<'_>,
+    fut: F,
+    starting: &Arc<Mutex<Option<InFlight>>>,
+) -> PyResult<(PyResult<T>, InFlight)>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: Send + 'static,
@@ -254,6 +285,14 @@ where
         }
         Ok(())
     })?;
+    let started = starting.clone();
+    let waits = PyCFunction::new_closure(py, None, None, move |_, _| {
+        started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    })?;
+    event_loop.call_method1(intern!(py, "call_soon"), (waits,))?;
     let run_until_complete = intern!(py, "run_until_complete");
     let ran = event_loop.call_method1(run_until_complete, (&future,));
     if ran.is_err() && future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
@@ -264,9 +303,7 @@ where
     let done = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     ran?;
     // Never empty after a run that succeeded; asyncio's words if it were.
-    let (value, _in_flight) =
-        done.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))?;
-    value
+    done.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
 }
 
 /// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`](super::runtime::shutdown) comes first.
