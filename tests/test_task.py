@@ -387,3 +387,40 @@ def test_a_future_subclass_is_asked_its_own_loop_as_asyncio_asks_it(task_class: 
         assert "attached to a different loop" in asyncio.run(main())
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
+def test_a_task_initialized_twice_says_what_the_c_task_says(task_class: Any) -> None:
+    """Up to 3.14 a second ``__init__`` is taken and schedules a step that the
+    finished task refuses; 3.15 refuses the ``__init__``. The words are the C
+    Task's either way (they were the Python Task's: a comma, ``_step``, and
+    the class's bare name where 3.15 names its module too)."""
+
+    class Mine(task_class):  # type: ignore[misc,valid-type]
+        pass
+
+    async def one() -> int:
+        return 1
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        said: list[str] = []
+        loop.set_exception_handler(lambda _, context: said.append(str(context["exception"])))
+        task = Mine(first, loop=loop)
+        try:
+            task.__init__(second, loop=loop)
+        except RuntimeError as err:
+            return str(err)
+        await task
+        await asyncio.sleep(0)  # the stray step
+        return said[0].replace(repr(task), "<task>")
+
+    first, second = one(), one()
+    said = asyncio.run(main())
+    first.close()
+    second.close()
+    if sys.version_info >= (3, 15):
+        assert said == f"{Mine.__module__}.{Mine.__qualname__} object is already initialized"
+    else:
+        step = "__step" if sys.version_info >= (3, 14) else "_step"
+        assert said == f"{step}(): already done: <task> None"

@@ -662,10 +662,16 @@ impl Task {
         let py = slf.py();
         let future = slf.as_super();
         if future.get().done(py) {
-            let exc = exc.map(|e| e.repr()).transpose()?;
+            // The C Task's words; its step is `__step` from 3.14.
+            let step = if py.version_info() >= (3, 14) {
+                "__step"
+            } else {
+                "_step"
+            };
+            let exc = exc.map_or_else(|| py.None().into_bound(py), Bound::into_any);
             return Err(invalid_state(
                 py,
-                format!("_step(): already done: {}, {exc:?}", slf.repr()?),
+                format!("{step}(): already done: {} {}", slf.repr()?, exc.repr()?),
             ));
         }
         let must_cancel = std::mem::take(&mut slf.get().state(py).must_cancel);

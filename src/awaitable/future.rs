@@ -67,7 +67,7 @@ use crate::support::state_lock::{StateGuard, StateLock};
 use crate::support::trashcan::Flat;
 
 const NOT_INITIALIZED: &str = "Future object is not initialized.";
-/// 3.15's answer to a second `__init__`, after the class's name.
+/// 3.15's answer to a second `__init__`, after the type's `%T` (module and qualified name).
 const ALREADY_INITIALIZED: &str = "object is already initialized";
 const RESULT_NOT_READY: &str = "Result is not ready.";
 const EXCEPTION_NOT_SET: &str = "Exception is not set.";
@@ -416,7 +416,7 @@ impl Future {
         if initialized && py.version_info() >= (3, 15) {
             return Err(PyRuntimeError::new_err(format!(
                 "{} {ALREADY_INITIALIZED}",
-                slf.get_type().name()?
+                slf.get_type().fully_qualified_name()?
             )));
         }
         slf.get().bind(py, r#loop)

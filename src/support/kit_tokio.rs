@@ -233,7 +233,7 @@ where
 /// the next time it takes the GIL back (a system call, a thread switch) with
 /// a forced unwind that the Rust frame turns into an abort. So this frame is
 /// counted in flight, and the exit waits for it, whenever Python runs here:
-/// from the call until the loop first waits ([`run_loop`]), and from the
+/// from the call until the loop first waits (`run_loop`), and from the
 /// answer until the return. In between, once the exit has begun, the loop is
 /// never woken (the hand-over drops the answer), and the thread sleeps on in
 /// its `select`.
