@@ -470,12 +470,18 @@ def test_daemon_threads_whose_order_blocking_ends_at_exit_exit_cleanly(ends: str
     exits_cleanly(script, runs=RUNS * 3)
 
 
-def test_daemon_threads_starting_order_after_order_as_the_exit_begins_exit_cleanly() -> None:
+def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly() -> None:
     """Making ``order_blocking``'s loop and its first turns run Python under
     the Rust frame too: a thread whose new order had just begun as the
-    interpreter finalized aborted the process, one exit in forty."""
+    interpreter finalized aborted the process, one exit in forty. And an
+    answer ready just before the exit began stayed counted in flight after
+    the exit dropped its hand-over (that loop never runs again): the exit
+    waited out its whole bound for it, one exit in three. The last ``atexit``
+    handler runs after the kit's, which has let go of everything by then."""
     script = """
-        import threading, time
+        import atexit, threading, time
+        atexit.register(lambda: print("exiting" if coroscope.quiesce(0) else "still in flight"))
+        import coroscope
         from coroscope.bridge import order_blocking
         def orders():
             while True:
@@ -483,10 +489,9 @@ def test_daemon_threads_starting_order_after_order_as_the_exit_begins_exit_clean
                     order_blocking(["burger", "fries"], prep_times={"burger": 0, "fries": 0.001})
                 except RuntimeError:
                     return  # the exit shut the runtime down
-        for _ in range(16):
+        for _ in range(32):
             threading.Thread(target=orders, daemon=True).start()
         time.sleep(0.2)
-        print("exiting")
         """
     exits_cleanly(script, runs=RUNS * 6)
 

@@ -234,9 +234,9 @@ where
 /// a forced unwind that the Rust frame turns into an abort. So this frame is
 /// counted in flight, and the exit waits for it, whenever Python runs here:
 /// from the call until the loop first waits (`run_loop`), and from the
-/// answer until the return. In between, once the exit has begun, the loop is
-/// never woken (the hand-over drops the answer), and the thread sleeps on in
-/// its `select`.
+/// answer until the return (`Delivery`). In between, once the exit has
+/// begun, the loop is never woken (the hand-over drops the answer), and the
+/// thread sleeps on in its `select`.
 pub fn run<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
@@ -272,18 +272,15 @@ where
 {
     ensure_open()?;
     let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
-    // The value goes round Python as `None`; `T` itself waits here, with the
-    // count that holds the exit until the loop is closed.
     let slot = Arc::new(Mutex::new(None));
-    let filled = slot.clone();
+    let to = slot.clone();
     let locals = TaskLocals::new(event_loop.clone()).copy_context(py)?;
-    let future = generic::future_into_py_with_locals::<KitTokio, _, ()>(py, locals, async move {
-        let value = cut_at_shutdown(fut).await;
-        // At exit, the hand-over drops the answer unsaid (`spawn_blocking`).
-        if let Some(in_flight) = in_flight_unless_exiting() {
-            *filled.lock().unwrap_or_else(PoisonError::into_inner) = Some((value, in_flight));
-        }
-        Ok(())
+    let future = generic::future_into_py_with_locals::<KitTokio, _, _>(py, locals, async move {
+        Ok(Delivery {
+            answer: cut_at_shutdown(fut).await,
+            in_flight: InFlight::new(),
+            to,
+        })
     })?;
     let started = starting.clone();
     let waits = PyCFunction::new_closure(py, None, None, move |_, _| {
@@ -304,6 +301,37 @@ where
     ran?;
     // Never empty after a run that succeeded; asyncio's words if it were.
     done.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
+}
+
+/// [`run`]'s answer on its way to the loop's thread, counted in flight from
+/// when it is ready. pyo3-async-runtimes converts it for the loop in the
+/// hand-over, just before it wakes the loop: the conversion puts it, count and
+/// all, where `run_loop` finds it, and the count holds the exit until `run`
+/// returns. What a reader would get wrong: the hand-over the exit drops unsaid
+/// ([`KitTokio::spawn_blocking`]) drops it too, and its count with it. Kept
+/// anywhere else, that count would outlive a loop that never runs again, and
+/// the exit would wait out its bound for it (orders ending as the exit begins:
+/// a 2 s stall, one exit in three).
+struct Delivery<T> {
+    answer: PyResult<T>,
+    in_flight: InFlight,
+    to: Mailbox<T>,
+}
+
+/// Where [`Delivery`] leaves the answer, with its count, for `run_loop`.
+type Mailbox<T> = Arc<Mutex<Option<(PyResult<T>, InFlight)>>>;
+
+impl<'py, T> IntoPyObject<'py> for Delivery<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = std::convert::Infallible;
+
+    /// The answer, for `run_loop`; the loop's future only learns it is done.
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        let delivered = (self.answer, self.in_flight);
+        *self.to.lock().unwrap_or_else(PoisonError::into_inner) = Some(delivered);
+        Ok(py.None().into_bound(py))
+    }
 }
 
 /// `fut`'s result, or [`SHUT_DOWN`] if [`shutdown`](super::runtime::shutdown) comes first.
