@@ -424,3 +424,62 @@ def test_a_task_initialized_twice_says_what_the_c_task_says(task_class: Any) -> 
     else:
         step = "__step" if sys.version_info >= (3, 14) else "_step"
         assert said == f"{step}(): already done: <task> None"
+
+
+@pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
+def test_a_cancel_set_on_an_awaited_task_is_called_as_the_c_task_calls_it(task_class: Any) -> None:
+    """The Rust Task walks a chain of Rust Tasks without calling each one's
+    ``cancel``; a ``cancel`` set on the task itself (a mock) must still be
+    called, and what it answers decides, as in C."""
+
+    async def main() -> tuple[int, int, list[object]]:
+        inner = task_class(asyncio.sleep(3600))
+        outer = task_class(waits_on(inner))
+        await asyncio.sleep(0)
+        asked: list[object] = []
+
+        def refuse(msg: object = None) -> bool:
+            asked.append(msg)
+            return False
+
+        inner.cancel = refuse
+        outer.cancel("stop")
+        counts = outer.cancelling(), inner.cancelling()
+        del inner.cancel
+        inner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await outer
+        return (*counts, asked)
+
+    async def waits_on(task: Any) -> None:
+        await task
+
+    assert asyncio.run(main()) == (1, 0, ["stop"])
+
+
+@pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
+def test_an_awaited_future_s_cancel_gets_the_message_by_position_as_from_the_c_task(
+    task_class: Any,
+) -> None:
+    """The C Task calls ``waiter.cancel(msg)``: a future subclass whose
+    parameter has another name works under it (by keyword, a TypeError)."""
+
+    class Renamed(asyncio.Future[None]):
+        def cancel(self, message: Any = None) -> bool:  # type: ignore[override]
+            return super().cancel(message)
+
+    async def main() -> str:
+        future = Renamed()
+        task = task_class(waits_on(future))
+        await asyncio.sleep(0)
+        task.cancel("stop")
+        try:
+            await task
+        except asyncio.CancelledError as err:
+            return str(err)
+        return "not cancelled"
+
+    async def waits_on(future: Any) -> None:
+        await future
+
+    assert asyncio.run(main()) == "stop"

@@ -53,13 +53,14 @@
 //! (`BaseTaskTests`, run against it); the step loop reads top to bottom.
 
 use std::collections::HashSet;
+use std::ffi::CStr;
 use std::sync::OnceLock;
 
 use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyCFunction, PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
 use super::drive::{Step, send_step, throw_step};
@@ -79,8 +80,10 @@ const NO_SET_RESULT: &str = "Task does not support set_result operation";
 const NO_SET_EXCEPTION: &str = "Task does not support set_exception operation";
 const DESTROYED_PENDING: &str = "Task was destroyed but it is pending!";
 /// Cancelling tasks that await each other in a ring: the C Task's recursion
-/// ends the same way, in CPython's words.
-const CANCEL_RING: &str = "maximum recursion depth exceeded while cancelling a chain of tasks";
+/// ends the same way, in CPython's words (3.11-3.13).
+const CANCEL_RING: &str = "maximum recursion depth exceeded while calling a Python object";
+/// What CPython adds to "maximum recursion depth exceeded" for a method call.
+const CALLING: &CStr = c" while calling a Python object";
 const NOT_INITIALIZED: &str = "Task object is not initialized.";
 /// What Python says for the keyword on 3.11, whose Task lacks it.
 const NO_EAGER_START: &str = "Task.__init__() got an unexpected keyword argument 'eager_start'";
@@ -743,6 +746,10 @@ impl Task {
         }
         let mut task = slf.clone(); // pending, its link's first part done
         let mut seen = HashSet::from([slf.as_ptr()]);
+        // Held until the walk ends: a level per link, as the C Task's call per
+        // link counts against the recursion limit (3.11-3.13 refuse a chain
+        // the limit's length; 3.14+ count the stack, which the loop spares).
+        let mut levels = Vec::new();
         let waiter_took_it = loop {
             let waiter = {
                 let mut state = task.get().state(py);
@@ -752,30 +759,29 @@ impl Task {
                     .as_ref()
                     .map(|w| w.clone_ref(py).into_bound(py))
             };
-            match waiter {
-                None => break false,
-                // Not a subclass: it may cancel its own way.
-                Some(next) if next.is_exact_instance_of::<Task>() => {
-                    let next = next.cast_into::<Task>()?;
-                    if done_once_silenced(&next)? {
-                        break false; // done: `task` cancels itself
-                    }
-                    if !seen.insert(next.as_ptr()) {
-                        // Tasks awaiting each other in a ring: the C Task's
-                        // calls go round it until the stack runs out.
-                        return Err(PyRecursionError::new_err(CANCEL_RING));
-                    }
-                    task = next;
+            let Some(next) = waiter else {
+                break false;
+            };
+            let cancel = next.getattr(intern!(py, "cancel"))?;
+            // A subclass, or a `cancel` set on the task itself (a mock), may
+            // cancel its own way: called, as the C Task calls it.
+            if next.is_exact_instance_of::<Task>() && is_bound_to(&cancel, &next)? {
+                levels.push(Depth::enter(py, CALLING)?);
+                let next = next.cast_into::<Task>()?;
+                if done_once_silenced(&next)? {
+                    break false; // done: `task` cancels itself
                 }
-                Some(next) => {
-                    // The call counts the level against the recursion limit,
-                    // as the C Task's does; the stack, only here.
-                    Depth::check_stack(c" while cancelling a chain of tasks")?;
-                    let kwargs = PyDict::new(py);
-                    kwargs.set_item(intern!(py, "msg"), &msg)?;
-                    let took = next.call_method(intern!(py, "cancel"), (), Some(&kwargs))?;
-                    break took.is_truthy()?;
+                if !seen.insert(next.as_ptr()) {
+                    // Tasks awaiting each other in a ring: the C Task's calls
+                    // go round it until the limit or the stack ends them.
+                    return Err(PyRecursionError::new_err(CANCEL_RING));
                 }
+                task = next;
+            } else {
+                // The call counts the level itself; the stack, only here.
+                Depth::check_stack(CALLING)?;
+                let msg = msg.as_ref().map_or_else(|| py.None(), |m| m.clone_ref(py));
+                break cancel.call1((msg,))?.is_truthy()?; // positional, as C passes it
             }
         };
         if !waiter_took_it {
@@ -1029,6 +1035,13 @@ fn future_loop<'py>(future: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         Some(get_loop) => get_loop.call0(),
         None => future.getattr(intern!(py, "_loop")),
     }
+}
+
+/// Whether `method` is a method of the kit's own, bound to `obj`: not a
+/// callable set on the instance in its place.
+fn is_bound_to(method: &Bound<'_, PyAny>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(method.is_instance_of::<PyCFunction>()
+        && method.getattr(intern!(obj.py(), "__self__"))?.is(obj))
 }
 
 /// `Task-<n>`, put together on the stack: `format!` would allocate a
