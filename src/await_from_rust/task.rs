@@ -744,8 +744,10 @@ impl Task {
         if done_once_silenced(slf)? {
             return Ok(false);
         }
+        let msg = msg.unwrap_or_else(|| py.None());
         let mut task = slf.clone(); // pending, its link's first part done
-        let mut seen = HashSet::from([slf.as_ptr()]);
+        // The links walked past `slf`: empty (no allocation) for a lone task.
+        let mut seen = HashSet::new();
         // Held until the walk ends: a level per link, as the C Task's call per
         // link counts against the recursion limit (3.11-3.13 refuse a chain
         // the limit's length; 3.14+ count the stack, which the loop spares).
@@ -771,7 +773,7 @@ impl Task {
                 if done_once_silenced(&next)? {
                     break false; // done: `task` cancels itself
                 }
-                if !seen.insert(next.as_ptr()) {
+                if next.is(slf) || !seen.insert(next.as_ptr()) {
                     // Tasks awaiting each other in a ring: the C Task's calls
                     // go round it until the limit or the stack ends them.
                     return Err(PyRecursionError::new_err(CANCEL_RING));
@@ -780,13 +782,11 @@ impl Task {
             } else {
                 // The call counts the level itself; the stack, only here.
                 Depth::check_stack(CALLING)?;
-                let msg = msg.as_ref().map_or_else(|| py.None(), |m| m.clone_ref(py));
-                break cancel.call1((msg,))?.is_truthy()?; // positional, as C passes it
+                break cancel.call1((&msg,))?.is_truthy()?; // positional, as C passes it
             }
         };
         if !waiter_took_it {
             task.get().state(py).must_cancel = true;
-            let msg = msg.unwrap_or_else(|| py.None());
             task.as_super().get().set_cancel_message(py, msg);
         }
         Ok(true)
