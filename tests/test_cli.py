@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 from coroscope import exits, soak
 from coroscope._loops import LOOPS
+from coroscope.bench import gil_waits
 
-MAINS: dict[str, Callable[[list[str]], int]] = {"soak": soak.main, "exits": exits.main}
+MAINS: dict[str, Callable[[list[str]], int]] = {
+    "soak": soak.main,
+    "exits": exits.main,
+    "bench.gil_waits": gil_waits.main,
+}
 
 COUNTS = [
     ("soak", "--awaits"),
@@ -21,6 +26,8 @@ COUNTS = [
     ("soak", "--wakes"),
     ("exits", "--runs"),
     ("exits", "--workers"),
+    ("bench.gil_waits", "--wakes"),
+    ("bench.gil_waits", "--busy-us"),
 ]
 
 

@@ -426,6 +426,10 @@ def test_a_task_initialized_twice_says_what_the_c_task_says(task_class: Any) -> 
         assert said == f"{step}(): already done: <task> None"
 
 
+async def _waits_on(task: Any) -> None:
+    await task
+
+
 @pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
 def test_a_cancel_set_on_an_awaited_task_is_called_as_the_c_task_calls_it(task_class: Any) -> None:
     """The Rust Task walks a chain of Rust Tasks without calling each one's
@@ -434,7 +438,7 @@ def test_a_cancel_set_on_an_awaited_task_is_called_as_the_c_task_calls_it(task_c
 
     async def main() -> tuple[int, int, list[object]]:
         inner = task_class(asyncio.sleep(3600))
-        outer = task_class(waits_on(inner))
+        outer = task_class(_waits_on(inner))
         await asyncio.sleep(0)
         asked: list[object] = []
 
@@ -451,10 +455,33 @@ def test_a_cancel_set_on_an_awaited_task_is_called_as_the_c_task_calls_it(task_c
             await outer
         return (*counts, asked)
 
-    async def waits_on(task: Any) -> None:
-        await task
-
     assert asyncio.run(main()) == (1, 0, ["stop"])
+
+
+@pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
+def test_another_of_the_task_s_methods_set_as_its_cancel_is_called_as_the_c_task_calls_it(
+    task_class: Any,
+) -> None:
+    """Only the kit's own ``cancel`` is walked past: another of the task's
+    methods set in its place is bound to the task too, but it is not
+    ``cancel``. Called, it refuses the message, and the TypeError is the
+    caller's, as in C."""
+
+    async def main() -> tuple[int, int]:
+        inner = task_class(asyncio.sleep(3600))
+        outer = task_class(_waits_on(inner))
+        await asyncio.sleep(0)
+        inner.cancel = inner.cancelling
+        with pytest.raises(TypeError):
+            outer.cancel("stop")
+        counts = outer.cancelling(), inner.cancelling()
+        del inner.cancel
+        inner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await outer
+        return counts
+
+    assert asyncio.run(main()) == (1, 0)
 
 
 @pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])

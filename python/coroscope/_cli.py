@@ -27,8 +27,9 @@ def count(text: str) -> int:
 
 
 def count_up_to(most: int) -> Callable[[str], int]:
-    """An ``argparse`` type: a whole number from 1 to ``most`` (a count of
-    things made up front: 2**63 of them ended in ``OverflowError``)."""
+    """An ``argparse`` type: a whole number from 1 to ``most``, so that a run
+    that could never end is refused before it starts (2**63 things made up
+    front ended in ``OverflowError``; ``--busy-us 10**12``, days of waiting)."""
 
     def checked(text: str) -> int:
         value = count(text)

@@ -767,7 +767,11 @@ impl Task {
             let cancel = next.getattr(intern!(py, "cancel"))?;
             // A subclass, or a `cancel` set on the task itself (a mock), may
             // cancel its own way: called, as the C Task calls it.
-            if next.is_exact_instance_of::<Task>() && is_bound_to(&cancel, &next)? {
+            let own = match next.cast_exact::<Task>() {
+                Ok(next) => is_own_cancel(&cancel, next)?,
+                Err(_) => false,
+            };
+            if own {
                 levels.push(Depth::enter(py, CALLING)?);
                 let next = next.cast_into::<Task>()?;
                 if done_once_silenced(&next)? {
@@ -1037,11 +1041,17 @@ fn future_loop<'py>(future: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-/// Whether `method` is a method of the kit's own, bound to `obj`: not a
-/// callable set on the instance in its place.
-fn is_bound_to(method: &Bound<'_, PyAny>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(method.is_instance_of::<PyCFunction>()
-        && method.getattr(intern!(obj.py(), "__self__"))?.is(obj))
+/// Whether `method` is the kit's own `Task.cancel` bound to `task`: not a
+/// callable set on the instance in its place (a mock, or another of the
+/// task's own methods, which is bound to it too). Two bound builtin methods
+/// are equal when they share `__self__` and the C function behind them.
+fn is_own_cancel(method: &Bound<'_, PyAny>, task: &Bound<'_, Task>) -> PyResult<bool> {
+    let py = task.py();
+    if !method.is_instance_of::<PyCFunction>() {
+        return Ok(false);
+    }
+    let own = py.get_type::<Task>().getattr(intern!(py, "cancel"))?;
+    method.eq(own.call_method1(intern!(py, "__get__"), (task,))?)
 }
 
 /// `Task-<n>`, put together on the stack: `format!` would allocate a

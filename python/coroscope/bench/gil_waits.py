@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from coroscope._cli import count, run_main
+from coroscope._cli import count_up_to, run_main
 from coroscope.catalogue import BRIDGES, Crossing, crossings
 from coroscope.timeline import record
 
@@ -197,10 +197,16 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m coroscope.bench.gil_waits", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--wakes", type=count, default=WAKES, help=f"wakes per bridge (default {WAKES:,})"
+        "--wakes",
+        type=count_up_to(1_000_000),
+        default=WAKES,
+        help=f"wakes per bridge (default {WAKES:,})",
     )
     parser.add_argument(
-        "--busy-us", type=count, default=100, help="µs of Python after each wake (default 100)"
+        "--busy-us",
+        type=count_up_to(1_000_000),
+        default=100,
+        help="µs of Python after each wake (default 100)",
     )
     parser.add_argument(
         "--loops",
