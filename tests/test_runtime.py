@@ -11,6 +11,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -470,23 +471,45 @@ def test_daemon_threads_whose_order_blocking_ends_at_exit_exit_cleanly(ends: str
     exits_cleanly(script, runs=RUNS * 3)
 
 
-def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly() -> None:
+# The loop of a policy that lets the GIL go at the end of each turn (as
+# logging to a file would): ``order_blocking`` makes its loop through it.
+LETS_THE_GIL_GO_EACH_TURN = """
+    warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+    class Loop(asyncio.SelectorEventLoop):
+        def _run_once(self):
+            super()._run_once()
+            time.sleep(0)
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        _loop_factory = Loop
+    asyncio.set_event_loop_policy(Policy())
+    """
+
+
+@pytest.mark.parametrize(
+    "policy", ["", LETS_THE_GIL_GO_EACH_TURN], ids=["asyncio's loop", "a loop letting the GIL go"]
+)
+def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly(
+    policy: str,
+) -> None:
     """Making ``order_blocking``'s loop and its first turns run Python under
     the Rust frame too: a thread whose new order had just begun as the
-    interpreter finalized aborted the process, one exit in forty. And an
-    answer ready just before the exit began stayed counted in flight after
-    the exit dropped its hand-over (that loop never runs again): the exit
-    waited out its whole bound for it, one exit in three. The last ``atexit``
-    handler runs after the kit's, which has let go of everything by then."""
-    script = """
-        import atexit, threading, time
+    interpreter finalized aborted the process, one exit in forty; with a
+    loop that lets the GIL go in its turn after the kit's first-turn callback
+    had let go of the count, one exit in eleven. And an answer ready just
+    before the exit began stayed counted in flight after the exit dropped its
+    hand-over (that loop never runs again): the exit waited out its whole
+    bound for it, one exit in three. The last ``atexit`` handler runs after
+    the kit's, which has let go of everything by then."""
+    script = f"""
+        import asyncio, atexit, threading, time, warnings
+        {textwrap.indent(textwrap.dedent(policy), " " * 8).strip()}
         atexit.register(lambda: print("exiting" if coroscope.quiesce(0) else "still in flight"))
         import coroscope
         from coroscope.bridge import order_blocking
         def orders():
             while True:
                 try:
-                    order_blocking(["burger", "fries"], prep_times={"burger": 0, "fries": 0.001})
+                    order_blocking(["burger", "fries"], prep_times={{"burger": 0, "fries": 0.001}})
                 except RuntimeError:
                     return  # the exit shut the runtime down
         for _ in range(32):
@@ -494,6 +517,36 @@ def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly
         time.sleep(0.2)
         """
     exits_cleanly(script, runs=RUNS * 6)
+
+
+@pytest.mark.parametrize("selector", ["selectors.DefaultSelector()", "Unhookable()"])
+def test_order_blocking_leaves_the_selector_of_its_loop_as_it_found_it(selector: str) -> None:
+    """The kit counts the order until its loop first waits in ``select``,
+    which it hooks on the selector for the run (a selector it cannot hook,
+    it counts until the loop's first turn)."""
+    script = f"""
+        import asyncio, selectors, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+        from coroscope.bridge import order_blocking
+        class Unhookable:
+            __slots__ = ("inner",)
+            def __init__(self):
+                self.inner = selectors.DefaultSelector()
+            def __getattr__(self, name):
+                return getattr(self.inner, name)
+        made = []
+        class Loop(asyncio.SelectorEventLoop):
+            def __init__(self):
+                super().__init__({selector})
+                made.append(self._selector)
+        class Policy(asyncio.DefaultEventLoopPolicy):
+            _loop_factory = Loop
+        asyncio.set_event_loop_policy(Policy())
+        print(order_blocking(["burger"], prep_times={{"burger": 0.01}}))
+        print("select" in getattr(made[0], "__dict__", {{}}))
+        """
+    done = run_python(script)
+    assert (done.stdout, done.stderr) == ("['burger']\nFalse\n", "")
 
 
 def test_order_blocking_inside_a_loop_is_refused_before_anything_starts() -> None:

@@ -247,11 +247,8 @@ where
     };
     let starting = Arc::new(Mutex::new(Some(starting)));
     let ran = run_loop(py, fut, &starting);
-    // Taken here too: when the loop never turned, its callback still holds it.
-    starting
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
+    // Taken here too: when the loop never waited, its hook still holds it.
+    let_go(&starting);
     // Counted until the caller's frame has let go of the loop (`run_loop`'s
     // locals) and only hands the value to Python.
     let (value, _finishing) = ran?;
@@ -259,13 +256,9 @@ where
 }
 
 /// [`run`]'s loop, from its making to its closing: the answer, with the count
-/// held since it was ready. `starting` is let go on the loop's first turn,
-/// just before it first waits.
-fn run_loop<F, T>(
-    py: Python<'_>,
-    fut: F,
-    starting: &Arc<Mutex<Option<InFlight>>>,
-) -> PyResult<(PyResult<T>, InFlight)>
+/// held since it was ready. `starting` is let go as the loop first waits
+/// with nothing else to do ([`let_go_when_waiting`]).
+fn run_loop<F, T>(py: Python<'_>, fut: F, starting: &Starting) -> PyResult<(PyResult<T>, InFlight)>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
     T: Send + 'static,
@@ -282,25 +275,89 @@ where
             to,
         })
     })?;
-    let started = starting.clone();
-    let waits = PyCFunction::new_closure(py, None, None, move |_, _| {
-        started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-    })?;
-    event_loop.call_method1(intern!(py, "call_soon"), (waits,))?;
+    let selector = let_go_when_waiting(&event_loop, starting)?;
     let run_until_complete = intern!(py, "run_until_complete");
     let ran = event_loop.call_method1(run_until_complete, (&future,));
     if ran.is_err() && future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
         // Its result is the `CancelledError` just asked for.
         let _ = event_loop.call_method1(run_until_complete, (&future,));
     }
+    if let Some(selector) = selector {
+        // Unhooked: the hook and the selector hold each other.
+        selector.delattr(intern!(py, "select"))?;
+    }
     event_loop.call_method0(intern!(py, "close"))?;
     let done = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     ran?;
     // Never empty after a run that succeeded; asyncio's words if it were.
     done.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
+}
+
+/// [`run`]'s count from the call until its loop first waits: taken by
+/// whichever lets go first, the loop or `run` itself.
+type Starting = Arc<Mutex<Option<InFlight>>>;
+
+fn let_go(starting: &Starting) {
+    starting
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+}
+
+/// Lets `starting` go when `event_loop` first waits with nothing else to do,
+/// so that nothing the loop runs before (Python, which may let the GIL go)
+/// is left uncounted. asyncio's loops, and the subclasses a policy may make
+/// (which may run Python of their own after any callback), wait in their
+/// selector's `select(None)`: that method is hooked on the instance, and the
+/// hooked selector is returned to be unhooked. Loops without a Python
+/// selector (uvloop, rloop) wait in native code once their callbacks are
+/// done: a callback on the first turn lets go (as for a selector that cannot
+/// be hooked).
+///
+/// What is left, on 3.11-3.13, is the few lines of `selectors`' own
+/// `select` between the hook and its system call: a thread switch there and
+/// a whole exit before the thread runs again.
+fn let_go_when_waiting<'py>(
+    event_loop: &Bound<'py, PyAny>,
+    starting: &Starting,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = event_loop.py();
+    let selector = event_loop
+        .getattr_opt(intern!(py, "_selector"))?
+        .filter(|selector| !selector.is_none());
+    if let Some(selector) = selector {
+        // One that cannot be hooked (a class without `select` of its own,
+        // `__slots__`) is left as it is: the callback below.
+        if hook_select(&selector, starting.clone()).is_ok() {
+            return Ok(Some(selector));
+        }
+    }
+    let starting = starting.clone();
+    let waits = PyCFunction::new_closure(py, None, None, move |_, _| let_go(&starting))?;
+    event_loop.call_method1(intern!(py, "call_soon"), (waits,))?;
+    Ok(None)
+}
+
+/// Sets on `selector` a `select` that lets `starting` go when it would wait
+/// until woken, then calls the class's own.
+fn hook_select(selector: &Bound<'_, PyAny>, starting: Starting) -> PyResult<()> {
+    let py = selector.py();
+    // The class's `select`, called with the selector the method binds: the
+    // hook holds no reference the cycle collector cannot see.
+    let select = selector.get_type().getattr(intern!(py, "select"))?.unbind();
+    let hook = PyCFunction::new_closure(py, None, None, move |args, kwargs| {
+        // `select(self, timeout=None)`: None waits until woken.
+        let timeout = match args.get_item(1) {
+            Ok(timeout) => Some(timeout),
+            Err(_) => kwargs.and_then(|kwargs| kwargs.get_item("timeout").ok().flatten()),
+        };
+        if timeout.is_none_or(|timeout| timeout.is_none()) {
+            let_go(&starting);
+        }
+        select.bind(args.py()).call(args, kwargs).map(Bound::unbind)
+    })?;
+    let method_type = py.import("types")?.getattr(intern!(py, "MethodType"))?;
+    selector.setattr(intern!(py, "select"), method_type.call1((hook, selector))?)
 }
 
 /// [`run`]'s answer on its way to the loop's thread, counted in flight from
