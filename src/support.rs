@@ -17,6 +17,9 @@
 //!   the blocking waits that let Ctrl-C in.
 //! - [`in_flight`]: the count of work that ends by reaching into Python,
 //!   which shutdown and the exit wait for.
+//! - [`exit`]: the flag the exit raises, and what a wait of the kit's does
+//!   then: parked for good in a daemon thread, answered in a thread the
+//!   interpreter joins after `atexit` (3.15+).
 //! - [`fork_gate`]: a fork waits until no thread of the kit is in the middle
 //!   of its work, so the child never inherits a lock held by a thread that
 //!   stayed in the parent.
@@ -61,6 +64,7 @@ pub mod build_info;
 #[cfg(Py_3_14)]
 pub mod c_future;
 pub mod depth;
+pub mod exit;
 pub mod finalize;
 pub mod finish;
 pub mod fork_gate;

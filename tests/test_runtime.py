@@ -519,6 +519,46 @@ def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly
     exits_cleanly(script, runs=RUNS * 6)
 
 
+@pytest.mark.parametrize(
+    ("call", "answer"),
+    [
+        ("order_blocking(['burger'], prep_times={'burger': 0.3})", "refused"),
+        ("Kitchen(prep_times={'burger': 0.3}).order(['burger'])", "refused"),
+        ("order_threads(['burger'], prep_times={'burger': 0.3})", "served"),  # cooks are threads
+    ],
+)
+def test_a_thread_an_atexit_handler_starts_does_not_hold_the_exit_in_a_kit_call(
+    call: str, answer: str
+) -> None:
+    """From 3.15 the interpreter joins, after the ``atexit`` handlers, the
+    non-daemon threads an earlier handler started: one waiting in the kit
+    when the kit's handler stopped it waited on, as a daemon thread's wait
+    does, and the exit never ended. Its call is now answered as after a
+    shutdown by hand (before 3.15 such a thread is not waited for)."""
+    script = f"""
+        import atexit, threading, time
+        from coroscope.bridge import Kitchen, order_blocking, order_threads
+        def work():
+            try:
+                {call}
+                print("served")
+            except RuntimeError:
+                print("refused")
+        def handler():  # registered after the kit's: runs before it
+            try:
+                threading.Thread(target=work).start()
+            except RuntimeError:
+                return  # 3.12 refuses new threads at exit
+            time.sleep(0.1)  # in the call when the kit's handler runs
+        atexit.register(handler)
+        order_threads(["fries"], prep_times={{"fries": 0}})
+        """
+    done = run_python(script, timeout=30)  # for ever, before
+    assert (done.returncode, done.stderr) == (0, "")
+    if sys.version_info >= (3, 15):
+        assert done.stdout == f"{answer}\n"
+
+
 @pytest.mark.parametrize("selector", ["selectors.DefaultSelector()", "Unhookable()"])
 def test_order_blocking_leaves_the_selector_of_its_loop_as_it_found_it(selector: str) -> None:
     """The kit counts the order until its loop first waits in ``select``,

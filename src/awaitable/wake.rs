@@ -140,7 +140,7 @@ impl WakeRoute for ThreadsafeRoute {
 
     fn deliver(&self, waiting: WaitingTask) {
         // At exit tokio's timers all fire as the runtime stops (see `exiting`).
-        if crate::support::runtime::exiting() {
+        if crate::support::exit::exiting() {
             return;
         }
         if let Some(waiter) = waiting.take_waiter() {

@@ -38,7 +38,7 @@ use pyo3::prelude::*;
 
 use super::burger::{cook_on_tokio, take_order};
 use crate::support::asyncio::running_loop;
-use crate::support::runtime::in_flight_unless_exiting;
+use crate::support::exit::in_flight_unless_exiting;
 use crate::support::rust_side::Recorded;
 use crate::support::trashcan::guard_dealloc;
 

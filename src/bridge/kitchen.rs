@@ -27,7 +27,8 @@ use pyo3::types::{PyDict, PyList};
 
 use super::burger::{Item, Menu, parse_order, take_order};
 use crate::support::args::seconds;
-use crate::support::runtime::{SHUT_DOWN, is_shut_down, park_if_exiting, wait_out_exit};
+use crate::support::exit::{park_if_exiting, wait_out_exit};
+use crate::support::runtime::{SHUT_DOWN, is_shut_down};
 use crate::support::threads::{SIGNAL_CHECK, Stop, spawn_thread, thread_refused};
 use crate::support::{fork_gate, rust_side};
 

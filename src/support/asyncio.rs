@@ -16,7 +16,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyCFunction, PyDict, PyString, PyTraceback, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
-use super::runtime::in_flight_unless_exiting;
+use super::exit::in_flight_unless_exiting;
 
 /// `asyncio.InvalidStateError(message)`: asking for the result of something
 /// unfinished, or finishing something twice.

@@ -27,16 +27,14 @@ use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
 
+use super::exit::{exiting, in_flight_unless_exiting};
 use super::fork_gate::{self, Gated};
 use super::in_flight::InFlight;
 use super::rust_side::{self, Recorded};
 
 /// What the Rust side of `future_into_py` is called in a recording.
 const FUTURE_INTO_PY: &str = "future_into_py";
-use super::runtime::{
-    SHUT_DOWN, ensure_open, exiting, in_flight_unless_exiting, is_shut_down, spawn_handle,
-    unless_shut_down,
-};
+use super::runtime::{SHUT_DOWN, ensure_open, is_shut_down, spawn_handle, unless_shut_down};
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
 /// what its `tokio` module does, minus the runtime nobody can shut down.

@@ -63,6 +63,7 @@ use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::args::seconds;
+use super::exit::{self, exiting};
 use super::fork_gate::{self, Gated};
 use super::in_flight;
 use super::rust_side::Recorded;
@@ -368,48 +369,6 @@ fn stop(by_hand: bool, deadline: Instant) {
 /// How long the exit waits for the kit's work and threads to end.
 const AT_EXIT: Duration = Duration::from_secs(2);
 
-/// Set as the interpreter exits, before [`shutdown`] runs from `atexit`.
-static EXITING: AtomicBool = AtomicBool::new(false);
-
-/// Whether the interpreter is exiting (the `atexit` shutdown has begun). A
-/// wake-up then reaches no one: no loop will run again, and queuing it on a
-/// loop (a handle holding the woken task) would only keep the task alive past
-/// the point where its "destroyed but pending" report can still be made.
-pub fn exiting() -> bool {
-    EXITING.load(Ordering::SeqCst)
-}
-
-/// Leave to attach from another thread: counted in flight, so that the exit
-/// waits for it, or `None` once the exit has begun (a thread that attaches
-/// while Python finalizes aborts the process). Counted first, then the flag
-/// read: both sequentially consistent, the exit sees the count or this sees
-/// the flag.
-pub fn in_flight_unless_exiting() -> Option<in_flight::InFlight> {
-    let in_flight = in_flight::InFlight::new();
-    (!exiting()).then_some(in_flight)
-}
-
-/// Called by a blocking wait of the kit's, detached, each time it would
-/// attach again: once the interpreter is exiting, never return. By then
-/// `threading` has joined every thread but the daemon ones, so this is a
-/// daemon thread still waiting (in `Kitchen.order`, say). It waits on for
-/// good, as a daemon thread blocked in `Event.wait` does, and the process ends
-/// around it. Going on would attach while the interpreter finalizes (3.11 to
-/// 3.13 end such a thread with a forced unwind that Rust frames turn into an
-/// abort), or raise "kitchen closed" into a traceback that exit cuts short.
-pub fn park_if_exiting() {
-    while exiting() {
-        std::thread::park();
-    }
-}
-
-/// [`park_if_exiting`] for a wait that is attached: it detaches to park.
-pub fn wait_out_exit(py: Python<'_>) {
-    if exiting() {
-        py.detach(park_if_exiting);
-    }
-}
-
 /// ``is_shut_down()``: whether ``shutdown()`` has run (or begun).
 #[pyfunction]
 pub fn is_shut_down() -> bool {
@@ -563,7 +522,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // begins: user handlers registered after importing coroscope still find it
     // running.
     let at_exit = PyCFunction::new_closure(py, None, None, |args, _| {
-        EXITING.store(true, Ordering::SeqCst); // see `in_flight::left`
+        if exit::threads_joined_after_atexit(args.py())? {
+            // Their kit calls are answered, as by a shutdown by hand (those
+            // of daemon threads too): the exit waits for those threads.
+            shutdown(args.py(), AT_EXIT.as_secs_f64())?;
+        }
+        exit::begin();
         shutdown(args.py(), AT_EXIT.as_secs_f64())?;
         // After a shutdown by hand with a short timeout, work it gave up on may
         // still be reaching into Python (a completion attaching): once the

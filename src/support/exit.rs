@@ -1,0 +1,100 @@
+//! The interpreter's exit as the kit's work sees it: the flag the kit's
+//! `atexit` handler raises ([`super::runtime`] has the handler), and what a
+//! wait of the kit's does once it is up.
+//!
+//! What a reader would get wrong: "every thread still in a kit call at exit
+//! is a daemon thread". Up to 3.14 it is: `threading` joins every non-daemon
+//! thread before the `atexit` handlers run, so a thread still waiting in the
+//! kit then waits on for good, as a daemon thread blocked in `Event.wait`
+//! does, and the process ends around it. From 3.15, CPython joins again after
+//! the handlers: a non-daemon thread that an earlier handler started (one
+//! registered after importing coroscope runs before the kit's) is joined
+//! *then*, and the exit never ends if its kit call waits on. Such a call is
+//! answered instead, as after `coroscope.shutdown()`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::prelude::*;
+
+use super::in_flight::{self, InFlight};
+
+/// Set by the kit's `atexit` handler, before its shutdown.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// The exit has begun: from now on nothing new starts.
+pub fn begin() {
+    EXITING.store(true, Ordering::SeqCst); // see `in_flight::left`
+}
+
+/// Whether the interpreter is exiting (the `atexit` shutdown has begun). A
+/// wake-up then reaches no one: no loop will run again, and queuing it on a
+/// loop (a handle holding the woken task) would only keep the task alive past
+/// the point where its "destroyed but pending" report can still be made.
+pub fn exiting() -> bool {
+    EXITING.load(Ordering::SeqCst)
+}
+
+/// Leave to attach from another thread: counted in flight, so that the exit
+/// waits for it, or `None` once the exit has begun (a thread that attaches
+/// while Python finalizes aborts the process). Counted first, then the flag
+/// read: both sequentially consistent, the exit sees the count or this sees
+/// the flag.
+pub fn in_flight_unless_exiting() -> Option<InFlight> {
+    let in_flight = in_flight::InFlight::new();
+    (!exiting()).then_some(in_flight)
+}
+
+/// Called by a blocking wait of the kit's, detached, each time it would
+/// attach again: once the interpreter is exiting, never return, unless the
+/// interpreter will join this thread (3.15+, see the top). Otherwise this is
+/// a daemon thread still waiting (in `Kitchen.order`, say): it waits on for
+/// good, and the process ends around it. Going on would attach while the
+/// interpreter finalizes (3.11 to 3.13 end such a thread with a forced unwind
+/// that Rust frames turn into an abort), or raise "kitchen closed" into a
+/// traceback that exit cuts short.
+pub fn park_if_exiting() {
+    if exiting() && joined_after_atexit() {
+        return;
+    }
+    while exiting() {
+        std::thread::park();
+    }
+}
+
+/// [`park_if_exiting`] for a wait that is attached: it detaches to park.
+pub fn wait_out_exit(py: Python<'_>) {
+    if exiting() {
+        py.detach(park_if_exiting);
+    }
+}
+
+/// Whether a thread other than this one is one the interpreter joins after
+/// the `atexit` handlers (3.15+: a non-daemon thread still alive then).
+pub fn threads_joined_after_atexit(py: Python<'_>) -> PyResult<bool> {
+    if cfg!(not(Py_3_15)) {
+        return Ok(false);
+    }
+    let threading = py.import("threading")?;
+    let current = threading.call_method0("current_thread")?;
+    for thread in threading.call_method0("enumerate")?.try_iter()? {
+        let thread = thread?;
+        if !thread.is(&current) && !thread.getattr("daemon")?.is_truthy()? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the interpreter joins this (detached) thread after `atexit`.
+/// Asked only from 3.15, where attaching is safe even as the interpreter
+/// finalizes (a thread attaching then is held there for good, as parked).
+fn joined_after_atexit() -> bool {
+    if cfg!(not(Py_3_15)) {
+        return false;
+    }
+    Python::attach(|py| {
+        let thread = py.import("threading")?.call_method0("current_thread")?;
+        PyResult::Ok(!thread.getattr("daemon")?.is_truthy()?)
+    })
+    .unwrap_or(false)
+}
