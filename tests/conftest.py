@@ -81,6 +81,11 @@ def rust_futures_all_dropped() -> Iterator[None]:
     assert alive() == before, "a Rust future outlived its test"
 
 
+# Fresh interpreters per exit story: enough to catch what crashed one exit in
+# two before (make soak runs 20 per trial).
+RUNS = 4
+
+
 def run_python(source: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run ``source`` (dedented) in a fresh interpreter: for stories where a
     crash or a hang is possible, or that happen at interpreter exit."""

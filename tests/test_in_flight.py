@@ -6,9 +6,7 @@ intermittent."""
 
 from __future__ import annotations
 
-from tests.conftest import run_python
-
-RUNS = 4
+from tests.conftest import RUNS, run_python
 
 
 def test_exits_with_pyo3_async_fns_cut_by_a_shutdown_and_never_run_again_are_clean() -> None:

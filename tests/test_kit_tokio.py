@@ -91,3 +91,33 @@ def test_quiesce_waits_until_cancelled_future_into_py_calls_let_go_of_their_loop
         assert quiesce()
         gc.collect()
         assert sys.getrefcount(loop) == before
+
+
+@pytest.mark.parametrize("selector", ["selectors.DefaultSelector()", "Unhookable()"])
+def test_order_blocking_leaves_the_selector_of_its_loop_as_it_found_it(selector: str) -> None:
+    """The kit counts the order until its loop first waits in ``select``,
+    which it hooks on the selector for the run (a selector it cannot hook,
+    it counts until the loop's first turn)."""
+    script = f"""
+        import asyncio, selectors, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+        from coroscope.bridge import order_blocking
+        class Unhookable:
+            __slots__ = ("inner",)
+            def __init__(self):
+                self.inner = selectors.DefaultSelector()
+            def __getattr__(self, name):
+                return getattr(self.inner, name)
+        made = []
+        class Loop(asyncio.SelectorEventLoop):
+            def __init__(self):
+                super().__init__({selector})
+                made.append(self._selector)
+        class Policy(asyncio.DefaultEventLoopPolicy):
+            _loop_factory = Loop
+        asyncio.set_event_loop_policy(Policy())
+        print(order_blocking(["burger"], prep_times={{"burger": 0.01}}))
+        print("select" in getattr(made[0], "__dict__", {{}}))
+        """
+    done = run_python(script)
+    assert (done.stdout, done.stderr) == ("['burger']\nFalse\n", "")

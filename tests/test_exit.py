@@ -1,0 +1,150 @@
+"""The interpreter's exit as the kit's waits see it (``src/support/exit.rs``):
+a daemon thread still in a kit call waits on silently, as in ``Event.wait``;
+one the interpreter joins after ``atexit`` (3.15+) is answered; and Python
+the kit runs under a Rust frame in a daemon thread is counted, so that the
+exit waits for it (a thread ended there aborts the process). Each story runs
+fresh interpreters, many times over: an abort at exit is rare."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import RUNS, run_python
+
+
+def exits_cleanly(script: str, *, runs: int) -> None:
+    """``script`` prints "exiting", then its interpreter ends with status 0
+    and nothing on stderr, ``runs`` times over (an abort at exit is rare)."""
+    for _ in range(runs):
+        done = run_python(script, timeout=30)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
+
+
+def test_daemon_threads_still_waiting_for_orders_at_exit_end_silently_as_in_event_wait() -> None:
+    """The exit closed the kitchen under them: the waits raised "kitchen
+    closed" into tracebacks that the exit cut short, one exit in five."""
+    script = """
+        import threading, time
+        from coroscope.bridge import Kitchen, order_threads
+        kitchen = Kitchen(prep_times={"burger": 30})
+        for wait in (lambda: kitchen.order(["burger"], timeout=60),
+                     lambda: order_threads(["burger"], prep_times={"burger": 30})):
+            threading.Thread(target=wait, daemon=True).start()
+        time.sleep(0.1)
+        print("exiting")
+        """
+    exits_cleanly(script, runs=RUNS * 2)
+
+
+@pytest.mark.parametrize("ends", ["cut by shutdown", "done as the exit begins"])
+def test_daemon_threads_whose_order_blocking_ends_at_exit_exit_cleanly(ends: str) -> None:
+    """``order_blocking`` runs its loop's last turn and ``close`` under a Rust
+    frame: a daemon thread doing that as the interpreter finalized was ended
+    with a forced unwind, and the process aborted, one exit in seven."""
+    prep, shutdown = (30, "coroscope.shutdown(2.0)") if ends == "cut by shutdown" else (0.3, "")
+    script = f"""
+        import threading, time, coroscope
+        from coroscope.bridge import order_blocking
+        def order():
+            try:
+                order_blocking(["burger"], prep_times={{"burger": {prep}}})
+            except RuntimeError:
+                pass  # cut by shutdown
+        for _ in range(8):
+            threading.Thread(target=order, daemon=True).start()
+        time.sleep(0.3)
+        {shutdown}
+        print("exiting")
+        """
+    exits_cleanly(script, runs=RUNS * 3)
+
+
+# The loop of a policy that lets the GIL go at the end of each turn (as
+# logging to a file would): ``order_blocking`` makes its loop through it.
+LETS_THE_GIL_GO_EACH_TURN = """
+    warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+    class Loop(asyncio.SelectorEventLoop):
+        def _run_once(self):
+            super()._run_once()
+            time.sleep(0)
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        _loop_factory = Loop
+    asyncio.set_event_loop_policy(Policy())
+    """
+
+
+@pytest.mark.parametrize(
+    "policy", ["", LETS_THE_GIL_GO_EACH_TURN], ids=["asyncio's loop", "a loop letting the GIL go"]
+)
+def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly(
+    policy: str,
+) -> None:
+    """Making ``order_blocking``'s loop and its first turns run Python under
+    the Rust frame too: a thread whose new order had just begun as the
+    interpreter finalized aborted the process, one exit in forty; with a
+    loop that lets the GIL go in its turn after the kit's first-turn callback
+    had let go of the count, one exit in eleven. And an answer ready just
+    before the exit began stayed counted in flight after the exit dropped its
+    hand-over (that loop never runs again): the exit waited out its whole
+    bound for it, one exit in three. The last ``atexit`` handler runs after
+    the kit's, which has let go of everything by then."""
+    script = f"""
+        import asyncio, atexit, threading, time, warnings
+        {textwrap.indent(textwrap.dedent(policy), " " * 8).strip()}
+        atexit.register(lambda: print("exiting" if coroscope.quiesce(0) else "still in flight"))
+        import coroscope
+        from coroscope.bridge import order_blocking
+        def orders():
+            while True:
+                try:
+                    order_blocking(["burger", "fries"], prep_times={{"burger": 0, "fries": 0.001}})
+                except RuntimeError:
+                    return  # the exit shut the runtime down
+        for _ in range(32):
+            threading.Thread(target=orders, daemon=True).start()
+        time.sleep(0.2)
+        """
+    exits_cleanly(script, runs=RUNS * 6)
+
+
+@pytest.mark.parametrize(
+    ("call", "answer"),
+    [
+        ("order_blocking(['burger'], prep_times={'burger': 0.3})", "refused"),
+        ("Kitchen(prep_times={'burger': 0.3}).order(['burger'])", "refused"),
+        ("order_threads(['burger'], prep_times={'burger': 0.3})", "served"),  # cooks are threads
+    ],
+)
+def test_a_thread_an_atexit_handler_starts_does_not_hold_the_exit_in_a_kit_call(
+    call: str, answer: str
+) -> None:
+    """From 3.15 the interpreter joins, after the ``atexit`` handlers, the
+    non-daemon threads an earlier handler started: one waiting in the kit
+    when the kit's handler stopped it waited on, as a daemon thread's wait
+    does, and the exit never ended. Its call is now answered as after a
+    shutdown by hand (before 3.15 such a thread is not waited for)."""
+    script = f"""
+        import atexit, threading, time
+        from coroscope.bridge import Kitchen, order_blocking, order_threads
+        def work():
+            try:
+                {call}
+                print("served")
+            except RuntimeError:
+                print("refused")
+        def handler():  # registered after the kit's: runs before it
+            try:
+                threading.Thread(target=work).start()
+            except RuntimeError:
+                return  # 3.12 refuses new threads at exit
+            time.sleep(0.1)  # in the call when the kit's handler runs
+        atexit.register(handler)
+        order_threads(["fries"], prep_times={{"fries": 0}})
+        """
+    done = run_python(script, timeout=30)  # for ever, before
+    assert (done.returncode, done.stderr) == (0, "")
+    if sys.version_info >= (3, 15):
+        assert done.stdout == f"{answer}\n"
