@@ -51,6 +51,21 @@ def test_a_count_that_is_not_a_whole_number_from_one_is_refused_in_one_line(
     assert last == f"python -m coroscope.{tool}: error: argument {flag}: {why}"
 
 
+def test_gil_waits_refuses_counts_whose_run_together_is_days_long(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each count within its bound, the run is their product: a million wakes
+    each busy a second is eleven days per bridge."""
+    with pytest.raises(SystemExit) as exited:
+        gil_waits.main(["--wakes", "1000000", "--busy-us", "1000000"])
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == (
+        "python -m coroscope.bench.gil_waits: error: --wakes x --busy-us: "
+        "at most 600 s of busy Python per bridge, not 1,000,000 s"
+    )
+
+
 @pytest.mark.parametrize(("tool", "flag"), COUNTS)
 def test_a_count_past_what_could_ever_end_is_refused_in_one_line(
     tool: str, flag: str, capsys: pytest.CaptureFixture[str]

@@ -88,6 +88,9 @@ READING = (
 )
 # Wakes per bridge and loop (a --quick run of ``python -m coroscope.bench``: a tenth).
 WAKES = 2_000
+# A bridge's run is about wakes x busy µs long (the i-th wake waits i busy
+# periods): each flag within its bound, their product could still be days.
+MOST_BUSY_SECONDS = 600
 
 
 HEADER = (
@@ -213,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated loops (default: asyncio,uvloop; asyncio alone without uvloop)",
     )
     args = parser.parse_args(argv)
+    if (busy := args.wakes * args.busy_us / 1e6) > MOST_BUSY_SECONDS:
+        parser.error(
+            f"--wakes x --busy-us: at most {MOST_BUSY_SECONDS:,} s of busy Python per bridge, "
+            f"not {busy:,.0f} s"
+        )
     for loop in chosen_loops(parser, args.loops):
         rows = [trial(way, args.wakes, args.busy_us, LOOPS[loop]) for way in waiting_crossings()]
         print(table(rows, args.busy_us, loop), end="\n\n")
