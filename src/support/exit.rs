@@ -9,10 +9,12 @@
 //! does, and the process ends around it. From 3.15, CPython joins again after
 //! the handlers: a non-daemon thread that an earlier handler started (one
 //! registered after importing coroscope runs before the kit's) is joined
-//! *then*, and the exit never ends if its kit call waits on. Such a call is
-//! answered instead, as after `coroscope.shutdown()`.
+//! *then*, and the exit never ends if its kit call waits on. The kit's
+//! handler joins such threads first, for a while, and then answers what they
+//! still wait for, as `coroscope.shutdown()` does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -68,21 +70,30 @@ pub fn wait_out_exit(py: Python<'_>) {
     }
 }
 
-/// Whether a thread other than this one is one the interpreter joins after
-/// the `atexit` handlers (3.15+: a non-daemon thread still alive then).
-pub fn threads_joined_after_atexit(py: Python<'_>) -> PyResult<bool> {
+/// Joins, for at most `within`, the threads the interpreter would join after
+/// the `atexit` handlers (3.15+: the non-daemon threads still alive, which an
+/// earlier handler started), while the kit still runs for them: whether any
+/// is left. Joined first, their kit calls end as they would have; only what
+/// outlasts the wait is answered by a shutdown, which answers the daemon
+/// threads' waits too.
+pub fn outlast_joined_threads(py: Python<'_>, within: Duration) -> PyResult<bool> {
     if cfg!(not(Py_3_15)) {
         return Ok(false);
     }
+    let deadline = Instant::now() + within;
     let threading = py.import("threading")?;
     let current = threading.call_method0("current_thread")?;
+    let mut left = false;
     for thread in threading.call_method0("enumerate")?.try_iter()? {
         let thread = thread?;
-        if !thread.is(&current) && !thread.getattr("daemon")?.is_truthy()? {
-            return Ok(true);
+        if thread.is(&current) || thread.getattr("daemon")?.is_truthy()? {
+            continue;
         }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        thread.call_method1("join", (remaining.as_secs_f64(),))?;
+        left |= thread.call_method0("is_alive")?.is_truthy()?;
     }
-    Ok(false)
+    Ok(left)
 }
 
 /// Whether the interpreter joins this (detached) thread after `atexit`.

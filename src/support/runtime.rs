@@ -522,9 +522,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // begins: user handlers registered after importing coroscope still find it
     // running.
     let at_exit = PyCFunction::new_closure(py, None, None, |args, _| {
-        if exit::threads_joined_after_atexit(args.py())? {
-            // Their kit calls are answered, as by a shutdown by hand (those
-            // of daemon threads too): the exit waits for those threads.
+        // A join that failed (Ctrl-C) counts as threads left.
+        if exit::outlast_joined_threads(args.py(), AT_EXIT).unwrap_or(true) {
+            // What they still wait for is answered, as by a shutdown by hand
+            // (the daemon threads' waits too): the exit joins them next.
             shutdown(args.py(), AT_EXIT.as_secs_f64())?;
         }
         exit::begin();
