@@ -12,6 +12,7 @@ import contextvars
 import gc
 import io
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -430,32 +431,40 @@ async def _waits_on(task: Any) -> None:
     await task
 
 
+async def _cancelling_through(
+    task_class: Any, cancel_of: Callable[[Any], Any], cancel_outer: Callable[[Any], object]
+) -> tuple[int, int]:
+    """An outer task awaiting an inner one whose ``cancel`` is ``cancel_of(inner)``,
+    set on the instance: ``cancel_outer(outer)``, then both tasks' cancel counts."""
+    inner = task_class(asyncio.sleep(3600))
+    outer = task_class(_waits_on(inner))
+    await asyncio.sleep(0)
+    inner.cancel = cancel_of(inner)
+    cancel_outer(outer)
+    counts = outer.cancelling(), inner.cancelling()
+    del inner.cancel
+    inner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    return counts
+
+
 @pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
 def test_a_cancel_set_on_an_awaited_task_is_called_as_the_c_task_calls_it(task_class: Any) -> None:
     """The Rust Task walks a chain of Rust Tasks without calling each one's
     ``cancel``; a ``cancel`` set on the task itself (a mock) must still be
     called, and what it answers decides, as in C."""
+    asked: list[object] = []
 
-    async def main() -> tuple[int, int, list[object]]:
-        inner = task_class(asyncio.sleep(3600))
-        outer = task_class(_waits_on(inner))
-        await asyncio.sleep(0)
-        asked: list[object] = []
+    def refuse(msg: object = None) -> bool:
+        asked.append(msg)
+        return False
 
-        def refuse(msg: object = None) -> bool:
-            asked.append(msg)
-            return False
-
-        inner.cancel = refuse
+    def cancel_outer(outer: Any) -> None:
         outer.cancel("stop")
-        counts = outer.cancelling(), inner.cancelling()
-        del inner.cancel
-        inner.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await outer
-        return (*counts, asked)
 
-    assert asyncio.run(main()) == (1, 0, ["stop"])
+    counts = asyncio.run(_cancelling_through(task_class, lambda _: refuse, cancel_outer))
+    assert (*counts, asked) == (1, 0, ["stop"])
 
 
 @pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
@@ -467,21 +476,14 @@ def test_another_of_the_task_s_methods_set_as_its_cancel_is_called_as_the_c_task
     ``cancel``. Called, it refuses the message, and the TypeError is the
     caller's, as in C."""
 
-    async def main() -> tuple[int, int]:
-        inner = task_class(asyncio.sleep(3600))
-        outer = task_class(_waits_on(inner))
-        await asyncio.sleep(0)
-        inner.cancel = inner.cancelling
+    def cancel_outer(outer: Any) -> None:
         with pytest.raises(TypeError):
             outer.cancel("stop")
-        counts = outer.cancelling(), inner.cancelling()
-        del inner.cancel
-        inner.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await outer
-        return counts
 
-    assert asyncio.run(main()) == (1, 0)
+    counts = asyncio.run(
+        _cancelling_through(task_class, lambda inner: inner.cancelling, cancel_outer)
+    )
+    assert counts == (1, 0)
 
 
 @pytest.mark.parametrize("task_class", [Task, asyncio.Task], ids=["rust", "c"])
