@@ -75,10 +75,55 @@ LETS_THE_GIL_GO_EACH_TURN = """
     asyncio.set_event_loop_policy(Policy())
     """
 
+# The loop of a policy with a timer of its own, every 2 ms, that lets the GIL
+# go (as a heartbeat that logs would): it runs Python whenever it ticks, never
+# waiting in ``select(None)``, so no count covers it.
+TICKS_BY_ITSELF = """
+    warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+    class Loop(asyncio.SelectorEventLoop):
+        def __init__(self):
+            super().__init__()
+            self._tick()
+        def _tick(self):
+            time.sleep(0)
+            self.call_later(0.002, self._tick)
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        _loop_factory = Loop
+    asyncio.set_event_loop_policy(Policy())
+    """
 
-@pytest.mark.parametrize(
-    "policy", ["", LETS_THE_GIL_GO_EACH_TURN], ids=["asyncio's loop", "a loop letting the GIL go"]
-)
+POLICIES = {
+    "asyncio's loop": "",
+    "a loop letting the GIL go": LETS_THE_GIL_GO_EACH_TURN,
+    "a loop ticking by itself": TICKS_BY_ITSELF,
+}
+
+
+def ordering(policy: str, prep_times: str) -> str:
+    """A script: ``policy``, then 32 daemon threads ordering with
+    ``order_blocking`` (items taking ``prep_times``) again and again until the
+    exit refuses them or while it parks them; the last
+    ``atexit`` handler (it runs after the kit's) prints whether the kit's
+    exit let go of everything it counted, or waited out its bound."""
+    return f"""
+        import asyncio, atexit, threading, time, warnings
+        {textwrap.indent(textwrap.dedent(policy), " " * 8).strip()}
+        atexit.register(lambda: print("exiting" if coroscope.quiesce(0) else "still in flight"))
+        import coroscope
+        from coroscope.bridge import order_blocking
+        def orders():
+            while True:
+                try:
+                    order_blocking(["burger", "fries"], prep_times={prep_times})
+                except RuntimeError:
+                    return  # the exit shut the runtime down
+        for _ in range(32):
+            threading.Thread(target=orders, daemon=True).start()
+        time.sleep(0.2)
+        """
+
+
+@pytest.mark.parametrize("policy", POLICIES.values(), ids=POLICIES.keys())
 def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly(
     policy: str,
 ) -> None:
@@ -89,25 +134,24 @@ def test_daemon_threads_ordering_again_and_again_as_the_exit_begins_exit_cleanly
     had let go of the count, one exit in eleven. And an answer ready just
     before the exit began stayed counted in flight after the exit dropped its
     hand-over (that loop never runs again): the exit waited out its whole
-    bound for it, one exit in three. The last ``atexit`` handler runs after
-    the kit's, which has let go of everything by then."""
-    script = f"""
-        import asyncio, atexit, threading, time, warnings
-        {textwrap.indent(textwrap.dedent(policy), " " * 8).strip()}
-        atexit.register(lambda: print("exiting" if coroscope.quiesce(0) else "still in flight"))
-        import coroscope
-        from coroscope.bridge import order_blocking
-        def orders():
-            while True:
-                try:
-                    order_blocking(["burger", "fries"], prep_times={{"burger": 0, "fries": 0.001}})
-                except RuntimeError:
-                    return  # the exit shut the runtime down
-        for _ in range(32):
-            threading.Thread(target=orders, daemon=True).start()
-        time.sleep(0.2)
-        """
+    bound for it, one exit in three; on a loop ticking by itself, every exit
+    waited out its bound and then aborted (see the next story). The last
+    ``atexit`` handler runs after the kit's, which has let go of everything
+    by then."""
+    script = ordering(policy, prep_times='{"burger": 0, "fries": 0.001}')
     exits_cleanly(script, runs=RUNS * 6)
+
+
+@pytest.mark.parametrize("policy", POLICIES.values(), ids=POLICIES.keys())
+def test_daemon_threads_waiting_for_a_long_order_on_a_loop_of_their_own_exit_cleanly(
+    policy: str,
+) -> None:
+    """A loop that wakes by itself runs Python under ``order_blocking``'s
+    Rust frame whenever it ticks: counted, the exit waited out its bound and
+    then the thread aborted the process anyway; every exit did, with a loop
+    ticking every 2 ms. The exit now wakes every such loop, by a callback
+    that parks its thread for good, as the kit's other waits park."""
+    exits_cleanly(ordering(policy, prep_times='{"burger": 60, "fries": 60}'), runs=RUNS * 3)
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,19 @@
 //! *then*, and the exit never ends if its kit call waits on. The kit's
 //! handler joins such threads first, for a while, and then answers what they
 //! still wait for, as `coroscope.shutdown()` does.
+//!
+//! A wait the kit cannot make park by itself (a loop of the user's, which
+//! runs whatever its own timers say) is registered to be woken by the exit
+//! ([`wake_at_exit`]): the handler wakes each one once the exit has begun,
+//! and the wait parks then.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
+use super::fork_gate;
 use super::in_flight::{self, InFlight};
 
 /// Set by the kit's `atexit` handler, before its shutdown.
@@ -55,12 +62,16 @@ pub fn in_flight_unless_exiting() -> Option<InFlight> {
 /// that Rust frames turn into an abort), or raise "kitchen closed" into a
 /// traceback that exit cuts short.
 pub fn park_if_exiting() {
-    if exiting() && joined_after_atexit() {
-        return;
+    if parks_now() {
+        while exiting() {
+            std::thread::park();
+        }
     }
-    while exiting() {
-        std::thread::park();
-    }
+}
+
+/// Whether a wait of this thread's parks now (see [`park_if_exiting`]).
+pub fn parks_now() -> bool {
+    exiting() && !joined_after_atexit()
 }
 
 /// [`park_if_exiting`] for a wait that is attached: it detaches to park.
@@ -94,6 +105,52 @@ pub fn outlast_joined_threads(py: Python<'_>, within: Duration) -> PyResult<bool
         left |= thread.call_method0("is_alive")?.is_truthy()?;
     }
     Ok(left)
+}
+
+/// How the exit wakes a wait: called attached, by the `atexit` handler.
+type Wake = Arc<dyn Fn(Python<'_>) + Send + Sync>;
+
+/// The waits registered by [`wake_at_exit`], with the process that registered
+/// each: a fork child has its parent's list but not its threads.
+static TO_WAKE: Mutex<Vec<(u64, u32, Wake)>> = Mutex::new(Vec::new());
+
+static NEXT_TO_WAKE: AtomicU64 = AtomicU64::new(0);
+
+/// A wait registered to be woken at exit, until this is dropped.
+pub struct WokenAtExit(u64);
+
+/// Registers `wake`, which [`wake_all`] calls once the exit has begun, until
+/// the returned guard drops. Inside the fork gate: a fork never copies the
+/// list's lock held.
+pub fn wake_at_exit(wake: impl Fn(Python<'_>) + Send + Sync + 'static) -> WokenAtExit {
+    let id = NEXT_TO_WAKE.fetch_add(1, Ordering::Relaxed);
+    let entry = (id, std::process::id(), Arc::new(wake) as Wake);
+    fork_gate::inside(|| fork_gate::lock(&TO_WAKE).push(entry));
+    WokenAtExit(id)
+}
+
+impl Drop for WokenAtExit {
+    fn drop(&mut self) {
+        let gone = fork_gate::inside(|| {
+            let mut to_wake = fork_gate::lock(&TO_WAKE);
+            let at = to_wake.iter().position(|(id, _, _)| *id == self.0);
+            at.map(|at| to_wake.swap_remove(at))
+        });
+        // Dropped out of the lock: what `wake` holds may run Python as it goes.
+        drop(gone);
+    }
+}
+
+/// Wakes every wait this process registered ([`wake_at_exit`]): called by the
+/// `atexit` handler once the exit has begun.
+pub fn wake_all(py: Python<'_>) {
+    let pid = std::process::id();
+    let wakes: Vec<Wake> = fork_gate::inside(|| {
+        let to_wake = fork_gate::lock(&TO_WAKE);
+        let ours = to_wake.iter().filter(|(_, of, _)| *of == pid);
+        ours.map(|(_, _, wake)| wake.clone()).collect()
+    });
+    wakes.iter().for_each(|wake| wake(py));
 }
 
 /// Whether the interpreter joins this (detached) thread after `atexit`.

@@ -27,7 +27,7 @@ use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{self, ContextExt, Runtime as GenericRuntime};
 use tokio::task::JoinHandle;
 
-use super::exit::{exiting, in_flight_unless_exiting};
+use super::exit::{self, exiting, in_flight_unless_exiting};
 use super::fork_gate::{self, Gated};
 use super::in_flight::InFlight;
 use super::rust_side::{self, Recorded};
@@ -233,8 +233,9 @@ where
 /// counted in flight, and the exit waits for it, whenever Python runs here:
 /// from the call until the loop first waits (`run_loop`), and from the
 /// answer until the return (`Delivery`). In between, once the exit has
-/// begun, the loop is never woken (the hand-over drops the answer), and the
-/// thread sleeps on in its `select`.
+/// begun, the kit never wakes the loop (the hand-over drops the answer), but
+/// a loop of the user's may wake by itself: so the exit wakes it, with a
+/// callback that parks the thread for good (`Parking`).
 pub fn run<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: RustFuture<Output = PyResult<T>> + Send + 'static,
@@ -263,7 +264,7 @@ where
 {
     ensure_open()?;
     let event_loop = py.import("asyncio")?.call_method0("new_event_loop")?;
-    let slot = Arc::new(Mutex::new(None));
+    let slot = Arc::new(Mutex::new(Post::Empty));
     let to = slot.clone();
     let locals = TaskLocals::new(event_loop.clone()).copy_context(py)?;
     let future = generic::future_into_py_with_locals::<KitTokio, _, _>(py, locals, async move {
@@ -274,6 +275,20 @@ where
         })
     })?;
     let selector = let_go_when_waiting(&event_loop, starting)?;
+    let mailbox = slot.clone();
+    let parking = Parking::new(starting, move || {
+        let mut post = mailbox.lock().unwrap_or_else(PoisonError::into_inner);
+        let unanswered = matches!(*post, Post::Empty);
+        if unanswered {
+            *post = Post::Closed;
+        }
+        unanswered
+    });
+    let _woken = exit::wake_at_exit(parking.woken_by_exit(&event_loop));
+    if exiting() {
+        // Registered as or after the exit woke the loops: parked here.
+        parking.park_unless_answered(py);
+    }
     let run_until_complete = intern!(py, "run_until_complete");
     let ran = event_loop.call_method1(run_until_complete, (&future,));
     if ran.is_err() && future.call_method0(intern!(py, "cancel"))?.is_truthy()? {
@@ -285,7 +300,14 @@ where
         selector.delattr(intern!(py, "select"))?;
     }
     event_loop.call_method0(intern!(py, "close"))?;
-    let done = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let post = std::mem::replace(
+        &mut *slot.lock().unwrap_or_else(PoisonError::into_inner),
+        Post::Empty,
+    );
+    let done = match post {
+        Post::Answered(answer, in_flight) => Some((answer, in_flight)),
+        Post::Empty | Post::Closed => None,
+    };
     ran?;
     // Never empty after a run that succeeded; asyncio's words if it were.
     done.ok_or_else(|| PyRuntimeError::new_err("Event loop stopped before Future completed."))
@@ -358,6 +380,102 @@ fn hook_select(selector: &Bound<'_, PyAny>, starting: Starting) -> PyResult<()> 
     selector.setattr(intern!(py, "select"), method_type.call1((hook, selector))?)
 }
 
+/// How the exit stops [`run`]'s loop (see [`exit::wake_at_exit`]): the
+/// thread parks for good, as every wait of the kit's does at exit. A loop of
+/// the user's (made through an event loop policy) may run Python whenever its
+/// own timers or selector wake it, counted or not: without this, it was the
+/// daemon-thread abort told at the top of [`run`] (every exit, with a loop
+/// ticking every few milliseconds), or it held the count and the exit waited
+/// out its bound.
+#[derive(Clone)]
+struct Parking {
+    state: Arc<Mutex<ParkingState>>,
+    starting: Starting,
+    /// Closes `run_loop`'s mailbox unless the answer is there, and says
+    /// whether it did. Answered, the loop stops soon by itself and the thread
+    /// returns, counted by its [`Delivery`]; closed, an answer that comes
+    /// after (its hand-over was under way as the exit began) is dropped with
+    /// its count, not left to hold the exit for a parked thread. Not the
+    /// future's `done()`: the mailbox is filled before the result is queued
+    /// on the loop, maybe after the exit's callback.
+    close_unless_answered: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+enum ParkingState {
+    Running,
+    /// Woken by the exit: a callback is queued on the loop, and counted in
+    /// flight until it parks the thread (or finds the answer there).
+    Woken {
+        _queued: InFlight,
+    },
+    /// Parked, or returning with its answer: no wake is needed any more.
+    Settled,
+}
+
+impl Parking {
+    fn new(
+        starting: &Starting,
+        close_unless_answered: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Self {
+        let state = Arc::new(Mutex::new(ParkingState::Running));
+        let close_unless_answered = Arc::new(close_unless_answered);
+        Parking {
+            state,
+            starting: starting.clone(),
+            close_unless_answered,
+        }
+    }
+
+    fn settle(&self) -> ParkingState {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *state, ParkingState::Settled)
+    }
+
+    /// Unless answered, lets go of every count this thread holds and parks
+    /// it for good. A thread the interpreter joins (see [`exit`]) goes on.
+    fn park_unless_answered(&self, py: Python<'_>) {
+        if !exit::parks_now() || !(self.close_unless_answered)() {
+            drop(self.settle());
+            return;
+        }
+        let_go(&self.starting);
+        drop(self.settle());
+        exit::wait_out_exit(py);
+    }
+
+    /// What the exit calls: queues on `event_loop`, by
+    /// `call_soon_threadsafe`, a callback that parks its thread unless
+    /// answered. A closed loop refuses it, and the count goes with it.
+    fn woken_by_exit(
+        &self,
+        event_loop: &Bound<'_, PyAny>,
+    ) -> impl Fn(Python<'_>) + Send + Sync + 'static {
+        let event_loop = event_loop.clone().unbind();
+        let parking = self.clone();
+        move |py| {
+            {
+                let mut state = parking.state.lock().unwrap_or_else(PoisonError::into_inner);
+                if !matches!(*state, ParkingState::Running) {
+                    return;
+                }
+                *state = ParkingState::Woken {
+                    _queued: InFlight::new(),
+                };
+            }
+            let parks = parking.clone();
+            let park = PyCFunction::new_closure(py, None, None, move |args, _| {
+                parks.park_unless_answered(args.py());
+            });
+            let threadsafe = intern!(py, "call_soon_threadsafe");
+            let queued =
+                park.and_then(|park| event_loop.bind(py).call_method1(threadsafe, (park,)));
+            if queued.is_err() {
+                drop(parking.settle());
+            }
+        }
+    }
+}
+
 /// [`run`]'s answer on its way to the loop's thread, counted in flight from
 /// when it is ready. pyo3-async-runtimes converts it for the loop in the
 /// hand-over, just before it wakes the loop: the conversion puts it, count and
@@ -374,7 +492,14 @@ struct Delivery<T> {
 }
 
 /// Where [`Delivery`] leaves the answer, with its count, for `run_loop`.
-type Mailbox<T> = Arc<Mutex<Option<(PyResult<T>, InFlight)>>>;
+type Mailbox<T> = Arc<Mutex<Post<T>>>;
+
+enum Post<T> {
+    Empty,
+    Answered(PyResult<T>, InFlight),
+    /// The exit parked the thread ([`Parking`]): an answer is dropped.
+    Closed,
+}
 
 impl<'py, T> IntoPyObject<'py> for Delivery<T> {
     type Target = PyAny;
@@ -383,8 +508,10 @@ impl<'py, T> IntoPyObject<'py> for Delivery<T> {
 
     /// The answer, for `run_loop`; the loop's future only learns it is done.
     fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        let delivered = (self.answer, self.in_flight);
-        *self.to.lock().unwrap_or_else(PoisonError::into_inner) = Some(delivered);
+        let mut post = self.to.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*post, Post::Empty) {
+            *post = Post::Answered(self.answer, self.in_flight);
+        }
         Ok(py.None().into_bound(py))
     }
 }

@@ -529,6 +529,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             shutdown(args.py(), AT_EXIT.as_secs_f64())?;
         }
         exit::begin();
+        // Loops of the user's may wake by themselves: woken now, they park.
+        exit::wake_all(args.py());
         shutdown(args.py(), AT_EXIT.as_secs_f64())?;
         // After a shutdown by hand with a short timeout, work it gave up on may
         // still be reaching into Python (a completion attaching): once the
