@@ -154,6 +154,32 @@ def test_daemon_threads_waiting_for_a_long_order_on_a_loop_of_their_own_exit_cle
     exits_cleanly(ordering(policy, prep_times='{"burger": 60, "fries": 60}'), runs=RUNS * 3)
 
 
+def test_a_loop_running_thread_safe_callbacks_at_once_does_not_park_the_exiting_thread() -> None:
+    """The exit wakes ``order_blocking``'s loop with ``call_soon_threadsafe``
+    and a callback that parks the thread running it: a loop that runs such a
+    callback at once, in the calling thread, parked the thread running the
+    ``atexit`` handlers, and the exit never ended. Only the loop's own thread
+    parks."""
+    script = """
+        import asyncio, threading, time, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+        class Loop(asyncio.SelectorEventLoop):
+            def call_soon_threadsafe(self, callback, *args, context=None):
+                if threading.get_ident() != self._thread_id:
+                    return callback(*args)
+                return super().call_soon_threadsafe(callback, *args, context=context)
+        class Policy(asyncio.DefaultEventLoopPolicy):
+            _loop_factory = Loop
+        asyncio.set_event_loop_policy(Policy())
+        from coroscope.bridge import order_blocking
+        order = lambda: order_blocking(["burger"], prep_times={"burger": 60})
+        threading.Thread(target=order, daemon=True).start()
+        time.sleep(0.2)
+        print("exiting")
+        """
+    exits_cleanly(script, runs=RUNS)  # for ever, before
+
+
 @pytest.mark.parametrize(
     ("call", "answer"),
     [
@@ -161,6 +187,8 @@ def test_daemon_threads_waiting_for_a_long_order_on_a_loop_of_their_own_exit_cle
         ("Kitchen(prep_times={'burger': 0.3}).order(['burger'])", "served"),
         ("order_threads(['burger'], prep_times={'burger': 0.3})", "served"),
         ("order_blocking(['burger'], prep_times={'burger': 60})", "refused"),  # past 2 s
+        # It waited out its whole order, and the exit with it.
+        ("order_threads(['burger'], prep_times={'burger': 60})", "refused"),
     ],
 )
 def test_a_thread_an_atexit_handler_starts_does_not_hold_the_exit_in_a_kit_call(

@@ -121,3 +121,41 @@ def test_order_blocking_leaves_the_selector_of_its_loop_as_it_found_it(selector:
         """
     done = run_python(script)
     assert (done.stdout, done.stderr) == ("['burger']\nFalse\n", "")
+
+
+def test_order_blocking_on_a_loop_that_stops_itself_gives_up_without_a_word() -> None:
+    """A loop stopped before the order came raises asyncio's "Event loop
+    stopped before Future completed"; the kit cancels the order and closes the
+    loop, as ``asyncio.run`` does. An answer handed over meanwhile was still in
+    the loop's ``call_soon_threadsafe`` (Python, which lets the GIL go) when
+    the loop closed: a bare "Event loop is closed" traceback, now and then
+    (33 in 10 s with the GIL switched every microsecond)."""
+    script = """
+        import asyncio, random, sys, threading, time, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies, from 3.14
+        from coroscope.bridge import order_blocking
+        sys.setswitchinterval(1e-6)
+        class Loop(asyncio.SelectorEventLoop):
+            def __init__(self):
+                super().__init__()
+                self._tick()
+            def _tick(self):
+                if random.random() < 0.3:
+                    self.stop()
+                self.call_later(0.001, self._tick)
+        class Policy(asyncio.DefaultEventLoopPolicy):
+            _loop_factory = Loop
+        asyncio.set_event_loop_policy(Policy())
+        end = time.monotonic() + 3
+        def orders():
+            while time.monotonic() < end:
+                try:
+                    order_blocking(["burger"], prep_times={"burger": 0.003})
+                except RuntimeError as stopped:
+                    assert str(stopped) == "Event loop stopped before Future completed."
+        threads = [threading.Thread(target=orders) for _ in range(16)]
+        [thread.start() for thread in threads]
+        [thread.join() for thread in threads]
+        """
+    done = run_python(script, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")

@@ -95,7 +95,16 @@ pub fn order_threads(
         });
         match next {
             Ok(name) => served.push(name),
-            Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(RecvTimeoutError::Timeout) => {
+                py.check_signals()?;
+                // Answered as a shutdown answers every other route's waits
+                // (its cooks sleep on, and send to nobody). Once the exit
+                // has begun, a daemon thread parks instead, silent.
+                if is_shut_down() {
+                    wait_out_exit(py);
+                    return Err(PyRuntimeError::new_err(SHUT_DOWN));
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => unreachable!("every cook sends once"),
         }
     }

@@ -17,7 +17,9 @@
 use std::cell::{Cell, OnceCell};
 use std::future::Future as RustFuture;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
@@ -30,11 +32,12 @@ use tokio::task::JoinHandle;
 use super::exit::{self, exiting, in_flight_unless_exiting};
 use super::fork_gate::{self, Gated};
 use super::in_flight::InFlight;
+use super::runtime::{SHUT_DOWN, ensure_open, is_shut_down, spawn_handle, unless_shut_down};
 use super::rust_side::{self, Recorded};
+use super::threads::wait_until;
 
 /// What the Rust side of `future_into_py` is called in a recording.
 const FUTURE_INTO_PY: &str = "future_into_py";
-use super::runtime::{SHUT_DOWN, ensure_open, is_shut_down, spawn_handle, unless_shut_down};
 
 /// pyo3-async-runtimes' `generic` runtime, backed by the kit's tokio runtime:
 /// what its `tokio` module does, minus the runtime nobody can shut down.
@@ -90,6 +93,9 @@ impl GenericRuntime for KitTokio {
                     }
                 }),
                 None => f(),
+            }
+            if let Some(handed_over) = HANDED_OVER.take() {
+                handed_over.store(true, Ordering::Release);
             }
         };
         if is_shut_down() {
@@ -176,7 +182,16 @@ impl Drop for Unrun {
     }
 }
 
+/// The longest `run_loop` waits for a hand-over before closing its loop.
+const HAND_OVER_WAIT: Duration = Duration::from_secs(1);
+
 thread_local! {
+    /// Set by a [`Delivery`] as the hand-over converts it (inside
+    /// pyo3-async-runtimes' `set_result`), and raised by the hand-over once
+    /// that has returned: `run_loop` waits for it before it closes a loop
+    /// that stopped before its answer came.
+    static HANDED_OVER: Cell<Option<Arc<AtomicBool>>> = const { Cell::new(None) };
+
     /// The task-locals (so the loop) of a route that has just finished: set at
     /// its end, and taken by the blocking closure pyo3-async-runtimes spawns
     /// next, in the same poll on the same thread, to hand the result over.
@@ -295,6 +310,20 @@ where
         // Its result is the `CancelledError` just asked for.
         let _ = event_loop.call_method1(run_until_complete, (&future,));
     }
+    if ran.is_err() {
+        // An answer handed over meanwhile may still be in the loop's
+        // `call_soon_threadsafe`, which is Python and may let the GIL go: the
+        // loop closed under it, and a bare "Event loop is closed" traceback
+        // was printed (now and then, with loops that stop themselves).
+        let handed_over = match &*slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            Post::Answered { handed_over, .. } => Some(handed_over.clone()),
+            Post::Empty | Post::Closed => None,
+        };
+        if let Some(handed_over) = handed_over {
+            let until = Instant::now() + HAND_OVER_WAIT;
+            py.detach(|| wait_until(until, || handed_over.load(Ordering::Acquire)));
+        }
+    }
     if let Some(selector) = selector {
         // Unhooked: the hook and the selector hold each other.
         selector.delattr(intern!(py, "select"))?;
@@ -305,7 +334,9 @@ where
         Post::Empty,
     );
     let done = match post {
-        Post::Answered(answer, in_flight) => Some((answer, in_flight)),
+        Post::Answered {
+            answer, in_flight, ..
+        } => Some((answer, in_flight)),
         Post::Empty | Post::Closed => None,
     };
     ran?;
@@ -391,6 +422,10 @@ fn hook_select(selector: &Bound<'_, PyAny>, starting: Starting) -> PyResult<()> 
 struct Parking {
     state: Arc<Mutex<ParkingState>>,
     starting: Starting,
+    /// The loop's thread, the only one to park: a loop whose
+    /// `call_soon_threadsafe` runs the callback at once would park the
+    /// thread running the `atexit` handlers, and the exit would never end.
+    thread: std::thread::ThreadId,
     /// Closes `run_loop`'s mailbox unless the answer is there, and says
     /// whether it did. Answered, the loop stops soon by itself and the thread
     /// returns, counted by its [`Delivery`]; closed, an answer that comes
@@ -422,6 +457,7 @@ impl Parking {
         Parking {
             state,
             starting: starting.clone(),
+            thread: std::thread::current().id(),
             close_unless_answered,
         }
     }
@@ -431,10 +467,12 @@ impl Parking {
         std::mem::replace(&mut *state, ParkingState::Settled)
     }
 
-    /// Unless answered, lets go of every count this thread holds and parks
-    /// it for good. A thread the interpreter joins (see [`exit`]) goes on.
+    /// Unless answered, lets go of every count the loop's thread holds and
+    /// parks it for good, when it is this thread. A thread the interpreter
+    /// joins (see [`exit`]) goes on.
     fn park_unless_answered(&self, py: Python<'_>) {
-        if !exit::parks_now() || !(self.close_unless_answered)() {
+        let elsewhere = std::thread::current().id() != self.thread;
+        if elsewhere || !exit::parks_now() || !(self.close_unless_answered)() {
             drop(self.settle());
             return;
         }
@@ -496,7 +534,12 @@ type Mailbox<T> = Arc<Mutex<Post<T>>>;
 
 enum Post<T> {
     Empty,
-    Answered(PyResult<T>, InFlight),
+    Answered {
+        answer: PyResult<T>,
+        in_flight: InFlight,
+        /// Raised once the hand-over that brought it is done ([`HANDED_OVER`]).
+        handed_over: Arc<AtomicBool>,
+    },
     /// The exit parked the thread ([`Parking`]): an answer is dropped.
     Closed,
 }
@@ -510,7 +553,13 @@ impl<'py, T> IntoPyObject<'py> for Delivery<T> {
     fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
         let mut post = self.to.lock().unwrap_or_else(PoisonError::into_inner);
         if matches!(*post, Post::Empty) {
-            *post = Post::Answered(self.answer, self.in_flight);
+            let handed_over = Arc::new(AtomicBool::new(false));
+            HANDED_OVER.set(Some(handed_over.clone()));
+            *post = Post::Answered {
+                answer: self.answer,
+                in_flight: self.in_flight,
+                handed_over,
+            };
         }
         Ok(py.None().into_bound(py))
     }
