@@ -345,6 +345,50 @@ def test_a_child_forked_from_another_thread_ends_when_that_thread_does(work: str
     assert done.stdout.splitlines() == ["child exited 0"] * 3, done.stdout
 
 
+def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_it_ends() -> None:
+    """The child's daemon threads keep it alive after its forking thread
+    returns, as in any process. The kit stopped its runtime then, and an
+    ``order_blocking`` left unanswered waited for ever: the child never
+    ended. Its work is cut as by ``shutdown()``, and the wait raises."""
+    done = run_python(
+        """
+        import os, signal, threading, time, warnings
+        from coroscope.bridge import order_blocking
+
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+
+        def order():
+            try:
+                order_blocking(["burger"], prep_times={"burger": 60})
+            except RuntimeError as err:
+                print("refused:", err, flush=True)
+
+        def forker():
+            pid = os.fork()
+            if pid == 0:
+                threading.Thread(target=order, daemon=True).start()
+                time.sleep(0.3)
+                return  # the child's forking thread ends here
+            deadline = time.monotonic() + 10
+            while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    print("the child hung", flush=True)
+                    return
+                time.sleep(0.01)
+            print("child exited", os.waitstatus_to_exitcode(done[1]), flush=True)
+
+        thread = threading.Thread(target=forker)
+        thread.start()
+        thread.join()
+        """
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    refused, exited = done.stdout.splitlines()
+    assert (refused.startswith(f"refused: {SHUT_DOWN}"), exited) == (True, "child exited 0")
+
+
 def test_a_grandchild_of_such_a_child_runs_the_kit_and_ends_too() -> None:
     """The grandchild's thread inherits the child's guard (a fork copies the
     thread's thread-locals): it must neither end the grandchild's runtime at

@@ -426,8 +426,12 @@ thread_local! {
 /// returns, a plain child ends with it (no `atexit`, so no [`shutdown`]). What
 /// a reader would get wrong: the kit's threads started in the child (tokio's,
 /// a Kitchen's cooks) would keep it alive for ever. So this guard, dropped
-/// among the thread's thread-locals as it ends, stops them, from a thread of
-/// its own (tokio's thread-locals may be gone on this one).
+/// among the thread's thread-locals as it ends, stops them as a shutdown by
+/// hand does, from a thread of its own (tokio's thread-locals may be gone on
+/// this one). By hand: the child's daemon threads (the process ends when they
+/// do) may be waiting for the kit's work, and a wait stopped unanswered
+/// (`order_blocking`'s loop) kept the child alive for ever. Python does not
+/// finalize here, so the answers may attach.
 struct ChildEnds;
 
 impl Drop for ChildEnds {
@@ -435,13 +439,8 @@ impl Drop for ChildEnds {
         let _ = std::thread::Builder::new()
             .name("coroscope-end".into())
             .spawn(|| {
-                CLOSING.store(true, Ordering::Release);
-                threads::stop_all();
-                let stopped = stopped_handle();
-                if let State::Running(runtime) =
-                    std::mem::replace(&mut *state(), State::ShutDown(stopped))
-                {
-                    runtime.shutdown_background();
+                if !CLOSING.swap(true, Ordering::AcqRel) {
+                    stop(true, Instant::now() + AT_EXIT);
                 }
             });
     }
