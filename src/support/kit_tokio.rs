@@ -329,6 +329,10 @@ where
         selector.delattr(intern!(py, "select"))?;
     }
     event_loop.call_method0(intern!(py, "close"))?;
+    // Nothing to wake any more: a wake's count, queued on the loop as it
+    // stopped, goes now, not whenever its callback happens to be freed (in
+    // debug mode, not before the exit had waited out its bound, now and then).
+    drop(parking.settle());
     let post = std::mem::replace(
         &mut *slot.lock().unwrap_or_else(PoisonError::into_inner),
         Post::Empty,
