@@ -11,6 +11,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -297,6 +298,22 @@ def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
     assert done.stdout.strip() == "child exited 0"
 
 
+# How the stories below wait, in the parent, for a child forked from a thread:
+# at most 10 s, then it is killed and said to have hung.
+WAIT_FOR = """
+    def wait_for(pid):
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                print("the child hung", flush=True)
+                return
+            time.sleep(0.01)
+        print("child exited", os.waitstatus_to_exitcode(done[1]), flush=True)
+    """
+
+
 @pytest.mark.parametrize(
     "work",
     [
@@ -320,20 +337,14 @@ def test_a_child_forked_from_another_thread_ends_when_that_thread_does(work: str
         async def use():
             {work}
 
+        {textwrap.indent(textwrap.dedent(WAIT_FOR), " " * 8).strip()}
+
         def forker():
             pid = os.fork()
             if pid == 0:
                 asyncio.run(use())
                 return  # the child's only thread ends here
-            deadline = time.monotonic() + 10
-            while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
-                if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    print("the child hung", flush=True)
-                    return
-                time.sleep(0.01)
-            print("child exited", os.waitstatus_to_exitcode(done[1]), flush=True)
+            wait_for(pid)
 
         for _ in range(3):
             thread = threading.Thread(target=forker)
@@ -351,7 +362,7 @@ def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_
     ``order_blocking`` left unanswered waited for ever: the child never
     ended. Its work is cut as by ``shutdown()``, and the wait raises."""
     done = run_python(
-        """
+        f"""
         import os, signal, threading, time, warnings
         from coroscope.bridge import order_blocking
 
@@ -359,9 +370,11 @@ def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_
 
         def order():
             try:
-                order_blocking(["burger"], prep_times={"burger": 60})
+                order_blocking(["burger"], prep_times={{"burger": 60}})
             except RuntimeError as err:
                 print("refused:", err, flush=True)
+
+        {textwrap.indent(textwrap.dedent(WAIT_FOR), " " * 8).strip()}
 
         def forker():
             pid = os.fork()
@@ -369,15 +382,7 @@ def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_
                 threading.Thread(target=order, daemon=True).start()
                 time.sleep(0.3)
                 return  # the child's forking thread ends here
-            deadline = time.monotonic() + 10
-            while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
-                if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    print("the child hung", flush=True)
-                    return
-                time.sleep(0.01)
-            print("child exited", os.waitstatus_to_exitcode(done[1]), flush=True)
+            wait_for(pid)
 
         thread = threading.Thread(target=forker)
         thread.start()
