@@ -185,7 +185,9 @@ def _python(plan: list[list[Any]], loop: str, awaits: int, times: int) -> list[s
     (``awaits=0``: it only tries the variants)."""
     # This interpreter's import path goes along: the variants were found on it.
     job = {"plan": plan, "loop": loop, "awaits": awaits, "times": times, "path": sys.path}
-    return [sys.executable, "-m", __name__, json.dumps(job)]
+    # `-c`, not `-m`: this module is no command (it would be imported twice, and runpy warns).
+    run = f"import json, sys; from {__name__} import _child; _child(json.loads(sys.argv[1]))"
+    return [sys.executable, "-c", run, json.dumps(job)]
 
 
 def _resolve(spec: str) -> Any:
@@ -207,7 +209,7 @@ def _total(dump: pathlib.Path) -> int:
 
 
 def _child(job: dict[str, Any]) -> None:
-    """What runs under Callgrind (``python -m coroscope.bench.callgrind JOB``)."""
+    """What runs under Callgrind, in the fresh interpreter :func:`_python` starts."""
     from coroscope._loops import LOOPS
     from coroscope.bench.workloads import unchecked
     from coroscope.bench.yours import BASELINES
@@ -294,7 +296,3 @@ class Counts:
         )
         head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
         return f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{rows}</table>"
-
-
-if __name__ == "__main__":
-    _child(json.loads(sys.argv[1]))
