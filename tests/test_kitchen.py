@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from coroscope.bridge import (
@@ -70,6 +71,18 @@ def test_a_closed_kitchen_refuses_orders_like_a_shut_down_executor() -> None:
     kitchen.close()
     with pytest.raises(RuntimeError, match="cannot take new orders after the kitchen is closed"):
         kitchen.order(["soda"])
+
+
+def test_closing_the_kitchen_answers_an_order_waiting_for_its_items() -> None:
+    """At once, and not in the words of an order refused at the door."""
+    kitchen = Kitchen(prep_times={"soda": 0.0, "burger": 60.0}, pool_size=1)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(kitchen.order, ["soda", "burger"], timeout=60)
+        while kitchen.stats()["soda"]["served"] == 0:  # served its soda: waits for the burger
+            time.sleep(0.01)
+        kitchen.close()
+        with pytest.raises(RuntimeError, match=r"^the kitchen closed before the order was ready$"):
+            waiting.result(timeout=10)
 
 
 @pytest.mark.parametrize("pool_size", [0, -1])

@@ -356,21 +356,32 @@ def test_a_child_forked_from_another_thread_ends_when_that_thread_does(work: str
     assert done.stdout.splitlines() == ["child exited 0"] * 3, done.stdout
 
 
-def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_it_ends() -> None:
+@pytest.mark.parametrize(
+    "order",
+    [
+        "order_blocking(['burger'], prep_times={'burger': 60})",
+        "order_threads(['burger'], prep_times={'burger': 60})",  # its cooks sleeping
+        "Kitchen(prep_times={'burger': 60}).order(['burger'])",
+    ],
+)
+def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_it_ends(
+    order: str,
+) -> None:
     """The child's daemon threads keep it alive after its forking thread
     returns, as in any process. The kit stopped its runtime then, and an
     ``order_blocking`` left unanswered waited for ever: the child never
-    ended. Its work is cut as by ``shutdown()``, and the wait raises."""
+    ended; ``order_threads``' cooks slept out their order, keeping it alive as
+    long. Its work is cut as by ``shutdown()``, and the wait raises."""
     done = run_python(
         f"""
         import os, signal, threading, time, warnings
-        from coroscope.bridge import order_blocking
+        from coroscope.bridge import Kitchen, order_blocking, order_threads
 
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
 
         def order():
             try:
-                order_blocking(["burger"], prep_times={{"burger": 60}})
+                {order}
             except RuntimeError as err:
                 print("refused:", err, flush=True)
 

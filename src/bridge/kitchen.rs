@@ -29,7 +29,7 @@ use super::burger::{Item, Menu, parse_order, take_order};
 use crate::support::args::seconds;
 use crate::support::exit::{park_if_exiting, wait_out_exit};
 use crate::support::runtime::{SHUT_DOWN, is_shut_down};
-use crate::support::threads::{SIGNAL_CHECK, Stop, spawn_thread, thread_refused};
+use crate::support::threads::{SIGNAL_CHECK, Stop, spawn_thread};
 use crate::support::{fork_gate, rust_side};
 
 /// How often a waiting order looks at the pools again.
@@ -45,6 +45,9 @@ const TOO_SLOW: &str = "the kitchen did not cook the order in time";
 
 /// Why a closed kitchen takes no order, in `ThreadPoolExecutor`'s words.
 const CLOSED: &str = "cannot take new orders after the kitchen is closed";
+
+/// Why an order that was waiting when its kitchen closed gives up.
+const CLOSED_WHILE_WAITING: &str = "the kitchen closed before the order was ready";
 
 /// Why a kitchen inherited through `fork()` takes no order.
 const FORKED: &str = "this Kitchen's cooks stayed in the parent process: after fork(), \
@@ -63,24 +66,23 @@ pub fn order_threads(
 ) -> PyResult<Vec<&'static str>> {
     let (items, menu) = take_order(&items, prep_times)?;
     // Its threads need no runtime, but the kit's promise is one: no new Rust
-    // work after `shutdown()`, whichever way across it takes.
-    if crate::support::runtime::is_shut_down() {
-        return Err(PyRuntimeError::new_err(crate::support::runtime::SHUT_DOWN));
-    }
+    // work after `shutdown()`, whichever way across it takes. `Stop::new` is
+    // `None` once shutdown has stopped the kit's threads.
+    let stop = match Stop::new() {
+        Some(stop) if !is_shut_down() => StopCooks(stop),
+        _ => return Err(PyRuntimeError::new_err(SHUT_DOWN)),
+    };
     let (done, finished) = std::sync::mpsc::channel();
     for item in items.iter().copied() {
-        let done = done.clone();
+        let (done, stop) = (done.clone(), stop.0.clone());
         let prep = menu.prep(item);
         // These threads never touch Python, so exit cannot catch them in it.
-        // If the OS refuses one, the ones started finish on their own.
-        std::thread::Builder::new()
-            .spawn(move || {
-                std::thread::sleep(prep);
-                // The receiver is gone if the caller was interrupted (or a
-                // later cook was refused): nothing to do.
+        // A cook stopped first sends nothing (the receiver may be gone too).
+        spawn_thread(move || {
+            if stop.sleep(prep) {
                 let _ = done.send(item.name());
-            })
-            .map_err(|err| thread_refused(&err))?;
+            }
+        })?;
     }
     drop(done);
     // In a mutex only so the detached closure may borrow it (a receiver is Send, not Sync).
@@ -95,20 +97,28 @@ pub fn order_threads(
         });
         match next {
             Ok(name) => served.push(name),
-            Err(RecvTimeoutError::Timeout) => {
-                py.check_signals()?;
-                // Answered as a shutdown answers every other route's waits
-                // (its cooks sleep on, and send to nobody). Once the exit
-                // has begun, a daemon thread parks instead, silent.
-                if is_shut_down() {
-                    wait_out_exit(py);
-                    return Err(PyRuntimeError::new_err(SHUT_DOWN));
-                }
+            Err(RecvTimeoutError::Timeout) if !is_shut_down() => py.check_signals()?,
+            // Shutdown stopped the cooks (all gone: disconnected) or is under
+            // way: answered as a shutdown answers every other route's waits.
+            // Once the exit has begun, a daemon thread parks instead, silent.
+            Err(_) => {
+                wait_out_exit(py);
+                return Err(PyRuntimeError::new_err(SHUT_DOWN));
             }
-            Err(RecvTimeoutError::Disconnected) => unreachable!("every cook sends once"),
         }
     }
     Ok(served)
+}
+
+/// Stops an order's cooks when the order ends, however it ends (Ctrl-C, a
+/// cook the OS refused): none sleeps on, and none keeps a fork child alive
+/// once the kit stops there (README, "Fork").
+struct StopCooks(Arc<Stop>);
+
+impl Drop for StopCooks {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// What the cooks and the kitchen share.
@@ -201,7 +211,7 @@ impl Kitchen {
         release: bool,
         timeout: f64,
     ) -> PyResult<Vec<&'static str>> {
-        self.ensure_serving()?;
+        self.ensure_serving(CLOSED)?;
         // A timeout too long to add to now is no deadline at all.
         let deadline = Instant::now().checked_add(seconds("timeout", timeout)?);
         let mut served = Vec::new();
@@ -222,7 +232,7 @@ impl Kitchen {
                 }
                 wait_out_exit(py);
                 py.check_signals()?;
-                self.ensure_serving()?;
+                self.ensure_serving(CLOSED_WHILE_WAITING)?;
             }
             pool.del_item(0)?;
             self.shared.served[item.index()].fetch_add(1, Ordering::Relaxed);
@@ -282,13 +292,14 @@ impl Kitchen {
 
 impl Kitchen {
     /// `RuntimeError` unless the cooks are at work: closed (by `close()` or at
-    /// interpreter exit), or left behind in the parent by a `fork()`.
-    fn ensure_serving(&self) -> PyResult<()> {
+    /// interpreter exit: `closed` says why), or left behind in the parent by a
+    /// `fork()`.
+    fn ensure_serving(&self, closed: &'static str) -> PyResult<()> {
         if self.pid != std::process::id() {
             Err(PyRuntimeError::new_err(FORKED))
         } else if self.shared.stop.is_stopped() {
             // Closed by a shutdown: in the words every cut wait gives.
-            let why = if is_shut_down() { SHUT_DOWN } else { CLOSED };
+            let why = if is_shut_down() { SHUT_DOWN } else { closed };
             Err(PyRuntimeError::new_err(why))
         } else {
             Ok(())
