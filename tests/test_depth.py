@@ -9,6 +9,7 @@ kit raises on every version.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 
@@ -66,6 +67,48 @@ def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
     done = run_python(source, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("RecursionError: maximum recursion depth exceeded"), done.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in 3.12")
+def test_eager_tasks_nested_past_the_c_stack_raise_recursion_error_and_nothing_more() -> None:
+    """Each eager task's first step starts the next one, so the steps nest on
+    the C stack. Where it ends, the error may come from the task's own calls
+    into asyncio rather than from its coroutine: then the task's construction
+    raises, and nobody is told again that the task was destroyed pending (3.14+
+    did so half the time, from so deep that the report failed too). Left to
+    CPython: the warning for a coroutine that the last ``create_task`` could
+    not start, which comes and goes for the C Task too."""
+
+    def nested(task: str) -> subprocess.CompletedProcess[str]:
+        return run_python(
+            f"""
+            import asyncio, sys, warnings
+            from coroscope.await_from_rust import Task
+            sys.setrecursionlimit(10**6)
+            warnings.filterwarnings("ignore", "coroutine 'nest' was never awaited")
+
+            async def nest(n):
+                loop = asyncio.get_running_loop()
+                return 0 if n == 0 else 1 + await loop.create_task(nest(n - 1))
+
+            async def main():
+                factory = asyncio.create_eager_task_factory({task})
+                asyncio.get_running_loop().set_task_factory(factory)
+                try:
+                    await nest(20_000)
+                except RecursionError:
+                    print("RecursionError")
+
+            for _ in range(5):
+                asyncio.run(main())
+            """,
+            timeout=120,
+        )
+
+    for task in ("asyncio.Task", "Task"):
+        done = nested(task)
+        assert done.returncode == 0 and done.stderr == "", (task, done.stderr[-2000:])
+        assert done.stdout.split() == ["RecursionError"] * 5, (task, done.stdout)
 
 
 def test_the_future_repr_of_a_chain_of_futures_is_cut_short_as_asyncio_cuts_it() -> None:

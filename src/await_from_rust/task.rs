@@ -655,7 +655,14 @@ impl Task {
                 .call_method0(intern!(py, "is_running"))?
                 .is_truthy()?
         {
-            return Self::eager_start(slf, registry, eager);
+            // A first step that fails outside the coroutine (the task's own
+            // calls into asyncio: at the end of the C stack, 3.14+ raises
+            // `RecursionError` in any of them) fails the construction: the
+            // caller gets that error and never the task, so the task's end is
+            // not reported again (made that deep, the report failed too).
+            return Self::eager_start(slf, registry, eager).inspect_err(|_| {
+                slf.get().state(py).log_destroy_pending = false;
+            });
         }
         Self::schedule_step(slf, None)?;
         registry.register.bind(py).call1((slf,))?;
