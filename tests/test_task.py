@@ -266,6 +266,29 @@ def test_an_eager_task_runs_in_its_own_context() -> None:
     assert asyncio.run(main()) == ["inner", "outer", "inner", True]
 
 
+@EAGER
+def test_an_eager_task_whose_context_cannot_be_entered_is_refused_and_leaves_no_task() -> None:
+    """Its first step fails before its coroutine runs: the construction raises,
+    and no task stays listed pending with no step to come (``asyncio.run``
+    waited for it for ever as it ended)."""
+    context = contextvars.copy_context()
+
+    async def main() -> list[object]:
+        coro = _answer()
+        try:  # entered already: here, around the construction
+            context.run(Task, coro, eager_start=True, context=context)
+        except RuntimeError as err:
+            refused = str(err).startswith("cannot enter context")
+        coro.close()
+        return [refused, asyncio.all_tasks() == {asyncio.current_task()}]
+
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would wait for such a task
+    try:
+        assert loop.run_until_complete(main()) == [True, True]
+    finally:
+        loop.close()
+
+
 async def _answer() -> int:
     return 42
 

@@ -464,26 +464,33 @@ impl Task {
             // SAFETY: attached (we hold `py`); `context` is a live object we own
             // a reference to for the whole block. `PyContext_Enter` returns -1
             // with an exception set on failure (not a Context, or already entered).
-            if unsafe { ffi::PyContext_Enter(context.as_ptr()) } < 0 {
-                return Err(PyErr::fetch(py));
-            }
-            let stepped = Self::run_step(slf, coro.bind(py), None);
-            // SAFETY: as above; exits the context entered just before, on every path.
-            let exited = unsafe { ffi::PyContext_Exit(context.as_ptr()) };
+            let stepped = if unsafe { ffi::PyContext_Enter(context.as_ptr()) } < 0 {
+                Err(PyErr::fetch(py))
+            } else {
+                let stepped = Self::run_step(slf, coro.bind(py), None);
+                // SAFETY: as above; exits the context entered just before.
+                if unsafe { ffi::PyContext_Exit(context.as_ptr()) } < 0 {
+                    Err(PyErr::fetch(py))
+                } else {
+                    stepped
+                }
+            };
+            // On every path: a task left in the eager list is one `all_tasks()`
+            // shows pending for ever (and `asyncio.run` waits for at its end).
             let unregistered = eager.unregister.bind(py).call1((slf,));
-            if exited < 0 {
-                return Err(PyErr::fetch(py));
-            }
-            unregistered?;
-            stepped
+            stepped.and(unregistered.map(drop))
         });
         let swapped_back = eager.swap.bind(py).call1((&event_loop, previous));
         if slf.as_super().get().done(py) {
             let coro = slf.get().state(py).coro.take();
             drop(coro);
-        } else {
+        } else if ran.is_ok() {
             registry.register.bind(py).call1((slf,))?;
         }
+        // Not registered: a first step that failed outside the coroutine, which
+        // leaves the task pending with no step to come. Listed, `all_tasks()`
+        // would show it pending for ever, wherever the coroutine kept it (the
+        // C Task goes with its failed construction).
         swapped_back?;
         ran
     }
