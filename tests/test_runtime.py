@@ -299,8 +299,11 @@ def test_a_fork_child_gets_a_runtime_of_its_own() -> None:
 
 
 # How the stories below wait, in the parent, for a child forked from a thread:
-# at most 10 s, then it is killed and said to have hung.
-WAIT_FOR = """
+# at most 10 s, then it is killed and said to have hung. Indented to sit in
+# their sources.
+WAIT_FOR = textwrap.indent(
+    textwrap.dedent(
+        """
     def wait_for(pid):
         deadline = time.monotonic() + 10
         while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0):
@@ -312,6 +315,9 @@ WAIT_FOR = """
             time.sleep(0.01)
         print("child exited", os.waitstatus_to_exitcode(done[1]), flush=True)
     """
+    ),
+    " " * 8,
+).strip()
 
 
 @pytest.mark.parametrize(
@@ -337,7 +343,7 @@ def test_a_child_forked_from_another_thread_ends_when_that_thread_does(work: str
         async def use():
             {work}
 
-        {textwrap.indent(textwrap.dedent(WAIT_FOR), " " * 8).strip()}
+        {WAIT_FOR}
 
         def forker():
             pid = os.fork()
@@ -385,7 +391,7 @@ def test_a_daemon_thread_s_order_in_a_child_forked_from_another_thread_fails_as_
             except RuntimeError as err:
                 print("refused:", err, flush=True)
 
-        {textwrap.indent(textwrap.dedent(WAIT_FOR), " " * 8).strip()}
+        {WAIT_FOR}
 
         def forker():
             pid = os.fork()
