@@ -69,24 +69,41 @@ def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
     assert done.stdout.startswith("RecursionError: maximum recursion depth exceeded"), done.stdout
 
 
+# Where eager tasks nest: the recursion limit, and the thread's stack (KiB, 0
+# for the main thread's 8 MiB), as `sys.setrecursionlimit` and
+# `threading.stack_size` set them.
+EAGER_NESTINGS = {
+    "in the main thread under a raised limit": (10**6, 0),
+    "in a thread with a 512 KiB stack": (1000, 512),
+    "in a thread with a 1 MiB stack": (1000, 1024),
+}
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in 3.12")
-def test_eager_tasks_nested_past_the_c_stack_raise_recursion_error_and_nothing_more() -> None:
+@pytest.mark.parametrize("where", sorted(EAGER_NESTINGS))
+def test_eager_tasks_nested_past_the_c_stack_raise_recursion_error_and_nothing_more(
+    where: str,
+) -> None:
     """Each eager task's first step starts the next one, so the steps nest on
-    the C stack. Where it ends, the error may come from the task's own calls
-    into asyncio rather than from its coroutine: then the task's construction
-    raises, and nobody is told again that the task was destroyed pending (3.14+
-    did so half the time, from so deep that the report failed too); nor is it
-    listed pending, with no step to come, where a coroutine kept it (its
-    ``current_task()``): ``asyncio.run`` then waited for it for ever. Left to
-    CPython: the warning for a coroutine that the last ``create_task`` could
-    not start, which comes and goes for the C Task too."""
+    the C stack, more of it per level for the Rust Task than for the C Task.
+    Where it ends: a ``RecursionError``, not a crash (3.12 and 3.13 check only
+    the recursion limit, which a small thread stack does not reach); a task
+    whose own calls into asyncio failed fails its construction, is not told
+    destroyed pending (3.14+ did so half the time, from so deep that the
+    report failed too) and is not listed pending with no step to come
+    (``asyncio.run`` waited for it for ever); and every task a coroutine kept
+    (its ``current_task()``) is done, the deepest one too, whose coroutine had
+    ended while its task stayed pending. Left to CPython: the warning for a
+    coroutine that the last ``create_task`` could not start, which comes and
+    goes for the C Task too."""
+    limit, stack = EAGER_NESTINGS[where]
 
     def nested(task: str) -> subprocess.CompletedProcess[str]:
         return run_python(
             f"""
-            import asyncio, sys, warnings
+            import asyncio, sys, threading, warnings
             from coroscope.await_from_rust import Task
-            sys.setrecursionlimit(10**6)
+            sys.setrecursionlimit({limit})
             warnings.filterwarnings("ignore", "coroutine 'nest' was never awaited")
 
             kept = []
@@ -103,9 +120,21 @@ def test_eager_tasks_nested_past_the_c_stack_raise_recursion_error_and_nothing_m
                     await nest(20_000)
                 except RecursionError:
                     print("RecursionError")
+                me = asyncio.current_task()
+                print("pending:", sum(not t.done() for t in kept if t is not me))
+                kept.clear()
 
-            for _ in range(5):
-                asyncio.run(main())
+            def runs():
+                for _ in range(5):
+                    asyncio.run(main())
+
+            if {stack}:
+                threading.stack_size({stack} * 1024)
+                thread = threading.Thread(target=runs)
+                thread.start()
+                thread.join()
+            else:
+                runs()
             """,
             timeout=60,
         )
@@ -113,7 +142,7 @@ def test_eager_tasks_nested_past_the_c_stack_raise_recursion_error_and_nothing_m
     for task in ("asyncio.Task", "Task"):
         done = nested(task)
         assert done.returncode == 0 and done.stderr == "", (task, done.stderr[-2000:])
-        assert done.stdout.split() == ["RecursionError"] * 5, (task, done.stdout)
+        assert done.stdout.split() == ["RecursionError", "pending:", "0"] * 5, (task, done.stdout)
 
 
 def test_the_future_repr_of_a_chain_of_futures_is_cut_short_as_asyncio_cuts_it() -> None:

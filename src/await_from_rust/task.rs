@@ -191,6 +191,10 @@ struct EagerRegistry {
 fn registry(py: Python<'_>) -> PyResult<&Registry> {
     static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
     REGISTRY.get_or_try_init(py, || {
+        // Looked up now, with the rest, not first when a coroutine raises: at
+        // the end of the C stack that lookup failed, and the task whose
+        // coroutine had ended stayed pending for ever.
+        cancelled_error_type(py)?;
         let tasks = py.import("asyncio.tasks")?;
         let futures = py.import("asyncio.futures")?;
         Ok::<_, PyErr>(Registry {
@@ -451,6 +455,11 @@ impl Task {
         eager: &EagerRegistry,
     ) -> PyResult<()> {
         let py = slf.py();
+        // Eager tasks nest: this step may make the next task, whose first step
+        // runs inside it. Each level costs the Rust Task more C stack than the
+        // C Task's; 3.12 and 3.13 check only the recursion limit, so a thread
+        // with a small stack would run out of it before the limit.
+        Depth::check_stack(CALLING)?;
         let event_loop = slf.as_super().get().get_loop(py)?;
         let (coro, context) = {
             let state = slf.get().state(py);
