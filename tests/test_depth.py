@@ -69,6 +69,47 @@ def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
     assert done.stdout.startswith("RecursionError: maximum recursion depth exceeded"), done.stdout
 
 
+def test_a_thread_with_a_small_stack_still_nests_every_way_a_few_levels() -> None:
+    """The guard refuses only near the stack's end: in a thread of 256 KiB
+    (``threading.stack_size``), where CPython and the C Task nest hundreds of
+    levels, every nesting of the kit goes ten deep (a fixed reserve of 256
+    KiB refused the first level there)."""
+    stories = dict(NESTINGS)
+    if sys.version_info >= (3, 12):
+        stories["eager Rust Tasks starting each other"] = (
+            "async def nest(n):\n"
+            "    loop = asyncio.get_running_loop()\n"
+            "    return 0 if n == 0 else 1 + await loop.create_task(nest(n - 1))\n"
+            "async def main():\n"
+            "    factory = asyncio.create_eager_task_factory(Task)\n"
+            "    asyncio.get_running_loop().set_task_factory(factory)\n"
+            "    return await nest(DEEP)\n"
+            "asyncio.run(main())"
+        )
+    runs = "\n".join(
+        f"def story_{i}():\n{textwrap.indent(body, '    ')}\n"
+        f"try:\n    story_{i}()\nexcept RecursionError as err:\n    print({name!r}, err)"
+        for i, (name, body) in enumerate(sorted(stories.items()))
+    )
+    source = "\n".join(
+        [
+            "import asyncio, threading",
+            "from coroscope.awaitable import Delegate, Ready, YieldN",
+            "from coroscope.await_from_rust import Task, await_foo, drive_send, trace",
+            "DEEP = 10",
+            "def stories():",
+            textwrap.indent(runs, "    "),
+            "threading.stack_size(256 * 1024)",
+            "thread = threading.Thread(target=stories)",
+            "thread.start()",
+            "thread.join()",
+        ]
+    )
+    done = run_python(source)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+    assert done.stdout == "", done.stdout
+
+
 # Where eager tasks nest: the recursion limit, and the thread's stack (KiB, 0
 # for the main thread's 8 MiB), as `sys.setrecursionlimit` and
 # `threading.stack_size` set them.

@@ -21,8 +21,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 /// Stack kept free below the deepest level: one more level (our frames, the
-/// interpreter's, the callee's own C calls) needs far less.
-const STACK_RESERVE: usize = 256 * 1024;
+/// interpreter's, the callee's own C calls) needs far less. Twice what 3.14's
+/// own guard keeps (32 KiB on 64-bit), which checks every call where this
+/// checks a level; more would refuse the first level in a small thread (a
+/// 256 KiB `threading.stack_size`), where CPython and the C Task run.
+const STACK_RESERVE: usize = 64 * 1024;
 
 /// One level of nesting, counted like a Python call while it lives.
 pub struct Depth;
