@@ -69,6 +69,18 @@ def test_nesting_past_the_c_stack_raises_recursion_error(story: str) -> None:
     assert done.stdout.startswith("RecursionError: maximum recursion depth exceeded"), done.stdout
 
 
+# Eager tasks starting each other, each kept by its coroutine (its
+# ``current_task()``): the nesting both eager stories run.
+EAGER_NEST = """\
+kept = []
+
+async def nest(n):
+    kept.append(asyncio.current_task())
+    loop = asyncio.get_running_loop()
+    return 0 if n == 0 else 1 + await loop.create_task(nest(n - 1))
+"""
+
+
 def test_a_thread_with_a_small_stack_still_nests_every_way_a_few_levels() -> None:
     """The guard refuses only near the stack's end: in a thread of 256 KiB
     (``threading.stack_size``), where CPython and the C Task nest hundreds of
@@ -76,10 +88,7 @@ def test_a_thread_with_a_small_stack_still_nests_every_way_a_few_levels() -> Non
     KiB refused the first level there)."""
     stories = dict(NESTINGS)
     if sys.version_info >= (3, 12):
-        stories["eager Rust Tasks starting each other"] = (
-            "async def nest(n):\n"
-            "    loop = asyncio.get_running_loop()\n"
-            "    return 0 if n == 0 else 1 + await loop.create_task(nest(n - 1))\n"
+        stories["eager Rust Tasks starting each other"] = EAGER_NEST + (
             "async def main():\n"
             "    factory = asyncio.create_eager_task_factory(Task)\n"
             "    asyncio.get_running_loop().set_task_factory(factory)\n"
@@ -147,12 +156,7 @@ def test_eager_tasks_nested_past_the_c_stack_raise_recursion_error_and_nothing_m
             sys.setrecursionlimit({limit})
             warnings.filterwarnings("ignore", "coroutine 'nest' was never awaited")
 
-            kept = []
-
-            async def nest(n):
-                kept.append(asyncio.current_task())
-                loop = asyncio.get_running_loop()
-                return 0 if n == 0 else 1 + await loop.create_task(nest(n - 1))
+            {textwrap.indent(EAGER_NEST, " " * 12).strip()}
 
             async def main():
                 factory = asyncio.create_eager_task_factory({task})
